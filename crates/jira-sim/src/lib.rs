@@ -1,0 +1,5 @@
+//! A Jira Cloud REST v3 simulator, faithful enough that arbor cannot tell it from Jira for what arbor uses:
+//! real and synthetic data, people and permissions, OAuth 2.0 (3LO), rate limits and injected faults.
+//!
+//! Invariant: responses follow the shapes of the Jira Cloud OpenAPI document in `../shared/data/jira-openapi/`.
+#![forbid(unsafe_code)]
