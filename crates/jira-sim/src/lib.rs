@@ -3,3 +3,11 @@
 //!
 //! Invariant: responses follow the shapes of the Jira Cloud OpenAPI document in `../shared/data/jira-openapi/`.
 #![forbid(unsafe_code)]
+
+pub mod fields;
+pub mod import;
+pub mod model;
+pub mod render;
+pub mod site;
+pub mod synthetic;
+pub mod view;
