@@ -7,3 +7,15 @@
 //! - Issues are known only by their numeric Jira id; the engine never fetches data itself, it says what it lacks
 //!   and the caller brings it.
 #![forbid(unsafe_code)]
+
+pub mod columns;
+pub mod data;
+pub mod edit;
+pub mod effective;
+pub mod forest;
+pub mod formula;
+pub mod generator;
+pub mod history;
+pub mod ids;
+pub mod permission;
+pub mod progress;

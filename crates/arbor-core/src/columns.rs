@@ -1,0 +1,723 @@
+//! Columns and views: what is shown for each row of an effective forest.
+//!
+//! A view is an ordered list of columns. Field columns show a Jira field; totals columns aggregate a field over
+//! the subtree; progress columns roll up progress; formula columns compute an expression. Totals are formulas
+//! (`SUM#children{story_points}`), so there is one aggregation engine: [`crate::formula`].
+//!
+//! Formula variables name fields through [`FieldBindings`] (`story_points` → the site's story point field);
+//! a variable with no binding is read as the Jira field of the same id (`customfield_10016`, `duedate`).
+//!
+//! Invariants:
+//! - Columns are computed over the rows the person may see; rows that were removed for them contribute
+//!   nothing, so no total reveals a hidden issue.
+//! - A configuration that exists is valid: formulas compile, names are within limits.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{FieldId, FieldValue, IssueData};
+use crate::effective::EffectiveForest;
+use crate::formula::{Formula, RowContext, Value};
+use crate::progress::{self, ProgressBasis, ProgressFacts};
+
+/// An aggregate function of a totals column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TotalFunction {
+    Sum,
+    Min,
+    Max,
+    Avg,
+    /// Rows that have a value.
+    Count,
+    /// The different values.
+    Distinct,
+}
+
+/// Which rows a total reads, relative to the row it is shown on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TotalScope {
+    /// The rows directly below.
+    Children,
+    /// The rows without children below (the row itself when it has none).
+    Leaves,
+    /// The row and everything below it.
+    All,
+}
+
+/// One column of a view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawColumn")]
+pub enum Column {
+    Field {
+        field: FieldId,
+    },
+    Totals {
+        function: TotalFunction,
+        /// A formula variable: a binding name such as `story_points`, or a field id.
+        field: String,
+        scope: TotalScope,
+        /// Count an issue placed in several rows once per row (by default it counts once).
+        with_duplicates: bool,
+    },
+    Progress {
+        basis: ProgressBasis,
+    },
+    Formula {
+        formula: String,
+    },
+}
+
+/// Why a column configuration is not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ColumnError {
+    #[error("{0}")]
+    Formula(String),
+    #[error("`{0}` is not a field name (letters, digits and `_`, starting with a letter)")]
+    FieldName(String),
+}
+
+impl Column {
+    /// The formula a totals or formula column computes.
+    pub fn formula_source(&self) -> Option<String> {
+        match self {
+            Self::Totals {
+                function,
+                field,
+                scope,
+                with_duplicates,
+            } => {
+                let name = match function {
+                    TotalFunction::Sum => "SUM",
+                    TotalFunction::Min => "MIN",
+                    TotalFunction::Max => "MAX",
+                    TotalFunction::Avg => "AVG",
+                    TotalFunction::Count => "COUNT",
+                    TotalFunction::Distinct => "DISTINCT",
+                };
+                let scope = match scope {
+                    TotalScope::Children => "children",
+                    TotalScope::Leaves => "leaves",
+                    TotalScope::All => "all",
+                };
+                let duplicates = if *with_duplicates {
+                    "#with_duplicates"
+                } else {
+                    ""
+                };
+                let body = if *function == TotalFunction::Count {
+                    format!("DEFINED({field})")
+                } else {
+                    field.clone()
+                };
+                Some(format!("{name}#{scope}{duplicates}{{{body}}}"))
+            }
+            Self::Formula { formula } => Some(formula.clone()),
+            Self::Field { .. } | Self::Progress { .. } => None,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ColumnError> {
+        if let Self::Totals { field, .. } = self {
+            let mut chars = field.chars();
+            let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(ColumnError::FieldName(field.clone()));
+            }
+        }
+        match self.formula_source() {
+            Some(source) => Formula::compile(&source)
+                .map(drop)
+                .map_err(|e| ColumnError::Formula(e.to_string())),
+            None => Ok(()),
+        }
+    }
+
+    /// The Jira fields this column reads.
+    pub fn fields(&self, bindings: &FieldBindings) -> Vec<FieldId> {
+        match self {
+            Self::Field { field } => vec![field.clone()],
+            Self::Progress { basis } => progress_fields(*basis, bindings),
+            Self::Totals { .. } | Self::Formula { .. } => self
+                .formula_source()
+                .and_then(|source| Formula::compile(&source).ok())
+                .map(|formula| {
+                    formula
+                        .variables()
+                        .iter()
+                        .filter_map(|v| bindings.field_for(v))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum RawColumn {
+    Field {
+        field: String,
+    },
+    Totals {
+        function: TotalFunction,
+        field: String,
+        #[serde(default = "default_scope")]
+        scope: TotalScope,
+        #[serde(default)]
+        with_duplicates: bool,
+    },
+    Progress {
+        basis: ProgressBasis,
+    },
+    Formula {
+        formula: String,
+    },
+}
+
+fn default_scope() -> TotalScope {
+    TotalScope::All
+}
+
+impl TryFrom<RawColumn> for Column {
+    type Error = ColumnError;
+
+    fn try_from(raw: RawColumn) -> Result<Self, Self::Error> {
+        let column = match raw {
+            RawColumn::Field { field } => Self::Field {
+                field: FieldId::new(&field),
+            },
+            RawColumn::Totals {
+                function,
+                field,
+                scope,
+                with_duplicates,
+            } => Self::Totals {
+                function,
+                field,
+                scope,
+                with_duplicates,
+            },
+            RawColumn::Progress { basis } => Self::Progress { basis },
+            RawColumn::Formula { formula } => Self::Formula { formula },
+        };
+        column.validate()?;
+        Ok(column)
+    }
+}
+
+/// A saved view: a name and its columns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    pub name: String,
+    pub columns: Vec<Column>,
+}
+
+impl View {
+    /// The view a structure starts with: key, summary, status, assignee, type and priority.
+    pub fn default_columns() -> Vec<Column> {
+        ["summary", "status", "assignee", "issuetype", "priority"]
+            .iter()
+            .map(|f| Column::Field {
+                field: FieldId::new(f),
+            })
+            .collect()
+    }
+}
+
+/// Formula variable names → Jira field ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldBindings {
+    map: HashMap<String, FieldId>,
+}
+
+/// Fields whose numbers are seconds and become durations in formulas.
+const DURATION_FIELDS: &[&str] = &[
+    "timeoriginalestimate",
+    "timeestimate",
+    "timespent",
+    "aggregatetimeoriginalestimate",
+    "aggregatetimeestimate",
+    "aggregatetimespent",
+];
+
+impl FieldBindings {
+    /// The standard names, with the site's story point field.
+    pub fn standard(story_points: &FieldId) -> Self {
+        let pairs: &[(&str, &str)] = &[
+            ("summary", "summary"),
+            ("status", "status"),
+            ("priority", "priority"),
+            ("assignee", "assignee"),
+            ("reporter", "reporter"),
+            ("issuetype", "issuetype"),
+            ("type", "issuetype"),
+            ("project", "project"),
+            ("resolution", "resolution"),
+            ("labels", "labels"),
+            ("components", "components"),
+            ("fix_versions", "fixVersions"),
+            ("affected_versions", "versions"),
+            ("created", "created"),
+            ("updated", "updated"),
+            ("resolved", "resolutiondate"),
+            ("due_date", "duedate"),
+            ("original_estimate", "timeoriginalestimate"),
+            ("remaining_estimate", "timeestimate"),
+            ("time_spent", "timespent"),
+        ];
+        let mut map: HashMap<String, FieldId> = pairs
+            .iter()
+            .map(|(name, field)| ((*name).to_owned(), FieldId::new(field)))
+            .collect();
+        map.insert(String::from("story_points"), story_points.clone());
+        Self { map }
+    }
+
+    #[must_use]
+    pub fn with(mut self, name: &str, field: FieldId) -> Self {
+        self.map.insert(name.to_ascii_lowercase(), field);
+        self
+    }
+
+    /// The field a variable reads: its binding, else the field with that id (`fixversions` → `fixVersions`).
+    pub fn field_for(&self, variable: &str) -> Option<FieldId> {
+        let variable = variable.to_ascii_lowercase();
+        if let Some(field) = self.map.get(&variable) {
+            return Some(field.clone());
+        }
+        if matches!(variable.as_str(), "key" | "id") {
+            return None;
+        }
+        Some(FieldId::new(&variable))
+    }
+}
+
+/// The rows of an effective forest as formulas see them.
+#[derive(Debug)]
+pub struct ForestRows<'a> {
+    pub forest: &'a EffectiveForest,
+    pub data: &'a IssueData,
+    pub bindings: &'a FieldBindings,
+    pub now: jiff::Timestamp,
+}
+
+impl ForestRows<'_> {
+    fn field_value(&self, row: usize, variable: &str) -> Option<&FieldValue> {
+        let issue = self.data.issue(self.forest.issue(row)?)?;
+        let field = self.bindings.field_for(variable)?;
+        issue.field(&field).flatten()
+    }
+}
+
+impl RowContext for ForestRows<'_> {
+    fn row_count(&self) -> usize {
+        self.forest.len()
+    }
+
+    fn depth(&self, row: usize) -> u32 {
+        u32::from(self.forest.depth(row))
+    }
+
+    fn issue_id(&self, row: usize) -> Option<u64> {
+        self.forest.issue(row).map(crate::ids::IssueId::get)
+    }
+
+    fn value(&self, row: usize, field: &str) -> Value {
+        if field == "key" {
+            return self
+                .forest
+                .issue(row)
+                .and_then(|id| self.data.issue(id))
+                .map_or(Value::Empty, |issue| Value::text(issue.key.to_string()));
+        }
+        let is_duration = self
+            .bindings
+            .field_for(field)
+            .is_some_and(|f| DURATION_FIELDS.contains(&f.as_str()));
+        match self.field_value(row, field) {
+            Some(value) => to_formula_value(value, is_duration),
+            None => Value::Empty,
+        }
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.now
+    }
+}
+
+/// A Jira value as a formula value. Durations are in milliseconds; Jira gives seconds.
+pub fn to_formula_value(value: &FieldValue, is_duration: bool) -> Value {
+    match value {
+        FieldValue::Number(n) if is_duration => {
+            let ms = (n * 1000.0).round();
+            if ms.is_finite() && ms.abs() < 9.0e15 {
+                Value::Duration(ms as i64)
+            } else {
+                Value::Empty
+            }
+        }
+        FieldValue::Number(n) => Value::number(*n),
+        FieldValue::Text(text) => Value::text(text.to_string()),
+        FieldValue::Date(day) => {
+            let (y, m, d) = day.ymd();
+            match (i16::try_from(y), i8::try_from(m), i8::try_from(d)) {
+                (Ok(y), Ok(m), Ok(d)) => {
+                    jiff::civil::Date::new(y, m, d).map_or(Value::Empty, Value::Date)
+                }
+                _ => Value::Empty,
+            }
+        }
+        FieldValue::DateTime(ts) => {
+            jiff::Timestamp::from_millisecond(ts.0).map_or(Value::Empty, Value::DateTime)
+        }
+        FieldValue::User { display_name, .. } => Value::text(display_name.to_string()),
+        FieldValue::Named { name, .. } => Value::text(name.to_string()),
+        FieldValue::Issue { key, .. } => Value::text(key.to_string()),
+        FieldValue::List(values) => Value::list(
+            values
+                .iter()
+                .map(|v| to_formula_value(v, is_duration))
+                .collect(),
+        ),
+    }
+}
+
+/// What must be fetched before the columns can be shown: each field for every issue row of the forest that the
+/// data does not have yet (and has not been refused).
+pub fn needs(forest: &EffectiveForest, data: &IssueData, fields: &[FieldId]) -> crate::data::Needs {
+    let mut needs = crate::data::Needs::default();
+    for row in 0..forest.len() {
+        let Some(id) = forest.issue(row) else {
+            continue;
+        };
+        if data.is_hidden(id) {
+            continue;
+        }
+        match data.issue(id) {
+            None => {
+                // Unknown issue: fetching any field also tells whether the person may see it.
+                needs.issues.insert(id);
+                needs.fields.extend(fields.iter().cloned());
+            }
+            Some(issue) => {
+                for field in fields.iter().filter(|f| !issue.has_field(f)) {
+                    needs.field(id, field);
+                }
+            }
+        }
+    }
+    needs
+}
+
+/// The values of one column for every row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnValues {
+    /// A Jira field as fetched; `None` where the row has no issue or the issue no value.
+    Field(Vec<Option<FieldValue>>),
+    /// A formula or total per row; an error is shown in its cell.
+    Computed(Vec<Result<Value, String>>),
+    /// Progress in `0.0..=1.0` per row.
+    Progress(Vec<Option<f64>>),
+}
+
+/// Computes a column over the rows the person sees.
+pub fn compute(column: &Column, rows: &ForestRows<'_>) -> ColumnValues {
+    match column {
+        Column::Field { field } => ColumnValues::Field(
+            (0..rows.forest.len())
+                .map(|row| {
+                    let issue = rows.data.issue(rows.forest.issue(row)?)?;
+                    issue.field(field).flatten().cloned()
+                })
+                .collect(),
+        ),
+        Column::Progress { basis } => {
+            let facts: Vec<ProgressFacts> = (0..rows.forest.len())
+                .map(|row| progress_facts(rows, row))
+                .collect();
+            ColumnValues::Progress(
+                progress::compute(rows.forest.depths(), &facts, *basis)
+                    .into_iter()
+                    .map(|r| r.progress)
+                    .collect(),
+            )
+        }
+        Column::Totals { .. } | Column::Formula { .. } => {
+            let source = column.formula_source().unwrap_or_default();
+            match Formula::compile(&source) {
+                Ok(formula) => ColumnValues::Computed(
+                    formula
+                        .evaluate_all(rows)
+                        .into_iter()
+                        .map(|r| r.map_err(|e| e.to_string()))
+                        .collect(),
+                ),
+                Err(error) => {
+                    ColumnValues::Computed(vec![Err(error.to_string()); rows.forest.len()])
+                }
+            }
+        }
+    }
+}
+
+fn progress_fields(basis: ProgressBasis, bindings: &FieldBindings) -> Vec<FieldId> {
+    let mut fields = vec![FieldId::new("resolution"), FieldId::new("status")];
+    match basis {
+        ProgressBasis::TimeTracking => {
+            fields.extend(["timespent", "timeestimate", "timeoriginalestimate"].map(FieldId::new));
+        }
+        ProgressBasis::StoryPoints => fields.extend(bindings.field_for("story_points")),
+        ProgressBasis::Resolution => {}
+    }
+    fields
+}
+
+fn progress_facts(rows: &ForestRows<'_>, row: usize) -> ProgressFacts {
+    let Some(issue) = rows.forest.issue(row).and_then(|id| rows.data.issue(id)) else {
+        return ProgressFacts::default();
+    };
+    let number = |field: &str| {
+        issue
+            .field(&FieldId::new(field))
+            .flatten()
+            .and_then(FieldValue::as_number)
+    };
+    let resolved = issue.field(&FieldId::new("resolution")).flatten().is_some()
+        || matches!(
+            issue.field(&FieldId::new("status")).flatten(),
+            Some(FieldValue::Named { key: Some(category), .. }) if &**category == "done"
+        );
+    ProgressFacts {
+        is_issue: true,
+        resolved,
+        time_spent: number("timespent"),
+        remaining_estimate: number("timeestimate"),
+        original_estimate: number("timeoriginalestimate"),
+        story_points: rows
+            .bindings
+            .field_for("story_points")
+            .and_then(|f| issue.field(&f).flatten().and_then(FieldValue::as_number)),
+    }
+}
+
+/// One issue as a one-row forest, for formulas that filter or sort (their aggregates see the row itself).
+pub(crate) struct OneIssue<'a> {
+    pub issue: &'a crate::data::Issue,
+    pub bindings: &'a FieldBindings,
+    pub now: jiff::Timestamp,
+}
+
+impl RowContext for OneIssue<'_> {
+    fn row_count(&self) -> usize {
+        1
+    }
+
+    fn depth(&self, _row: usize) -> u32 {
+        0
+    }
+
+    fn issue_id(&self, _row: usize) -> Option<u64> {
+        Some(self.issue.id.get())
+    }
+
+    fn value(&self, _row: usize, field: &str) -> Value {
+        if field == "key" {
+            return Value::text(self.issue.key.to_string());
+        }
+        let Some(id) = self.bindings.field_for(field) else {
+            return Value::Empty;
+        };
+        let is_duration = DURATION_FIELDS.contains(&id.as_str());
+        self.issue
+            .field(&id)
+            .flatten()
+            .map_or(Value::Empty, |v| to_formula_value(v, is_duration))
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jql::eval::{EvalContext, StandardCatalog, Timestamp};
+
+    use super::*;
+    use crate::data::Issue;
+    use crate::effective::{Clock, Limits, RunContext, evaluate};
+    use crate::forest::{Forest, Item, Row};
+    use crate::ids::{IssueId, RowId};
+    use crate::permission::visible_to;
+
+    struct NoTime;
+    impl Clock for NoTime {
+        fn elapsed(&self) -> Duration {
+            Duration::ZERO
+        }
+    }
+
+    fn id(n: u64) -> IssueId {
+        IssueId::new(n).unwrap()
+    }
+
+    /// epic 1 → stories 2 (5 points, done), 3 (3 points), 4 (8 points, hidden from this person); story 2 is
+    /// also placed a second time at the top.
+    fn fixture() -> (EffectiveForest, IssueData, FieldBindings) {
+        let rows: Vec<Row> = [(1, 0, 1), (2, 1, 2), (3, 1, 3), (4, 1, 4), (5, 0, 2)]
+            .into_iter()
+            .map(|(row, depth, issue)| {
+                Row::new(RowId::new(row).unwrap(), depth, Item::Issue(id(issue)))
+            })
+            .collect();
+        let forest = Forest::from_rows(rows).unwrap();
+        let generators = HashMap::new();
+        let catalog = StandardCatalog::new();
+        let bindings = FieldBindings::standard(&FieldId::new("customfield_10016"));
+        let rank = FieldId::new("rank");
+        let clock = NoTime;
+        let context = RunContext {
+            generators: &generators,
+            catalog: &catalog,
+            jql: EvalContext::at(Timestamp(0)),
+            rank_field: &rank,
+            bindings: &bindings,
+            limits: Limits::default(),
+            clock: &clock,
+        };
+        let mut data = IssueData::new();
+        let story_points = |n: f64| FieldValue::Number(n);
+        data.insert_issue(Issue::new(id(1), "A-1"));
+        data.insert_issue(
+            Issue::new(id(2), "A-2")
+                .with("customfield_10016", story_points(5.0))
+                .with("resolution", FieldValue::named("1", "Done")),
+        );
+        data.insert_issue(Issue::new(id(3), "A-3").with("customfield_10016", story_points(3.0)));
+        data.insert_hidden(id(4));
+        let effective = evaluate(&forest, &data, &context).unwrap().forest;
+        (effective, data, bindings)
+    }
+
+    fn numbers(values: &ColumnValues) -> Vec<Option<f64>> {
+        match values {
+            ColumnValues::Computed(cells) => cells
+                .iter()
+                .map(|c| match c {
+                    Ok(Value::Number(n)) => Some(*n),
+                    Ok(Value::Empty) => None,
+                    other => panic!("{other:?}"),
+                })
+                .collect(),
+            ColumnValues::Progress(cells) => cells.clone(),
+            ColumnValues::Field(_) => panic!("a field column"),
+        }
+    }
+
+    #[test]
+    fn totals_count_visible_rows_only_and_multi_placed_issues_once() {
+        let (effective, data, bindings) = fixture();
+        let visible = visible_to(&effective, &data);
+        assert_eq!(visible.hidden, 1);
+        let rows = ForestRows {
+            forest: &visible.forest,
+            data: &data,
+            bindings: &bindings,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let total = |scope, with_duplicates| Column::Totals {
+            function: TotalFunction::Sum,
+            field: "story_points".into(),
+            scope,
+            with_duplicates,
+        };
+        // Rows: epic 1, story 2, story 3, story 2 again. The hidden story's 8 points count nowhere.
+        assert_eq!(
+            numbers(&compute(&total(TotalScope::All, false), &rows)),
+            [Some(8.0), Some(5.0), Some(3.0), Some(5.0)]
+        );
+        assert_eq!(
+            numbers(&compute(&total(TotalScope::Children, false), &rows))[0],
+            Some(8.0)
+        );
+        let count = Column::Totals {
+            function: TotalFunction::Count,
+            field: "story_points".into(),
+            scope: TotalScope::Leaves,
+            with_duplicates: false,
+        };
+        assert_eq!(numbers(&compute(&count, &rows))[0], Some(2.0));
+    }
+
+    #[test]
+    fn progress_and_formula_columns() {
+        let (effective, data, bindings) = fixture();
+        let visible = visible_to(&effective, &data);
+        let rows = ForestRows {
+            forest: &visible.forest,
+            data: &data,
+            bindings: &bindings,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let progress = compute(
+            &Column::Progress {
+                basis: ProgressBasis::StoryPoints,
+            },
+            &rows,
+        );
+        // 5 of 8 visible points are done.
+        assert_eq!(numbers(&progress)[0], Some(0.625));
+        let formula = Column::Formula {
+            formula: "IF(ISEMPTY(story_points), 0, story_points * 2)".into(),
+        };
+        assert_eq!(
+            numbers(&compute(&formula, &rows)),
+            [Some(0.0), Some(10.0), Some(6.0), Some(10.0)]
+        );
+    }
+
+    #[test]
+    fn needs_cover_every_unknown_issue_and_missing_field() {
+        let (effective, data, _) = fixture();
+        let needs = needs(&effective, &data, &[FieldId::new("summary")]);
+        // Issue 4 was refused: not asked again. The others lack `summary`.
+        assert_eq!(needs.issues, [id(1), id(2), id(3)].into_iter().collect());
+        assert_eq!(
+            needs.fields,
+            [FieldId::new("summary")].into_iter().collect()
+        );
+    }
+
+    #[test]
+    fn column_configurations_are_checked_when_read() {
+        let column: Column = serde_json::from_str(
+            r#"{"kind":"totals","function":"sum","field":"story_points","scope":"leaves"}"#,
+        )
+        .unwrap();
+        assert_eq!(column.formula_source().unwrap(), "SUM#leaves{story_points}");
+        let bad = serde_json::from_str::<Column>(r#"{"kind":"formula","formula":"SUMM{x}"}"#)
+            .unwrap_err();
+        assert!(bad.to_string().contains("line 1"), "{bad}");
+        let bad_field =
+            serde_json::from_str::<Column>(r#"{"kind":"totals","function":"max","field":"x}{"}"#)
+                .unwrap_err();
+        assert!(
+            bad_field.to_string().contains("not a field name"),
+            "{bad_field}"
+        );
+        assert_eq!(
+            Column::Progress {
+                basis: ProgressBasis::StoryPoints
+            }
+            .fields(&FieldBindings::standard(&FieldId::new("customfield_10016")))
+            .last(),
+            Some(&FieldId::new("customfield_10016"))
+        );
+    }
+}

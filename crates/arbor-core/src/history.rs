@@ -1,0 +1,470 @@
+//! A structure's editable content: the forest, its version, concurrent edits, undo/redo and the history.
+//!
+//! Versions: a new structure is at version 0 with an empty forest; every applied edit, undo or redo adds one
+//! [`HistoryEntry`] and bumps the version by one, so other clients see undo and redo like any other change.
+//!
+//! Concurrent edits (merge rules). Every edit carries the version it was based on:
+//! - based on the current version: applied, or refused with a plain [`EditError`];
+//! - based on an older version: applied to the current forest as it is ("merged") when every row it names still
+//!   exists and the target is still valid — position-based edits (under/before/after a row, first/last) keep
+//!   their meaning as rows move around. Otherwise it fails with a [`Conflict`] that names what changed: the
+//!   version and person that removed a row, or the versions made since. Edits that count positions
+//!   ([`Slot::Index`](crate::edit::Slot::Index)) are only accepted on the current version, since an index
+//!   means something else once siblings change. Concurrent moves of the same row are not a conflict: the
+//!   later one wins, as in a shared document;
+//! - based on a version that does not exist yet: refused.
+//!
+//! Undo and redo are per person: "undo" takes back *my* last change, the way people expect it in a shared
+//! structure, even when others have edited since. Each person's undo stack keeps their last [`UNDO_DEPTH`]
+//! changes; a new edit clears that person's redo stack. Undo applies the stored inverse of the change to the
+//! current forest, so it merges or conflicts exactly like a concurrent edit based on that change's version.
+//! A failed undo changes nothing; [`StructureContent::discard_undo`] lets a client skip a change that can no
+//! longer be undone.
+//!
+//! History: entries are never rewritten. Each stores the client's action, the exact [`Change`] applied and its
+//! inverse, so [`StructureContent::rebuild`] reconstructs any earlier version by replaying changes forwards
+//! from version 0 or inverses backwards from the current version, whichever is shorter, flattening the
+//! forest only once: O(rows + steps replayed). [`StructureContent::from_history`] rebuilds everything —
+//! forest, row-id counter and undo stacks — from the entries alone, which is what storage journals.
+//!
+//! The engine is pure: callers pass the time of each change in.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::edit::{Change, Edit, EditError, Position, RowIdAllocator, Step};
+use crate::forest::Forest;
+use crate::ids::{ActorId, RowId, Timestamp, Version};
+
+/// How many of their own changes a person can undo.
+pub const UNDO_DEPTH: usize = 100;
+
+/// What a person did to produce a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    /// An edit as the client sent it, with the version it was based on.
+    Edit { edit: Edit, based_on: Version },
+    /// Took back the change made in version `of` (an edit or a redo).
+    Undo { of: Version },
+    /// Took back the undo made in version `of`.
+    Redo { of: Version },
+}
+
+/// One version of a structure: who, when, what, and exactly how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub version: Version,
+    pub actor: ActorId,
+    pub time: Timestamp,
+    pub action: Action,
+    /// What was applied to the previous version's forest.
+    pub change: Change,
+    /// What takes this version's forest back to the previous one.
+    pub inverse: Change,
+}
+
+/// The outcome of a successful edit, undo or redo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The new current version.
+    pub version: Version,
+    /// Whether the edit was based on an older version and merged into newer changes.
+    pub merged: bool,
+    /// Rows created, in the order of the edit's rows.
+    pub created: Vec<RowId>,
+}
+
+/// An edit based on an older version that no longer applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    pub based_on: Version,
+    pub current: Version,
+    pub cause: ConflictCause,
+}
+
+/// What changed under a stale edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConflictCause {
+    /// A row the edit names was removed in the meantime.
+    RowRemoved {
+        row: RowId,
+        version: Version,
+        actor: ActorId,
+    },
+    /// The edit places rows by index, and the structure has changed.
+    StaleIndex,
+    /// The edit fails on the current forest for this reason; these people changed it since.
+    Changed {
+        error: EditError,
+        actors: Vec<ActorId>,
+    },
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            ConflictCause::RowRemoved {
+                row,
+                version,
+                actor,
+            } => write!(f, "row {row} was removed in version {version} by {actor}"),
+            ConflictCause::StaleIndex => write!(
+                f,
+                "the structure changed from version {} to {}, so a position given by index is ambiguous; place rows under, before or after a row instead",
+                self.based_on, self.current
+            ),
+            ConflictCause::Changed { error, actors } => {
+                write!(
+                    f,
+                    "{error}: the structure changed from version {} to {} (by ",
+                    self.based_on, self.current
+                )?;
+                for (i, actor) in actors.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{actor}")?;
+                }
+                f.write_str(")")
+            }
+        }
+    }
+}
+
+/// Why an edit, undo, redo or rebuild was refused. Nothing changes when one is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    #[error("conflict: {0}")]
+    Conflict(Box<Conflict>),
+    #[error("version {requested} does not exist; the current version is {current}")]
+    UnknownVersion {
+        requested: Version,
+        current: Version,
+    },
+    #[error("{0} has nothing to undo")]
+    NothingToUndo(ActorId),
+    #[error("{0} has nothing to redo")]
+    NothingToRedo(ActorId),
+    #[error("the version counter is exhausted")]
+    VersionsExhausted,
+}
+
+/// Why a list of history entries cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HistoryError {
+    #[error("history entry {index} has version {found}; versions must run 1, 2, 3, ...")]
+    OutOfOrder { index: usize, found: Version },
+    #[error(
+        "version {version} undoes or redoes version {of}, which is not on top of {actor}'s stack"
+    )]
+    Inconsistent {
+        version: Version,
+        of: Version,
+        actor: ActorId,
+    },
+    #[error("the history does not replay: {0}")]
+    Replay(EditError),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Stacks {
+    /// Versions whose inverse an undo applies, most recent last.
+    undo: VecDeque<Version>,
+    /// Versions of undos whose inverse a redo applies, most recent last.
+    redo: Vec<Version>,
+}
+
+/// A structure's content with its version, history and undo stacks. See the module docs for the rules.
+#[derive(Debug, Clone, Default)]
+pub struct StructureContent {
+    forest: Forest,
+    version: Version,
+    ids: RowIdAllocator,
+    /// The entry of version `v` is at index `v - 1`.
+    history: Vec<HistoryEntry>,
+    stacks: HashMap<ActorId, Stacks>,
+}
+
+impl StructureContent {
+    /// An empty structure at version 0.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads a structure from its complete history (as journaled), replaying it in one pass.
+    pub fn from_history(entries: Vec<HistoryEntry>) -> Result<Self, HistoryError> {
+        let mut content = Self::new();
+        for (index, entry) in entries.iter().enumerate() {
+            if entry.version.get() != index as u64 + 1 {
+                return Err(HistoryError::OutOfOrder {
+                    index,
+                    found: entry.version,
+                });
+            }
+            content.track(entry)?;
+            for row in entry.change.inserted_rows() {
+                content.ids.skip_past(row);
+            }
+        }
+        content
+            .forest
+            .apply_changes(entries.iter().map(|e| &e.change))
+            .map_err(HistoryError::Replay)?;
+        content.version = Version(entries.len() as u64);
+        content.history = entries;
+        Ok(content)
+    }
+
+    pub fn forest(&self) -> &Forest {
+        &self.forest
+    }
+
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// All entries, oldest first; entry `i` is version `i + 1`.
+    pub fn history(&self) -> &[HistoryEntry] {
+        &self.history
+    }
+
+    pub fn entry(&self, version: Version) -> Option<&HistoryEntry> {
+        let index = usize::try_from(version.get().checked_sub(1)?).ok()?;
+        self.history.get(index)
+    }
+
+    /// The id the next new row will get.
+    pub fn next_row_id(&self) -> Option<RowId> {
+        self.ids.peek()
+    }
+
+    pub fn can_undo(&self, actor: &ActorId) -> bool {
+        self.stacks.get(actor).is_some_and(|s| !s.undo.is_empty())
+    }
+
+    pub fn can_redo(&self, actor: &ActorId) -> bool {
+        self.stacks.get(actor).is_some_and(|s| !s.redo.is_empty())
+    }
+
+    /// Applies an edit made by `actor` on version `based_on`; see the module docs for the merge rules.
+    pub fn apply(
+        &mut self,
+        edit: Edit,
+        based_on: Version,
+        actor: ActorId,
+        time: Timestamp,
+    ) -> Result<Applied, ApplyError> {
+        if based_on > self.version {
+            return Err(ApplyError::UnknownVersion {
+                requested: based_on,
+                current: self.version,
+            });
+        }
+        let version = self.version.next().ok_or(ApplyError::VersionsExhausted)?;
+        let stale = based_on < self.version;
+        if stale && edit.position().is_some_and(Position::is_index) {
+            return Err(self.conflict(based_on, ConflictCause::StaleIndex));
+        }
+        let resolved = match self.forest.apply_edit(&edit, &mut self.ids) {
+            Ok(resolved) => resolved,
+            Err(error) if stale => return Err(self.explain(based_on, error)),
+            Err(error) => return Err(error.into()),
+        };
+        self.push(HistoryEntry {
+            version,
+            actor,
+            time,
+            action: Action::Edit { edit, based_on },
+            change: resolved.change,
+            inverse: resolved.inverse,
+        });
+        Ok(Applied {
+            version,
+            merged: stale,
+            created: resolved.created,
+        })
+    }
+
+    /// Takes back `actor`'s most recent change that is not yet undone.
+    pub fn undo(&mut self, actor: ActorId, time: Timestamp) -> Result<Applied, ApplyError> {
+        let Some(&of) = self.stacks.get(&actor).and_then(|s| s.undo.back()) else {
+            return Err(ApplyError::NothingToUndo(actor));
+        };
+        self.replay_inverse(of, actor, time, Action::Undo { of })
+    }
+
+    /// Re-applies `actor`'s most recently undone change.
+    pub fn redo(&mut self, actor: ActorId, time: Timestamp) -> Result<Applied, ApplyError> {
+        let Some(&of) = self.stacks.get(&actor).and_then(|s| s.redo.last()) else {
+            return Err(ApplyError::NothingToRedo(actor));
+        };
+        self.replay_inverse(of, actor, time, Action::Redo { of })
+    }
+
+    /// Drops the change `actor` would undo next (for instance after its undo conflicted); returns its version.
+    pub fn discard_undo(&mut self, actor: &ActorId) -> Option<Version> {
+        self.stacks.get_mut(actor)?.undo.pop_back()
+    }
+
+    /// The forest as it was at `version`.
+    pub fn rebuild(&self, version: Version) -> Result<Forest, ApplyError> {
+        let unknown = ApplyError::UnknownVersion {
+            requested: version,
+            current: self.version,
+        };
+        let Ok(split) = usize::try_from(version.get()) else {
+            return Err(unknown);
+        };
+        if version > self.version {
+            return Err(unknown);
+        }
+        let (before, after) = self.history.split_at(split);
+        if before.len() <= after.len() {
+            let mut forest = Forest::new();
+            forest.apply_changes(before.iter().map(|e| &e.change))?;
+            Ok(forest)
+        } else {
+            let mut forest = self.forest.clone();
+            forest.apply_changes(after.iter().rev().map(|e| &e.inverse))?;
+            Ok(forest)
+        }
+    }
+
+    fn replay_inverse(
+        &mut self,
+        of: Version,
+        actor: ActorId,
+        time: Timestamp,
+        action: Action,
+    ) -> Result<Applied, ApplyError> {
+        let version = self.version.next().ok_or(ApplyError::VersionsExhausted)?;
+        let Some(change) = self.entry(of).map(|e| e.inverse.clone()) else {
+            return Err(ApplyError::UnknownVersion {
+                requested: of,
+                current: self.version,
+            });
+        };
+        let inverse = match self.forest.apply_change(&change) {
+            Ok(inverse) => inverse,
+            Err(error) => return Err(self.explain(of, error)),
+        };
+        let created = change.inserted_rows().collect();
+        let merged = of < self.version;
+        self.push(HistoryEntry {
+            version,
+            actor,
+            time,
+            action,
+            change,
+            inverse,
+        });
+        Ok(Applied {
+            version,
+            merged,
+            created,
+        })
+    }
+
+    fn push(&mut self, entry: HistoryEntry) {
+        // Entries made here always match the stacks, so tracking cannot fail.
+        let tracked = self.track(&entry);
+        debug_assert!(tracked.is_ok(), "undo stacks out of step: {tracked:?}");
+        self.version = entry.version;
+        self.history.push(entry);
+    }
+
+    /// Updates the author's undo and redo stacks for a new entry.
+    fn track(&mut self, entry: &HistoryEntry) -> Result<(), HistoryError> {
+        let stacks = self.stacks.entry(entry.actor.clone()).or_default();
+        let inconsistent = |of| HistoryError::Inconsistent {
+            version: entry.version,
+            of,
+            actor: entry.actor.clone(),
+        };
+        match entry.action {
+            Action::Edit { .. } => {
+                stacks.undo.push_back(entry.version);
+                stacks.redo.clear();
+            }
+            Action::Undo { of } => {
+                if stacks.undo.back() != Some(&of) {
+                    return Err(inconsistent(of));
+                }
+                stacks.undo.pop_back();
+                stacks.redo.push(entry.version);
+            }
+            Action::Redo { of } => {
+                if stacks.redo.last() != Some(&of) {
+                    return Err(inconsistent(of));
+                }
+                stacks.redo.pop();
+                stacks.undo.push_back(entry.version);
+            }
+        }
+        if stacks.undo.len() > UNDO_DEPTH {
+            stacks.undo.pop_front();
+        }
+        Ok(())
+    }
+
+    fn conflict(&self, based_on: Version, cause: ConflictCause) -> ApplyError {
+        ApplyError::Conflict(Box::new(Conflict {
+            based_on,
+            current: self.version,
+            cause,
+        }))
+    }
+
+    /// Turns the failure of something based on an older version into a conflict naming what changed, when
+    /// the failure can come from the changes made since.
+    fn explain(&self, based_on: Version, error: EditError) -> ApplyError {
+        let since = self.entries_after(based_on);
+        match error {
+            EditError::RowNotFound(row) => match since.iter().rev().find(|e| removes(e, row)) {
+                Some(entry) => self.conflict(
+                    based_on,
+                    ConflictCause::RowRemoved {
+                        row,
+                        version: entry.version,
+                        actor: entry.actor.clone(),
+                    },
+                ),
+                None => error.into(),
+            },
+            EditError::DuplicateRow(_) | EditError::NoRows | EditError::RowIdsExhausted => {
+                error.into()
+            }
+            EditError::RowExists(_)
+            | EditError::TargetInsideMoved { .. }
+            | EditError::IndexOutOfRange { .. }
+            | EditError::TooDeep
+            | EditError::TooManyRows => {
+                let mut actors: Vec<ActorId> = Vec::new();
+                for entry in since {
+                    if !actors.contains(&entry.actor) {
+                        actors.push(entry.actor.clone());
+                    }
+                }
+                self.conflict(based_on, ConflictCause::Changed { error, actors })
+            }
+        }
+    }
+
+    fn entries_after(&self, version: Version) -> &[HistoryEntry] {
+        let start = usize::try_from(version.get()).unwrap_or(usize::MAX);
+        self.history.get(start..).unwrap_or_default()
+    }
+}
+
+/// Whether an entry removed `row` (its inverse brings the row back).
+fn removes(entry: &HistoryEntry, row: RowId) -> bool {
+    entry.inverse.steps().iter().any(|step| match step {
+        Step::Insert { rows, .. } => rows.rows().iter().any(|r| r.id == row),
+        Step::Move { .. } | Step::Remove { .. } => false,
+    })
+}

@@ -1,0 +1,358 @@
+//! Identifiers and small values of the domain, each valid once constructed ("parse, don't validate").
+//!
+//! Every constructor returns `Result<_, ValueError>`; deserialisation goes through the same constructors,
+//! so a value read from the wire or from storage is as valid as one built in code.
+//!
+//! Invariants:
+//! - [`IssueId`], [`RowId`] and [`GeneratorId`] are positive and at most [`MAX_ID`]; the bound leaves the top
+//!   bits of a `u64` free, which the forest uses to pack an item's kind and payload into one word.
+//! - [`FolderName`] is trimmed, non-empty, at most [`FolderName::MAX_CHARS`] characters, without control
+//!   characters. [`MemoText`] is trimmed, non-empty, at most [`MemoText::MAX_CHARS`] characters, and may contain
+//!   line breaks and tabs but no other control characters. [`ActorId`] is non-empty, at most
+//!   [`ActorId::MAX_CHARS`] characters, without whitespace or control characters.
+
+use std::fmt;
+use std::num::NonZeroU64;
+
+use serde::{Deserialize, Serialize};
+
+/// The largest numeric id accepted for issues, rows and generators: 2^61 − 1.
+///
+/// Jira issue ids are far below this; the bound lets the forest keep an item in 8 bytes.
+pub const MAX_ID: u64 = (1 << 61) - 1;
+
+/// Why a value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    #[error("{what} must be a positive number, got 0")]
+    Zero { what: &'static str },
+    #[error("{what} {value} is larger than the maximum {MAX_ID}")]
+    TooLarge { what: &'static str, value: u64 },
+    #[error("{what} must not be empty")]
+    Empty { what: &'static str },
+    #[error("{what} is {chars} characters long; the maximum is {max}")]
+    TooLong {
+        what: &'static str,
+        chars: usize,
+        max: usize,
+    },
+    #[error("{what} must not contain the control character U+{code:04X}")]
+    ControlCharacter { what: &'static str, code: u32 },
+    #[error("{what} must not contain whitespace")]
+    Whitespace { what: &'static str },
+}
+
+fn positive_id(what: &'static str, value: u64) -> Result<NonZeroU64, ValueError> {
+    if value > MAX_ID {
+        return Err(ValueError::TooLarge { what, value });
+    }
+    NonZeroU64::new(value).ok_or(ValueError::Zero { what })
+}
+
+macro_rules! numeric_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "u64", into = "u64")]
+        pub struct $name(NonZeroU64);
+
+        impl $name {
+            /// The smallest valid id, 1.
+            pub const MIN: Self = Self(NonZeroU64::MIN);
+
+            /// Accepts `1..=MAX_ID`.
+            pub fn new(value: u64) -> Result<Self, ValueError> {
+                positive_id($what, value).map(Self)
+            }
+
+            pub fn get(self) -> u64 {
+                self.0.get()
+            }
+        }
+
+        impl TryFrom<u64> for $name {
+            type Error = ValueError;
+
+            fn try_from(value: u64) -> Result<Self, ValueError> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for u64 {
+            fn from(id: $name) -> u64 {
+                id.get()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+    };
+}
+
+numeric_id!(
+    /// A Jira issue's numeric id (never its key: keys change when issues move between projects).
+    IssueId,
+    "issue id"
+);
+numeric_id!(
+    /// A row of a forest. Unique within one forest; the same issue may sit in many rows.
+    RowId,
+    "row id"
+);
+numeric_id!(
+    /// A generator's configuration, stored elsewhere; a generator row refers to it by this id.
+    GeneratorId,
+    "generator id"
+);
+
+impl RowId {
+    /// The first row id a new structure hands out.
+    pub const FIRST: RowId = RowId::MIN;
+
+    /// The id after this one, or `None` once [`MAX_ID`] is reached.
+    pub fn next(self) -> Option<RowId> {
+        RowId::new(self.get() + 1).ok()
+    }
+}
+
+/// A structure's content version: 0 for a new, empty structure, then +1 for every applied change.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Version(pub u64);
+
+impl Version {
+    pub const ZERO: Version = Version(0);
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+
+    /// The following version; `None` only after 2^64 − 1 changes.
+    pub fn next(self) -> Option<Version> {
+        self.0.checked_add(1).map(Version)
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A point in time as milliseconds since the Unix epoch (UTC).
+///
+/// The engine never reads a clock: callers pass the time of each change in. Millisecond integers keep the
+/// history's wire shape plain and make replays reproducible.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const fn from_unix_millis(millis: i64) -> Self {
+        Self(millis)
+    }
+
+    pub const fn as_unix_millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}
+
+fn check_text(
+    what: &'static str,
+    text: &str,
+    max: usize,
+    allowed_control: &[char],
+) -> Result<(), ValueError> {
+    if text.is_empty() {
+        return Err(ValueError::Empty { what });
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && !allowed_control.contains(c))
+    {
+        return Err(ValueError::ControlCharacter {
+            what,
+            code: u32::from(c),
+        });
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(ValueError::TooLong { what, chars, max });
+    }
+    Ok(())
+}
+
+macro_rules! text_value {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(Box<str>);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValueError;
+
+            fn try_from(value: String) -> Result<Self, ValueError> {
+                Self::new(&value)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> String {
+                value.0.into()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_value!(
+    /// A folder row's name: trimmed, non-empty, single line.
+    FolderName
+);
+text_value!(
+    /// A memo row's text: trimmed, non-empty; line breaks and tabs allowed.
+    MemoText
+);
+text_value!(
+    /// Who made a change: an opaque person id (for Jira Cloud, the Atlassian account id).
+    ActorId
+);
+
+impl FolderName {
+    pub const MAX_CHARS: usize = 255;
+
+    /// Trims surrounding whitespace, then checks the rules in the module docs.
+    pub fn new(name: &str) -> Result<Self, ValueError> {
+        let name = name.trim();
+        check_text("folder name", name, Self::MAX_CHARS, &[])?;
+        Ok(Self(name.into()))
+    }
+}
+
+impl MemoText {
+    /// Long enough for a paragraph of notes, short enough that a memo stays a row, not a document.
+    pub const MAX_CHARS: usize = 2000;
+
+    /// Trims surrounding whitespace, then checks the rules in the module docs.
+    pub fn new(text: &str) -> Result<Self, ValueError> {
+        let text = text.trim();
+        check_text("memo text", text, Self::MAX_CHARS, &['\n', '\r', '\t'])?;
+        Ok(Self(text.into()))
+    }
+}
+
+impl ActorId {
+    pub const MAX_CHARS: usize = 128;
+
+    /// Taken as given (ids are compared exactly, so nothing is trimmed), then checked.
+    pub fn new(id: &str) -> Result<Self, ValueError> {
+        const WHAT: &str = "actor id";
+        check_text(WHAT, id, Self::MAX_CHARS, &[])?;
+        if id.chars().any(char::is_whitespace) {
+            return Err(ValueError::Whitespace { what: WHAT });
+        }
+        Ok(Self(id.into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numeric_ids_are_positive_and_bounded() {
+        assert_eq!(IssueId::new(10_001).unwrap().get(), 10_001);
+        assert_eq!(IssueId::new(0), Err(ValueError::Zero { what: "issue id" }));
+        assert!(matches!(
+            RowId::new(MAX_ID + 1),
+            Err(ValueError::TooLarge { .. })
+        ));
+        assert!(GeneratorId::new(MAX_ID).is_ok());
+        assert_eq!(RowId::new(MAX_ID).unwrap().next(), None);
+        assert_eq!(
+            RowId::new(0).unwrap_err().to_string(),
+            "row id must be a positive number, got 0"
+        );
+    }
+
+    #[test]
+    fn folder_names_are_trimmed_single_lines() {
+        assert_eq!(FolderName::new("  Q3 plan ").unwrap().as_str(), "Q3 plan");
+        assert_eq!(
+            FolderName::new("   "),
+            Err(ValueError::Empty {
+                what: "folder name"
+            })
+        );
+        assert_eq!(
+            FolderName::new("a\nb").unwrap_err().to_string(),
+            "folder name must not contain the control character U+000A"
+        );
+        let long = "x".repeat(FolderName::MAX_CHARS + 1);
+        assert!(matches!(
+            FolderName::new(&long),
+            Err(ValueError::TooLong { chars: 256, .. })
+        ));
+        // Characters, not bytes, are counted.
+        assert!(FolderName::new(&"é".repeat(FolderName::MAX_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn memos_allow_line_breaks_but_not_other_controls() {
+        assert_eq!(
+            MemoText::new(" first\n\tsecond \n").unwrap().as_str(),
+            "first\n\tsecond"
+        );
+        assert!(matches!(
+            MemoText::new("bell\u{7}"),
+            Err(ValueError::ControlCharacter { code: 7, .. })
+        ));
+        assert!(MemoText::new(&"m".repeat(MemoText::MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn actor_ids_are_exact_tokens() {
+        assert!(ActorId::new("557058:f58131cb-b67d-43c7-b30d-6b58d40bd077").is_ok());
+        assert!(matches!(
+            ActorId::new(" alice"),
+            Err(ValueError::Whitespace { .. })
+        ));
+        assert!(ActorId::new("").is_err());
+    }
+
+    #[test]
+    fn values_deserialise_through_their_constructors() {
+        let id: IssueId = serde_json::from_str("10001").unwrap();
+        assert_eq!(id.get(), 10_001);
+        assert!(serde_json::from_str::<RowId>("0").is_err());
+        let name: FolderName = serde_json::from_str("\" Backlog \"").unwrap();
+        assert_eq!(name.as_str(), "Backlog");
+        assert!(serde_json::from_str::<MemoText>("\"\"").is_err());
+        assert_eq!(serde_json::to_string(&Version(7)).unwrap(), "7");
+    }
+}

@@ -1,0 +1,410 @@
+//! Versions, merging concurrent edits, conflicts, undo/redo per person, and the history.
+
+use arbor_core::edit::{Edit, EditError, Fragment, Position, Slot};
+use arbor_core::forest::Forest;
+use arbor_core::history::{
+    Action, ApplyError, ConflictCause, HistoryEntry, HistoryError, StructureContent,
+};
+use arbor_core::ids::{RowId, Version};
+
+use crate::support::{actor, at, folder, issue, row, shape};
+
+fn add(item_id: u64, at_pos: Position) -> Edit {
+    Edit::Add {
+        rows: Fragment::single(issue(item_id)),
+        at: at_pos,
+    }
+}
+
+fn top() -> Position {
+    Position::last_under(None)
+}
+
+/// Rows 1, 2, 3 at the top level, made by alice in versions 1–3.
+fn three_rows() -> StructureContent {
+    let mut s = StructureContent::new();
+    for (i, n) in (1..=3).enumerate() {
+        let applied = s
+            .apply(
+                add(n, top()),
+                Version(i as u64),
+                actor("alice"),
+                at(n as i64),
+            )
+            .unwrap();
+        assert_eq!(applied.created, [row(n)]);
+    }
+    s
+}
+
+fn conflict(err: ApplyError) -> arbor_core::history::Conflict {
+    match err {
+        ApplyError::Conflict(c) => *c,
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_change_bumps_the_version_and_is_recorded() {
+    let s = three_rows();
+    assert_eq!(s.version(), Version(3));
+    assert_eq!(shape(s.forest()), [(1, 0), (2, 0), (3, 0)]);
+    let entry = s.entry(Version(2)).unwrap();
+    assert_eq!(entry.actor, actor("alice"));
+    assert_eq!(entry.time, at(2));
+    assert!(matches!(
+        entry.action,
+        Action::Edit {
+            based_on: Version(1),
+            ..
+        }
+    ));
+    assert_eq!(s.entry(Version(0)), None);
+    assert_eq!(s.next_row_id(), Some(row(4)));
+}
+
+#[test]
+fn edits_based_on_future_versions_are_refused() {
+    let mut s = three_rows();
+    let err = s
+        .apply(add(9, top()), Version(4), actor("bob"), at(9))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        ApplyError::UnknownVersion {
+            requested: Version(4),
+            current: Version(3)
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "version 4 does not exist; the current version is 3"
+    );
+}
+
+#[test]
+fn concurrent_position_based_edits_merge() {
+    let mut s = three_rows();
+    // Both clients saw version 3. Bob moves row 3 to the front; Carol, unaware, adds a row after row 1 and
+    // moves row 2 under row 3.
+    let bob = s
+        .apply(
+            Edit::Move {
+                rows: vec![row(3)],
+                to: Position::first_under(None),
+            },
+            Version(3),
+            actor("bob"),
+            at(10),
+        )
+        .unwrap();
+    assert!(!bob.merged);
+    let carol = s
+        .apply(
+            add(9, Position::After(row(1))),
+            Version(3),
+            actor("carol"),
+            at(11),
+        )
+        .unwrap();
+    assert!(carol.merged);
+    s.apply(
+        Edit::Move {
+            rows: vec![row(2)],
+            to: Position::last_under(Some(row(3))),
+        },
+        Version(3),
+        actor("carol"),
+        at(12),
+    )
+    .unwrap();
+    assert_eq!(shape(s.forest()), [(3, 0), (2, 1), (1, 0), (4, 0)]);
+    s.forest().check_invariants().unwrap();
+}
+
+#[test]
+fn stale_edits_on_removed_rows_conflict_and_name_the_removal() {
+    let mut s = three_rows();
+    s.apply(
+        Edit::Remove { rows: vec![row(2)] },
+        Version(3),
+        actor("bob"),
+        at(10),
+    )
+    .unwrap();
+    let err = s
+        .apply(
+            Edit::Move {
+                rows: vec![row(2)],
+                to: Position::Before(row(1)),
+            },
+            Version(3),
+            actor("carol"),
+            at(11),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conflict: row 2 was removed in version 4 by bob"
+    );
+    let c = conflict(err);
+    assert_eq!((c.based_on, c.current), (Version(3), Version(4)));
+    assert_eq!(
+        c.cause,
+        ConflictCause::RowRemoved {
+            row: row(2),
+            version: Version(4),
+            actor: actor("bob")
+        }
+    );
+    // The target may be the removed row, too.
+    let c = conflict(
+        s.apply(
+            add(9, Position::After(row(2))),
+            Version(3),
+            actor("carol"),
+            at(12),
+        )
+        .unwrap_err(),
+    );
+    assert!(matches!(
+        c.cause,
+        ConflictCause::RowRemoved {
+            version: Version(4),
+            ..
+        }
+    ));
+    // Nothing changed.
+    assert_eq!(s.version(), Version(4));
+    // On the current version a missing row is a plain error, not a conflict.
+    let err = s
+        .apply(
+            Edit::Remove { rows: vec![row(2)] },
+            Version(4),
+            actor("carol"),
+            at(13),
+        )
+        .unwrap_err();
+    assert_eq!(err, ApplyError::Edit(EditError::RowNotFound(row(2))));
+}
+
+#[test]
+fn stale_index_positions_and_cycles_conflict() {
+    let mut s = three_rows();
+    s.apply(
+        Edit::Move {
+            rows: vec![row(1)],
+            to: Position::last_under(Some(row(2))),
+        },
+        Version(3),
+        actor("bob"),
+        at(10),
+    )
+    .unwrap();
+    let index = Position::Under {
+        parent: None,
+        at: Slot::Index(1),
+    };
+    let c = conflict(
+        s.apply(add(9, index), Version(3), actor("carol"), at(11))
+            .unwrap_err(),
+    );
+    assert_eq!(c.cause, ConflictCause::StaleIndex);
+    // Carol moves 2 under 1, but 1 is now inside 2.
+    let err = s
+        .apply(
+            Edit::Move {
+                rows: vec![row(2)],
+                to: Position::last_under(Some(row(1))),
+            },
+            Version(3),
+            actor("carol"),
+            at(12),
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conflict: row 1 is inside the subtree of row 2, which is being moved; a row cannot be moved into its own subtree: the structure changed from version 3 to 4 (by bob)"
+    );
+}
+
+#[test]
+fn undo_and_redo_are_per_person_and_bump_the_version() {
+    let mut s = three_rows();
+    s.apply(
+        Edit::Remove { rows: vec![row(1)] },
+        Version(3),
+        actor("bob"),
+        at(10),
+    )
+    .unwrap();
+    // Alice's undo takes back her last change (adding row 3), not Bob's removal.
+    let undo = s.undo(actor("alice"), at(11)).unwrap();
+    assert_eq!(undo.version, Version(5));
+    assert!(undo.merged);
+    assert_eq!(shape(s.forest()), [(2, 0)]);
+    assert!(matches!(
+        s.entry(Version(5)).unwrap().action,
+        Action::Undo { of: Version(3) }
+    ));
+    // Bob's undo brings row 1 back where it was.
+    s.undo(actor("bob"), at(12)).unwrap();
+    assert_eq!(shape(s.forest()), [(1, 0), (2, 0)]);
+    assert_eq!(
+        s.undo(actor("bob"), at(13)).unwrap_err(),
+        ApplyError::NothingToUndo(actor("bob"))
+    );
+    // Alice redoes: row 3 comes back with its old id.
+    let redo = s.redo(actor("alice"), at(14)).unwrap();
+    assert_eq!(redo.created, [row(3)]);
+    assert_eq!(shape(s.forest()), [(1, 0), (2, 0), (3, 0)]);
+    assert!(!s.can_redo(&actor("alice")));
+    assert_eq!(s.version(), Version(7));
+}
+
+#[test]
+fn a_new_edit_clears_the_redo_stack() {
+    let mut s = three_rows();
+    s.undo(actor("alice"), at(10)).unwrap();
+    assert!(s.can_redo(&actor("alice")));
+    s.apply(add(9, top()), s.version(), actor("alice"), at(11))
+        .unwrap();
+    assert!(!s.can_redo(&actor("alice")));
+    assert_eq!(
+        s.redo(actor("alice"), at(12)).unwrap_err().to_string(),
+        "alice has nothing to redo"
+    );
+}
+
+#[test]
+fn an_undo_that_no_longer_applies_conflicts_and_can_be_skipped() {
+    let mut s = three_rows();
+    s.apply(
+        Edit::Move {
+            rows: vec![row(3)],
+            to: Position::first_under(None),
+        },
+        Version(3),
+        actor("alice"),
+        at(10),
+    )
+    .unwrap();
+    s.apply(
+        Edit::Remove { rows: vec![row(3)] },
+        Version(4),
+        actor("bob"),
+        at(11),
+    )
+    .unwrap();
+    let err = s.undo(actor("alice"), at(12)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "conflict: row 3 was removed in version 5 by bob"
+    );
+    assert_eq!(s.version(), Version(5));
+    assert_eq!(s.discard_undo(&actor("alice")), Some(Version(4)));
+    // Next would be taking back the addition of row 3, which is gone too; skipping it as well reaches the
+    // addition of row 2, which still applies.
+    assert!(s.undo(actor("alice"), at(13)).is_err());
+    s.discard_undo(&actor("alice"));
+    s.undo(actor("alice"), at(14)).unwrap();
+    assert_eq!(shape(s.forest()), [(1, 0)]);
+}
+
+#[test]
+fn rebuild_reconstructs_every_version() {
+    let mut s = StructureContent::new();
+    let mut snapshots = vec![Forest::new()];
+    let edits = [
+        add(1, top()),
+        Edit::Add {
+            rows: Fragment::single(folder("F")),
+            at: Position::first_under(None),
+        },
+        add(2, Position::last_under(Some(row(2)))),
+        Edit::Move {
+            rows: vec![row(1)],
+            to: Position::Before(row(3)),
+        },
+        Edit::Copy {
+            rows: vec![row(2)],
+            to: top(),
+        },
+        Edit::Remove { rows: vec![row(2)] },
+    ];
+    for edit in edits {
+        s.apply(edit, s.version(), actor("alice"), at(1)).unwrap();
+        snapshots.push(s.forest().clone());
+    }
+    s.undo(actor("alice"), at(2)).unwrap();
+    snapshots.push(s.forest().clone());
+    s.redo(actor("alice"), at(3)).unwrap();
+    snapshots.push(s.forest().clone());
+    for (v, snapshot) in snapshots.iter().enumerate() {
+        assert_eq!(
+            &s.rebuild(Version(v as u64)).unwrap(),
+            snapshot,
+            "version {v}"
+        );
+    }
+    assert!(matches!(
+        s.rebuild(Version(99)),
+        Err(ApplyError::UnknownVersion { .. })
+    ));
+
+    // The journal alone brings everything back: forest, id counter, undo stacks.
+    let journal = serde_json::to_string(s.history()).unwrap();
+    let entries: Vec<HistoryEntry> = serde_json::from_str(&journal).unwrap();
+    let mut loaded = StructureContent::from_history(entries).unwrap();
+    assert_eq!(loaded.forest(), s.forest());
+    assert_eq!(loaded.version(), s.version());
+    assert_eq!(loaded.next_row_id(), s.next_row_id());
+    loaded.undo(actor("alice"), at(4)).unwrap();
+    s.undo(actor("alice"), at(4)).unwrap();
+    assert_eq!(loaded.forest(), s.forest());
+}
+
+#[test]
+fn inconsistent_journals_are_refused() {
+    let s = three_rows();
+    let mut entries = s.history().to_vec();
+    entries.remove(0);
+    assert!(matches!(
+        StructureContent::from_history(entries),
+        Err(HistoryError::OutOfOrder {
+            index: 0,
+            found: Version(2)
+        })
+    ));
+    let mut entries = s.history().to_vec();
+    entries.push(HistoryEntry {
+        version: Version(4),
+        actor: actor("bob"),
+        time: at(5),
+        action: Action::Undo { of: Version(3) },
+        change: entries[2].inverse.clone(),
+        inverse: entries[2].change.clone(),
+    });
+    let err = StructureContent::from_history(entries).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "version 4 undoes or redoes version 3, which is not on top of bob's stack"
+    );
+}
+
+#[test]
+fn created_rows_are_reported_for_copies() {
+    let mut s = three_rows();
+    let applied = s
+        .apply(
+            Edit::Copy {
+                rows: vec![row(1), row(3)],
+                to: top(),
+            },
+            Version(3),
+            actor("alice"),
+            at(5),
+        )
+        .unwrap();
+    assert_eq!(applied.created, [RowId::new(4).unwrap(), row(5)]);
+}
