@@ -33,7 +33,31 @@ impl Clock for Wall {
 
 /// In-memory data for about `rows` effective rows: epics with 15 stories each, every fourth story blocking
 /// another story.
-fn dataset(rows: usize) -> IssueData {
+/// The field ids every part of a run shares, as the Jira layer shares the ids of its request with the data it
+/// fetches (cheap `Arc` clones), which makes field lookups pointer comparisons.
+struct Fields {
+    status: FieldId,
+    points: FieldId,
+    bindings: FieldBindings,
+}
+
+impl Fields {
+    fn new() -> Self {
+        let points = FieldId::new(STORY_POINTS);
+        let bindings = FieldBindings::standard(&points);
+        let status = bindings
+            .field_for("status")
+            .unwrap_or_else(|| FieldId::new("status"));
+        Self {
+            status,
+            points,
+            bindings,
+        }
+    }
+}
+
+fn dataset(rows: usize, fields: &Fields) -> IssueData {
+    let (status_field, points_field) = (&fields.status, &fields.points);
     let epics = (rows / 20).max(1) as u64;
     let stories_per_epic = 15u64;
     let stories = epics * stories_per_epic;
@@ -55,9 +79,9 @@ fn dataset(rows: usize) -> IssueData {
     for e in 0..epics {
         let epic = id(1 + e);
         epic_ids.push(epic);
-        let mut issue = Issue::new(epic, &format!("BENCH-{}", 1 + e))
-            .with("status", status(e))
-            .with(STORY_POINTS, FieldValue::Number(0.0));
+        let mut issue = Issue::new(epic, &format!("BENCH-{}", 1 + e));
+        issue.set(status_field.clone(), Some(status(e)));
+        issue.set(points_field.clone(), Some(FieldValue::Number(0.0)));
         issue.set_links(Vec::new());
         data.insert_issue(issue);
         let children: Vec<IssueId> = (0..stories_per_epic)
@@ -94,7 +118,7 @@ fn dataset(rows: usize) -> IssueData {
     data
 }
 
-fn generators() -> (Forest, HashMap<GeneratorId, Generator>) {
+fn generators(fields: &Fields) -> (Forest, HashMap<GeneratorId, Generator>) {
     let configs = [
         Generator::InsertJql { jql: JQL.into() },
         Generator::ExtendChildren {
@@ -106,10 +130,10 @@ fn generators() -> (Forest, HashMap<GeneratorId, Generator>) {
             levels: Levels { from: 2, to: 2 },
         },
         Generator::GroupByField {
-            field: FieldId::new("status"),
+            field: fields.status.clone(),
         },
         Generator::SortByField {
-            field: FieldId::new(STORY_POINTS),
+            field: fields.points.clone(),
             descending: true,
         },
     ];
@@ -128,10 +152,11 @@ fn generators() -> (Forest, HashMap<GeneratorId, Generator>) {
 
 /// Runs the scenario and returns its figures.
 pub fn run(rows: usize, runs: Runs) -> Vec<Figure> {
-    let data = dataset(rows);
-    let (forest, generators) = generators();
+    let fields = Fields::new();
+    let data = dataset(rows, &fields);
+    let (forest, generators) = generators(&fields);
     let catalog = StandardCatalog::new();
-    let bindings = FieldBindings::standard(&FieldId::new(STORY_POINTS));
+    let bindings = &fields.bindings;
     let rank = FieldId::new("customfield_10019");
     let totals = [
         Column::Totals {
@@ -167,7 +192,7 @@ pub fn run(rows: usize, runs: Runs) -> Vec<Figure> {
                 catalog: &catalog,
                 jql: EvalContext::at(Timestamp(1_700_000_000_000)),
                 rank_field: &rank,
-                bindings: &bindings,
+                bindings,
                 limits: Limits::default(),
                 clock: &clock,
             };
@@ -177,12 +202,12 @@ pub fn run(rows: usize, runs: Runs) -> Vec<Figure> {
             };
             complete &= evaluation.is_complete();
             let visible = visible_to(&evaluation.forest, &data);
-            let view = ForestRows {
-                forest: &visible.forest,
-                data: &data,
-                bindings: &bindings,
-                now: jiff::Timestamp::UNIX_EPOCH,
-            };
+            let view = ForestRows::new(
+                &visible.forest,
+                &data,
+                bindings,
+                jiff::Timestamp::UNIX_EPOCH,
+            );
             for column in &totals {
                 std::hint::black_box(columns::compute(column, &view));
             }

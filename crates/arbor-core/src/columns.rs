@@ -12,7 +12,9 @@
 //!   nothing, so no total reveals a hidden issue.
 //! - A configuration that exists is valid: formulas compile, names are within limits.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +22,8 @@ use crate::data::{FieldId, FieldValue, IssueData};
 use crate::effective::EffectiveForest;
 use crate::formula::{Formula, RowContext, Value};
 use crate::progress::{self, ProgressBasis, ProgressFacts};
+
+mod totals;
 
 /// An aggregate function of a totals column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -285,6 +289,9 @@ impl FieldBindings {
 
     /// The field a variable reads: its binding, else the field with that id (`fixversions` → `fixVersions`).
     pub fn field_for(&self, variable: &str) -> Option<FieldId> {
+        if let Some(field) = self.map.get(variable) {
+            return Some(field.clone());
+        }
         let variable = variable.to_ascii_lowercase();
         if let Some(field) = self.map.get(&variable) {
             return Some(field.clone());
@@ -299,17 +306,75 @@ impl FieldBindings {
 /// The rows of an effective forest as formulas see them.
 #[derive(Debug)]
 pub struct ForestRows<'a> {
-    pub forest: &'a EffectiveForest,
-    pub data: &'a IssueData,
-    pub bindings: &'a FieldBindings,
-    pub now: jiff::Timestamp,
+    forest: &'a EffectiveForest,
+    data: &'a IssueData,
+    bindings: &'a FieldBindings,
+    now: jiff::Timestamp,
+    /// Variables resolved to fields once, not on every row.
+    resolved: RefCell<HashMap<String, Option<(FieldId, bool)>>>,
+    /// Issues placed on more than one row, found once for all totals columns.
+    multi_placed: std::cell::OnceCell<rustc_hash::FxHashSet<crate::ids::IssueId>>,
+    /// Each row's issue data, looked up once for all columns.
+    issues: std::cell::OnceCell<Vec<Option<&'a crate::data::Issue>>>,
 }
 
-impl ForestRows<'_> {
-    fn field_value(&self, row: usize, variable: &str) -> Option<&FieldValue> {
-        let issue = self.data.issue(self.forest.issue(row)?)?;
-        let field = self.bindings.field_for(variable)?;
-        issue.field(&field).flatten()
+impl<'a> ForestRows<'a> {
+    pub fn new(
+        forest: &'a EffectiveForest,
+        data: &'a IssueData,
+        bindings: &'a FieldBindings,
+        now: jiff::Timestamp,
+    ) -> Self {
+        Self {
+            forest,
+            data,
+            bindings,
+            now,
+            resolved: RefCell::new(HashMap::default()),
+            multi_placed: std::cell::OnceCell::new(),
+            issues: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The data of the issue on a row, if the row shows an issue the data has.
+    pub(crate) fn issue_at(&self, row: usize) -> Option<&'a crate::data::Issue> {
+        let issues = self.issues.get_or_init(|| {
+            (0..self.forest.len())
+                .map(|r| self.forest.issue(r).and_then(|id| self.data.issue(id)))
+                .collect()
+        });
+        issues.get(row).copied().flatten()
+    }
+
+    /// The issues that sit on more than one row.
+    pub(crate) fn multi_placed(&self) -> &rustc_hash::FxHashSet<crate::ids::IssueId> {
+        self.multi_placed.get_or_init(|| {
+            let mut seen = rustc_hash::FxHashSet::default();
+            let mut multi = rustc_hash::FxHashSet::default();
+            for row in 0..self.forest.len() {
+                if let Some(id) = self.forest.issue(row)
+                    && !seen.insert(id)
+                {
+                    multi.insert(id);
+                }
+            }
+            multi
+        })
+    }
+
+    /// The field a variable reads, and whether its numbers are durations.
+    pub(crate) fn resolve(&self, variable: &str) -> Option<(FieldId, bool)> {
+        if let Some(known) = self.resolved.borrow().get(variable) {
+            return known.clone();
+        }
+        let resolved = self.bindings.field_for(variable).map(|f| {
+            let is_duration = DURATION_FIELDS.contains(&f.as_str());
+            (f, is_duration)
+        });
+        self.resolved
+            .borrow_mut()
+            .insert(variable.to_owned(), resolved.clone());
+        resolved
     }
 }
 
@@ -334,14 +399,16 @@ impl RowContext for ForestRows<'_> {
                 .and_then(|id| self.data.issue(id))
                 .map_or(Value::Empty, |issue| Value::text(issue.key.to_string()));
         }
-        let is_duration = self
-            .bindings
-            .field_for(field)
-            .is_some_and(|f| DURATION_FIELDS.contains(&f.as_str()));
-        match self.field_value(row, field) {
-            Some(value) => to_formula_value(value, is_duration),
-            None => Value::Empty,
-        }
+        let Some(issue) = self.issue_at(row) else {
+            return Value::Empty;
+        };
+        let Some((id, is_duration)) = self.resolve(field) else {
+            return Value::Empty;
+        };
+        issue
+            .field(&id)
+            .flatten()
+            .map_or(Value::Empty, |value| to_formula_value(value, is_duration))
     }
 
     fn now(&self) -> jiff::Timestamp {
@@ -446,21 +513,30 @@ pub fn compute(column: &Column, rows: &ForestRows<'_>) -> ColumnValues {
                     .collect(),
             )
         }
-        Column::Totals { .. } | Column::Formula { .. } => {
-            let source = column.formula_source().unwrap_or_default();
-            match Formula::compile(&source) {
-                Ok(formula) => ColumnValues::Computed(
-                    formula
-                        .evaluate_all(rows)
-                        .into_iter()
-                        .map(|r| r.map_err(|e| e.to_string()))
-                        .collect(),
-                ),
-                Err(error) => {
-                    ColumnValues::Computed(vec![Err(error.to_string()); rows.forest.len()])
-                }
-            }
-        }
+        Column::Totals {
+            function,
+            field,
+            scope,
+            with_duplicates,
+        } => match totals::compute(rows, field, *function, *scope, *with_duplicates) {
+            Some(values) => ColumnValues::Computed(values.into_iter().map(Ok).collect()),
+            None => compute_formula(column, rows),
+        },
+        Column::Formula { .. } => compute_formula(column, rows),
+    }
+}
+
+fn compute_formula(column: &Column, rows: &ForestRows<'_>) -> ColumnValues {
+    let source = column.formula_source().unwrap_or_default();
+    match Formula::compile(&source) {
+        Ok(formula) => ColumnValues::Computed(
+            formula
+                .evaluate_all(rows)
+                .into_iter()
+                .map(|r| r.map_err(|e| e.to_string()))
+                .collect(),
+        ),
+        Err(error) => ColumnValues::Computed(vec![Err(error.to_string()); rows.forest.len()]),
     }
 }
 
@@ -577,7 +653,7 @@ mod tests {
             })
             .collect();
         let forest = Forest::from_rows(rows).unwrap();
-        let generators = HashMap::new();
+        let generators = std::collections::HashMap::new();
         let catalog = StandardCatalog::new();
         let bindings = FieldBindings::standard(&FieldId::new("customfield_10016"));
         let rank = FieldId::new("rank");
@@ -625,12 +701,12 @@ mod tests {
         let (effective, data, bindings) = fixture();
         let visible = visible_to(&effective, &data);
         assert_eq!(visible.hidden, 1);
-        let rows = ForestRows {
-            forest: &visible.forest,
-            data: &data,
-            bindings: &bindings,
-            now: jiff::Timestamp::UNIX_EPOCH,
-        };
+        let rows = ForestRows::new(
+            &visible.forest,
+            &data,
+            &bindings,
+            jiff::Timestamp::UNIX_EPOCH,
+        );
         let total = |scope, with_duplicates| Column::Totals {
             function: TotalFunction::Sum,
             field: "story_points".into(),
@@ -659,12 +735,12 @@ mod tests {
     fn progress_and_formula_columns() {
         let (effective, data, bindings) = fixture();
         let visible = visible_to(&effective, &data);
-        let rows = ForestRows {
-            forest: &visible.forest,
-            data: &data,
-            bindings: &bindings,
-            now: jiff::Timestamp::UNIX_EPOCH,
-        };
+        let rows = ForestRows::new(
+            &visible.forest,
+            &data,
+            &bindings,
+            jiff::Timestamp::UNIX_EPOCH,
+        );
         let progress = compute(
             &Column::Progress {
                 basis: ProgressBasis::StoryPoints,

@@ -9,17 +9,53 @@
 //!   empty value, the second a need.
 //! - Values are kept in memory only and are never serialised by this crate.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use jql::eval::{Day, FieldKey, IssueView, SystemField, Timestamp, Value};
+// Issue ids and field ids come from Jira and from configuration, not from people typing: a fast hash is safe.
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use crate::ids::IssueId;
 
 /// A Jira field id: `summary`, `status`, `customfield_10016`, ...
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+///
+/// Interned: every `FieldId` with the same text shares one allocation, so equality is a pointer comparison —
+/// field lookups happen for every row and column, millions of times per run. The set of field ids a site has
+/// is small (hundreds to a few thousand), so the interner stays small.
+#[derive(Debug, Clone, PartialOrd, Ord, serde::Serialize)]
 #[serde(into = "String")]
 pub struct FieldId(Arc<str>);
+
+impl PartialEq for FieldId {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for FieldId {}
+
+impl std::hash::Hash for FieldId {
+    // By text, which agrees with equality by pointer because equal texts share one allocation.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.hash(state);
+    }
+}
+
+fn interned(id: &str) -> Arc<str> {
+    static INTERNED: OnceLock<Mutex<HashSet<Arc<str>>>> = OnceLock::new();
+    let mut set = INTERNED
+        .get_or_init(|| Mutex::new(HashSet::default()))
+        .lock()
+        // The set is only ever inserted into; a panic elsewhere cannot leave it inconsistent.
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(existing) = set.get(id) {
+        return Arc::clone(existing);
+    }
+    let new: Arc<str> = Arc::from(id);
+    set.insert(Arc::clone(&new));
+    new
+}
 
 impl From<FieldId> for String {
     fn from(id: FieldId) -> Self {
@@ -29,7 +65,7 @@ impl From<FieldId> for String {
 
 impl FieldId {
     pub fn new(id: &str) -> Self {
-        Self(Arc::from(id))
+        Self(interned(id))
     }
 
     pub fn as_str(&self) -> &str {
@@ -225,7 +261,9 @@ pub struct Link {
 pub struct Issue {
     pub id: IssueId,
     pub key: Arc<str>,
-    fields: HashMap<FieldId, Option<FieldValue>>,
+    /// A short list, not a map: issues carry a dozen fields at most, and a scan of pointer comparisons beats
+    /// hashing the field id on every read.
+    fields: Vec<(FieldId, Option<FieldValue>)>,
     links: Option<Vec<Link>>,
     subtasks: Option<Vec<IssueId>>,
 }
@@ -235,7 +273,7 @@ impl Issue {
         Self {
             id,
             key: Arc::from(key),
-            fields: HashMap::new(),
+            fields: Vec::new(),
             links: None,
             subtasks: None,
         }
@@ -244,12 +282,19 @@ impl Issue {
     /// Records a fetched field; `None` is a fetched, empty field.
     pub fn set(&mut self, field: FieldId, value: Option<FieldValue>) {
         let value = value.filter(|v| !matches!(v, FieldValue::List(list) if list.is_empty()));
-        self.fields.insert(field, value);
+        match self.fields.iter_mut().find(|(f, _)| *f == field) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((field, value)),
+        }
     }
 
     pub fn with(mut self, field: &str, value: FieldValue) -> Self {
         self.set(FieldId::new(field), Some(value));
         self
+    }
+
+    fn slot(&self, field: &FieldId) -> Option<&Option<FieldValue>> {
+        self.fields.iter().find(|(f, _)| f == field).map(|(_, v)| v)
     }
 
     pub fn set_links(&mut self, links: Vec<Link>) {
@@ -262,11 +307,11 @@ impl Issue {
 
     /// `None` when the field was not fetched; `Some(None)` when it was and is empty.
     pub fn field(&self, field: &FieldId) -> Option<Option<&FieldValue>> {
-        self.fields.get(field).map(Option::as_ref)
+        self.slot(field).map(Option::as_ref)
     }
 
     pub fn has_field(&self, field: &FieldId) -> bool {
-        self.fields.contains_key(field)
+        self.slot(field).is_some()
     }
 
     pub fn links(&self) -> Option<&[Link]> {
@@ -296,9 +341,7 @@ impl IssueView for Issue {
                 }
             }
             _ => {
-                if let Some(Some(value)) =
-                    FieldId::for_jql(field).and_then(|id| self.fields.get(&id))
-                {
+                if let Some(Some(value)) = FieldId::for_jql(field).and_then(|id| self.slot(&id)) {
                     value.visit_jql(field, visit);
                 }
             }
@@ -310,7 +353,10 @@ impl IssueView for Issue {
 /// to that person are simply absent.
 #[derive(Debug, Clone, Default)]
 pub struct IssueData {
-    issues: HashMap<IssueId, Issue>,
+    /// Issues in arrival order, found through `index`: a small index entry per issue keeps lookups in cache
+    /// at a million issues, where a map of whole issues would not.
+    issues: Vec<Issue>,
+    index: HashMap<IssueId, u32>,
     /// The ids a JQL query returned, in Jira's order.
     jql: HashMap<String, Vec<IssueId>>,
     /// The issues whose `parent` is the key issue (epic → stories, story → sub-tasks), in rank order.
@@ -327,10 +373,16 @@ impl IssueData {
     }
 
     pub fn insert_issue(&mut self, issue: Issue) {
-        match self.issues.get_mut(&issue.id) {
+        match self
+            .index
+            .get(&issue.id)
+            .and_then(|&i| self.issues.get_mut(i as usize))
+        {
             // Later fetches add fields to what an earlier fetch brought.
             Some(existing) => {
-                existing.fields.extend(issue.fields);
+                for (field, value) in issue.fields {
+                    existing.set(field, value);
+                }
                 if issue.links.is_some() {
                     existing.links = issue.links;
                 }
@@ -339,7 +391,9 @@ impl IssueData {
                 }
             }
             None => {
-                self.issues.insert(issue.id, issue);
+                let position = u32::try_from(self.issues.len()).unwrap_or(u32::MAX);
+                self.index.insert(issue.id, position);
+                self.issues.push(issue);
             }
         }
     }
@@ -371,11 +425,13 @@ impl IssueData {
     }
 
     pub fn issue(&self, id: IssueId) -> Option<&Issue> {
-        self.issues.get(&id)
+        self.index
+            .get(&id)
+            .and_then(|&i| self.issues.get(i as usize))
     }
 
     pub fn issues(&self) -> impl Iterator<Item = &Issue> {
-        self.issues.values()
+        self.issues.iter()
     }
 
     pub fn jql(&self, query: &str) -> Option<&[IssueId]> {

@@ -17,7 +17,10 @@
 //!   result, flagged as such, when the time budget is spent.
 //! - Cost: O(rows × depth) for extension and filtering, O(rows log rows) for sorting.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+// Internal maps are keyed by node indexes and ids, not by anything people type: a fast hash is safe.
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -620,7 +623,7 @@ impl Run<'_, '_> {
             _ => Vec::new(),
         };
         let source = Source::Generated(placed.id);
-        let siblings: HashSet<IssueId> = self
+        let siblings: FxHashSet<IssueId> = self
             .tree
             .live_children(placed.scope)
             .filter_map(|c| self.tree.issue(c))
@@ -655,11 +658,11 @@ impl Run<'_, '_> {
     /// Runs all extenders in one walk: each issue row is extended by every extender whose scope holds it and
     /// whose levels include its level; added rows are walked too. `Ok(Err(generator))` when the budget ran out.
     fn extend(&mut self, extenders: &[&Placed]) -> Result<Result<(), GeneratorId>, EngineError> {
-        let scopes: HashMap<u32, Vec<usize>> =
+        let scopes: FxHashMap<u32, Vec<usize>> =
             extenders
                 .iter()
                 .enumerate()
-                .fold(HashMap::new(), |mut map, (i, p)| {
+                .fold(FxHashMap::default(), |mut map, (i, p)| {
                     map.entry(p.scope).or_insert_with(Vec::new).push(i);
                     map
                 });
@@ -708,7 +711,7 @@ impl Run<'_, '_> {
             path.push(own);
 
             if let Some(issue) = own {
-                let mut existing: Option<HashSet<IssueId>> = None;
+                let mut existing: Option<FxHashSet<IssueId>> = None;
                 for &(e, scope_depth) in frame.active.iter() {
                     let level = frame.depth - scope_depth;
                     let placed = extenders[e];
@@ -827,7 +830,7 @@ impl Run<'_, '_> {
     fn filter(&mut self, placed: &Placed) {
         let rows = self.tree.subtree(placed.scope);
         if matches!(placed.generator, Generator::RemoveDuplicates) {
-            let mut seen = HashSet::new();
+            let mut seen = FxHashSet::default();
             for (node, _) in rows {
                 if self.tree.removed[node as usize] {
                     continue;
@@ -844,7 +847,7 @@ impl Run<'_, '_> {
             return;
         };
         // A row stays when it matches or something below it stays: the hierarchy above a match is kept.
-        let mut keep: HashMap<u32, bool> = HashMap::with_capacity(rows.len());
+        let mut keep: FxHashMap<u32, bool> = FxHashMap::default();
         for &(node, _) in rows.iter().rev() {
             let below = self
                 .tree
@@ -919,7 +922,7 @@ impl Run<'_, '_> {
         ids.dedup();
         let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         let remote = format!("issue in ({list}) AND ({query})");
-        let matching: HashSet<IssueId> = self.jql_ids(&remote).into_iter().collect();
+        let matching: FxHashSet<IssueId> = self.jql_ids(&remote).into_iter().collect();
         self.data.jql(&remote)?;
         Some(Box::new(move |_, issue| matching.contains(&issue)))
     }
@@ -956,7 +959,7 @@ impl Run<'_, '_> {
                 continue;
             }
             let mut groups: Vec<(GroupKey, Option<FieldValue>, Vec<u32>)> = Vec::new();
-            let mut index: HashMap<GroupKey, usize> = HashMap::new();
+            let mut index: FxHashMap<GroupKey, usize> = FxHashMap::default();
             let mut others = Vec::new();
             for child in children {
                 let Some(issue) = self.tree.issue(child) else {
@@ -1060,9 +1063,6 @@ impl Run<'_, '_> {
             } => (None, *descending, Some(formula.as_str())),
             _ => return,
         };
-        let mut parents: Vec<u32> = vec![placed.scope];
-        parents.extend(self.tree.subtree(placed.scope).into_iter().map(|(n, _)| n));
-        let issues: Vec<IssueId> = parents.iter().filter_map(|&n| self.tree.issue(n)).collect();
         let compiled = match formula {
             Some(text) => match Formula::compile(text) {
                 Ok(compiled) => Some(compiled),
@@ -1079,51 +1079,65 @@ impl Run<'_, '_> {
                 .collect(),
             (None, None) => Vec::new(),
         };
-        if !self.ensure_fields(&issues, &fields) {
-            return;
-        }
-        let sort_key = |run: &Self, issue: IssueId| -> SortKey {
-            let Some(data) = run.data.issue(issue) else {
-                return SortKey::Empty;
-            };
-            match (&field, &compiled) {
-                (Some(field), _) => SortKey::of(data.field(field).flatten()),
-                (None, Some(compiled)) => run
-                    .formula_value(compiled, issue)
-                    .map_or(SortKey::Empty, SortKey::of_formula),
-                (None, None) => SortKey::Empty,
-            }
-        };
+        let mut parents: Vec<u32> = vec![placed.scope];
+        parents.extend(self.tree.subtree(placed.scope).into_iter().map(|(n, _)| n));
+        // One pass: each sibling's key is read once; a missing field becomes a need, and then nothing moves.
+        let mut complete = true;
+        let mut reorders: Vec<(u32, Vec<u32>)> = Vec::new();
+        let mut keyed: Vec<(SortKey, u32)> = Vec::new();
         for parent in parents {
-            let children: Vec<u32> = self.tree.live_children(parent).collect();
-            // Only issue rows move; folders, memos and headers keep their places.
-            let positions: Vec<usize> = children
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| self.tree.issue(**c).is_some())
-                .map(|(i, _)| i)
-                .collect();
-            if positions.len() < 2 {
+            if self.tree.children[parent as usize].len() < 2 {
                 continue;
             }
-            let mut keyed: Vec<(SortKey, u32)> = positions
+            let children: Vec<u32> = self.tree.live_children(parent).collect();
+            keyed.clear();
+            // Only issue rows move; folders, memos and headers keep their places.
+            for &node in &children {
+                let Some(id) = self.tree.issue(node) else {
+                    continue;
+                };
+                let key = match self.data.issue(id) {
+                    Some(issue) if fields.iter().all(|f| issue.has_field(f)) => {
+                        match (&field, &compiled) {
+                            (Some(field), _) => SortKey::of(issue.field(field).flatten()),
+                            (None, Some(compiled)) => self
+                                .formula_value(compiled, id)
+                                .map_or(SortKey::Empty, SortKey::of_formula),
+                            (None, None) => SortKey::Empty,
+                        }
+                    }
+                    _ if self.data.is_hidden(id) => SortKey::Empty,
+                    _ => {
+                        for f in &fields {
+                            self.needs.field(id, f);
+                        }
+                        complete = false;
+                        SortKey::Empty
+                    }
+                };
+                keyed.push((key, node));
+            }
+            if !complete || keyed.len() < 2 {
+                continue;
+            }
+            keyed.sort_by(|a, b| SortKey::compare(&a.0, &b.0, descending));
+            let mut sorted = keyed.iter().map(|(_, node)| *node);
+            let reordered: Vec<u32> = children
                 .iter()
-                .map(|&i| {
-                    let node = children[i];
-                    (
-                        self.tree
-                            .issue(node)
-                            .map_or(SortKey::Empty, |id| sort_key(self, id)),
-                        node,
-                    )
+                .map(|&c| {
+                    if self.tree.issue(c).is_some() {
+                        sorted.next().unwrap_or(c)
+                    } else {
+                        c
+                    }
                 })
                 .collect();
-            keyed.sort_by(|a, b| SortKey::compare(&a.0, &b.0, descending));
-            let mut reordered = children.clone();
-            for (&position, (_, node)) in positions.iter().zip(keyed) {
-                reordered[position] = node;
+            reorders.push((parent, reordered));
+        }
+        if complete {
+            for (parent, children) in reorders {
+                self.tree.children[parent as usize] = children;
             }
-            self.tree.children[parent as usize] = reordered;
         }
     }
 
@@ -1159,7 +1173,7 @@ impl Run<'_, '_> {
         let mut stack: Vec<(u32, u16, u64)> =
             self.tree.live_children(ROOT).map(|c| (c, 0, 0)).collect();
         stack.reverse();
-        let mut used_keys: HashSet<u64> = HashSet::new();
+        let mut used_keys: FxHashSet<u64> = FxHashSet::default();
         while let Some((node, depth, parent_key)) = stack.pop() {
             let source = self.tree.source[node as usize];
             let (item, child_depth) = match self.tree.node[node as usize] {
@@ -1952,5 +1966,158 @@ mod tests {
             ..Evaluation::default()
         };
         assert_eq!(shape(&evaluation), rows(&[(0, "2"), (1, "3"), (0, "4")]));
+    }
+}
+
+#[cfg(test)]
+mod determinism {
+    use std::cell::Cell;
+
+    use jql::eval::{StandardCatalog, Timestamp};
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::data::{Issue, Link, LinkDirection};
+    use crate::forest::{Item, Row};
+    use crate::generator::Levels;
+
+    struct Still(Cell<u32>);
+    impl Clock for Still {
+        fn elapsed(&self) -> Duration {
+            self.0.set(self.0.get() + 1);
+            Duration::ZERO
+        }
+    }
+
+    /// Random issues 1..=n: a status, story points, children and outward links to other issues (cycles
+    /// included).
+    fn data_strategy() -> impl Strategy<Value = Vec<(u8, u8, Vec<u64>, Vec<u64>)>> {
+        prop::collection::vec(
+            (
+                0u8..3,
+                0u8..9,
+                prop::collection::vec(1u64..=30, 0..4),
+                prop::collection::vec(1u64..=30, 0..3),
+            ),
+            30,
+        )
+    }
+
+    fn generators_strategy() -> impl Strategy<Value = Vec<Generator>> {
+        let one = prop_oneof![
+            Just(Generator::InsertJql {
+                jql: "project = A".into()
+            }),
+            (1u8..4).prop_map(|to| Generator::ExtendChildren {
+                levels: Levels { from: 1, to }
+            }),
+            (1u8..4).prop_map(|to| Generator::ExtendLinks {
+                link_type_id: "1".into(),
+                direction: LinkDirection::Outward,
+                levels: Levels { from: 1, to },
+            }),
+            Just(Generator::FilterJql {
+                jql: "statusCategory != done".into()
+            }),
+            Just(Generator::RemoveDuplicates),
+            Just(Generator::GroupByField {
+                field: FieldId::new("status")
+            }),
+            any::<bool>().prop_map(|descending| Generator::SortByField {
+                field: FieldId::new("customfield_10016"),
+                descending
+            }),
+        ];
+        prop::collection::vec(one, 1..6)
+    }
+
+    fn build(raw: &[(u8, u8, Vec<u64>, Vec<u64>)], reversed: bool) -> IssueData {
+        let id = |n: u64| IssueId::new(n).unwrap();
+        let mut data = IssueData::new();
+        let mut order: Vec<usize> = (0..raw.len()).collect();
+        if reversed {
+            order.reverse();
+        }
+        for i in order {
+            let (status, points, children, links) = &raw[i];
+            let n = i as u64 + 1;
+            let (name, category) = [
+                ("Open", "new"),
+                ("Doing", "indeterminate"),
+                ("Done", "done"),
+            ][*status as usize];
+            let mut issue = Issue::new(id(n), &format!("A-{n}"))
+                .with(
+                    "status",
+                    FieldValue::Named {
+                        id: name.into(),
+                        name: name.into(),
+                        key: Some(category.into()),
+                    },
+                )
+                .with("customfield_10016", FieldValue::Number(f64::from(*points)));
+            issue.set_links(
+                links
+                    .iter()
+                    .map(|&other| Link {
+                        type_id: "1".into(),
+                        type_name: "Blocks".into(),
+                        direction: LinkDirection::Outward,
+                        description: "blocks".into(),
+                        other: id(other),
+                        other_key: format!("A-{other}").into(),
+                    })
+                    .collect(),
+            );
+            data.insert_issue(issue);
+            data.insert_children(id(n), children.iter().map(|&c| id(c)).collect());
+        }
+        data.insert_jql("project = A", (1..=10).map(id).collect());
+        data
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The same structure and data give the same effective forest, row keys included, whatever order the
+        /// data arrived in; and every run terminates within the safety cap.
+        #[test]
+        fn generators_are_deterministic(raw in data_strategy(), generators in generators_strategy()) {
+            let mut rows = vec![Row::new(RowId::new(1).unwrap(), 0, Item::Issue(IssueId::new(7).unwrap()))];
+            let mut map = HashMap::new();
+            for (n, generator) in (2u64..).zip(generators) {
+                let id = GeneratorId::new(n).unwrap();
+                rows.push(Row::new(RowId::new(n).unwrap(), 0, Item::Generator(id)));
+                map.insert(id, generator);
+            }
+            let forest = Forest::from_rows(rows).unwrap();
+            let catalog = StandardCatalog::new();
+            let bindings = FieldBindings::standard(&FieldId::new("customfield_10016"));
+            let rank = FieldId::new("rank");
+            let clock = Still(Cell::new(0));
+            let context = RunContext {
+                generators: &map,
+                catalog: &catalog,
+                jql: EvalContext::at(Timestamp(0)),
+                rank_field: &rank,
+                bindings: &bindings,
+                limits: Limits { budget: Duration::from_secs(30), max_rows: 100_000 },
+                clock: &clock,
+            };
+            let first = evaluate(&forest, &build(&raw, false), &context).unwrap();
+            let second = evaluate(&forest, &build(&raw, true), &context).unwrap();
+            prop_assert!(first.is_complete(), "{:?}", first.needs);
+            prop_assert_eq!(&first.forest, &second.forest);
+            // No issue sits below itself.
+            let f = &first.forest;
+            let mut path: Vec<Option<IssueId>> = Vec::new();
+            for row in 0..f.len() {
+                path.truncate(usize::from(f.depth(row)));
+                if let Some(issue) = f.issue(row) {
+                    prop_assert!(!path.contains(&Some(issue)), "issue {} below itself", issue);
+                }
+                path.push(f.issue(row));
+            }
+        }
     }
 }
