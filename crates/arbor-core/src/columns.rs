@@ -264,6 +264,9 @@ impl FieldBindings {
             ("labels", "labels"),
             ("components", "components"),
             ("fix_versions", "fixVersions"),
+            // Formula names are read in lower case; these Jira ids are not.
+            ("fixversions", "fixVersions"),
+            ("lastviewed", "lastViewed"),
             ("affected_versions", "versions"),
             ("created", "created"),
             ("updated", "updated"),
@@ -287,7 +290,7 @@ impl FieldBindings {
         self
     }
 
-    /// The field a variable reads: its binding, else the field with that id (`fixversions` → `fixVersions`).
+    /// The field a variable reads: its binding, else the field with that id (`customfield_10020`, `duedate`).
     pub fn field_for(&self, variable: &str) -> Option<FieldId> {
         if let Some(field) = self.map.get(variable) {
             return Some(field.clone());
@@ -503,8 +506,9 @@ pub fn compute(column: &Column, rows: &ForestRows<'_>) -> ColumnValues {
                 .collect(),
         ),
         Column::Progress { basis } => {
+            let fields = ProgressFields::new(rows.bindings);
             let facts: Vec<ProgressFacts> = (0..rows.forest.len())
-                .map(|row| progress_facts(rows, row))
+                .map(|row| fields.facts(rows, row))
                 .collect();
             ColumnValues::Progress(
                 progress::compute(rows.forest.depths(), &facts, *basis)
@@ -552,31 +556,46 @@ fn progress_fields(basis: ProgressBasis, bindings: &FieldBindings) -> Vec<FieldI
     fields
 }
 
-fn progress_facts(rows: &ForestRows<'_>, row: usize) -> ProgressFacts {
-    let Some(issue) = rows.forest.issue(row).and_then(|id| rows.data.issue(id)) else {
-        return ProgressFacts::default();
-    };
-    let number = |field: &str| {
-        issue
-            .field(&FieldId::new(field))
-            .flatten()
-            .and_then(FieldValue::as_number)
-    };
-    let resolved = issue.field(&FieldId::new("resolution")).flatten().is_some()
-        || matches!(
-            issue.field(&FieldId::new("status")).flatten(),
-            Some(FieldValue::Named { key: Some(category), .. }) if &**category == "done"
-        );
-    ProgressFacts {
-        is_issue: true,
-        resolved,
-        time_spent: number("timespent"),
-        remaining_estimate: number("timeestimate"),
-        original_estimate: number("timeoriginalestimate"),
-        story_points: rows
-            .bindings
-            .field_for("story_points")
-            .and_then(|f| issue.field(&f).flatten().and_then(FieldValue::as_number)),
+/// The fields progress reads, resolved once per column rather than once per row.
+struct ProgressFields {
+    resolution: FieldId,
+    status: FieldId,
+    spent: FieldId,
+    remaining: FieldId,
+    original: FieldId,
+    story_points: Option<FieldId>,
+}
+
+impl ProgressFields {
+    fn new(bindings: &FieldBindings) -> Self {
+        Self {
+            resolution: FieldId::new("resolution"),
+            status: FieldId::new("status"),
+            spent: FieldId::new("timespent"),
+            remaining: FieldId::new("timeestimate"),
+            original: FieldId::new("timeoriginalestimate"),
+            story_points: bindings.field_for("story_points"),
+        }
+    }
+
+    fn facts(&self, rows: &ForestRows<'_>, row: usize) -> ProgressFacts {
+        let Some(issue) = rows.issue_at(row) else {
+            return ProgressFacts::default();
+        };
+        let number = |field: &FieldId| issue.field(field).flatten().and_then(FieldValue::as_number);
+        let resolved = issue.field(&self.resolution).flatten().is_some()
+            || matches!(
+                issue.field(&self.status).flatten(),
+                Some(FieldValue::Named { key: Some(category), .. }) if &**category == "done"
+            );
+        ProgressFacts {
+            is_issue: true,
+            resolved,
+            time_spent: number(&self.spent),
+            remaining_estimate: number(&self.remaining),
+            original_estimate: number(&self.original),
+            story_points: self.story_points.as_ref().and_then(number),
+        }
     }
 }
 

@@ -74,39 +74,44 @@ impl FieldId {
 
     /// The id of the field the JQL evaluator calls `key`, if it has one here.
     pub fn for_jql(key: FieldKey) -> Option<Self> {
-        let id = match key {
-            FieldKey::Custom(n) => return Some(Self::new(&format!("customfield_{n}"))),
-            FieldKey::System(field) => match field {
-                SystemField::Project => "project",
-                SystemField::IssueType => "issuetype",
-                // The status category is read from the status value.
-                SystemField::Status | SystemField::StatusCategory => "status",
-                SystemField::Priority => "priority",
-                SystemField::Resolution => "resolution",
-                SystemField::Assignee => "assignee",
-                SystemField::Reporter => "reporter",
-                SystemField::Creator => "creator",
-                SystemField::Summary => "summary",
-                SystemField::Description => "description",
-                SystemField::Environment => "environment",
-                SystemField::Comment => "comment",
-                SystemField::Labels => "labels",
-                SystemField::Components => "components",
-                SystemField::FixVersions => "fixVersions",
-                SystemField::AffectedVersions => "versions",
-                SystemField::Parent => "parent",
-                SystemField::IssueLinks => "issuelinks",
-                SystemField::Created => "created",
-                SystemField::Updated => "updated",
-                SystemField::Resolved => "resolutiondate",
-                SystemField::Due => "duedate",
-                // The sprint field is a custom field whose id differs between sites; the issue's own id and key
-                // are always present.
-                SystemField::Sprint | SystemField::Issue => return None,
-            },
-        };
-        Some(Self::new(id))
+        match key {
+            FieldKey::Custom(n) => Some(Self::new(&format!("customfield_{n}"))),
+            FieldKey::System(field) => system_field_id(field).map(Self::new),
+        }
     }
+}
+
+/// The Jira id of a system field the JQL evaluator knows (no allocation: this runs for every field read).
+fn system_field_id(field: SystemField) -> Option<&'static str> {
+    let id = match field {
+        SystemField::Project => "project",
+        SystemField::IssueType => "issuetype",
+        // The status category is read from the status value.
+        SystemField::Status | SystemField::StatusCategory => "status",
+        SystemField::Priority => "priority",
+        SystemField::Resolution => "resolution",
+        SystemField::Assignee => "assignee",
+        SystemField::Reporter => "reporter",
+        SystemField::Creator => "creator",
+        SystemField::Summary => "summary",
+        SystemField::Description => "description",
+        SystemField::Environment => "environment",
+        SystemField::Comment => "comment",
+        SystemField::Labels => "labels",
+        SystemField::Components => "components",
+        SystemField::FixVersions => "fixVersions",
+        SystemField::AffectedVersions => "versions",
+        SystemField::Parent => "parent",
+        SystemField::IssueLinks => "issuelinks",
+        SystemField::Created => "created",
+        SystemField::Updated => "updated",
+        SystemField::Resolved => "resolutiondate",
+        SystemField::Due => "duedate",
+        // The sprint field is a custom field whose id differs between sites; the issue's own id and key
+        // are always present.
+        SystemField::Sprint | SystemField::Issue => return None,
+    };
+    Some(id)
 }
 
 /// One value of a field, owned.
@@ -340,8 +345,22 @@ impl IssueView for Issue {
                     });
                 }
             }
-            _ => {
-                if let Some(Some(value)) = FieldId::for_jql(field).and_then(|id| self.slot(&id)) {
+            FieldKey::System(system) => {
+                let name = system_field_id(system);
+                let slot =
+                    name.and_then(|name| self.fields.iter().find(|(f, _)| f.as_str() == name));
+                if let Some((_, Some(value))) = slot {
+                    value.visit_jql(field, visit);
+                }
+            }
+            FieldKey::Custom(n) => {
+                let is_it = |f: &FieldId| {
+                    f.as_str()
+                        .strip_prefix("customfield_")
+                        .and_then(|d| d.parse().ok())
+                        == Some(n)
+                };
+                if let Some((_, Some(value))) = self.fields.iter().find(|(f, _)| is_it(f)) {
                     value.visit_jql(field, visit);
                 }
             }

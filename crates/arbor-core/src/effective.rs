@@ -188,7 +188,8 @@ impl EffectiveForest {
     }
 
     /// The forest without the rows for which `keep` is false. Rows below a removed row move up to the removed
-    /// row's parent, so that nothing about the removed row shows, not even where it was.
+    /// row's parent, and keys are derived anew, so that nothing about the removed row shows, not even where it
+    /// was. Group headers left without any row below them go too.
     pub fn without_rows(&self, keep: impl Fn(usize) -> bool) -> EffectiveForest {
         let mut out = EffectiveForest {
             groups: self.groups.clone(),
@@ -205,26 +206,83 @@ impl EffectiveForest {
                 new_depth_at.get(depth - 1).copied().unwrap_or(0)
             };
             if keep(row) {
-                out.push(
-                    parent_child_depth,
-                    self.item[row],
-                    self.source[row],
-                    self.key[row],
-                );
+                out.push(parent_child_depth, self.item[row], self.source[row]);
                 new_depth_at.push(parent_child_depth.saturating_add(1));
             } else {
                 // The removed row's children take its depth.
                 new_depth_at.push(parent_child_depth);
             }
         }
+        out.drop_empty_headers();
+        out.assign_keys();
         out
     }
 
-    fn push(&mut self, depth: u16, item: EffectiveItem, source: Source, key: u64) {
+    /// Removes group headers with nothing below them (their issues were all withheld).
+    fn drop_empty_headers(&mut self) {
+        let n = self.len();
+        // Walking backwards, a header is empty when the next row is not deeper than it.
+        let mut keep = vec![true; n];
+        let mut next_kept_depth: Option<u16> = None;
+        for row in (0..n).rev() {
+            let empty_header = matches!(self.item[row], EffectiveItem::Group(_))
+                && next_kept_depth.is_none_or(|d| d <= self.depth[row]);
+            if empty_header {
+                keep[row] = false;
+            } else {
+                next_kept_depth = Some(self.depth[row]);
+            }
+        }
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        let mut row = 0;
+        self.depth.retain(|_| (keep[row], row += 1).0);
+        row = 0;
+        self.item.retain(|_| (keep[row], row += 1).0);
+        row = 0;
+        self.source.retain(|_| (keep[row], row += 1).0);
+    }
+
+    fn push(&mut self, depth: u16, item: EffectiveItem, source: Source) {
         self.depth.push(depth);
         self.item.push(item);
         self.source.push(source);
-        self.key.push(key);
+    }
+
+    /// Gives every row its key: a manual row keeps its stored row id (its first placement); every other row
+    /// gets a hash of its parent's key, its item and its origin. Keys therefore depend only on the rows above
+    /// a row in *this* forest — after [`EffectiveForest::without_rows`] nothing in a key tells of a removed row.
+    fn assign_keys(&mut self) {
+        self.key.clear();
+        self.key.reserve(self.len());
+        let mut used: FxHashSet<u64> = FxHashSet::default();
+        // Keys of the open rows, by depth.
+        let mut parents: Vec<u64> = Vec::new();
+        for row in 0..self.len() {
+            let depth = usize::from(self.depth[row]);
+            parents.truncate(depth);
+            let parent_key = parents.last().copied().unwrap_or(0);
+            let item = self.item[row];
+            let label = match item {
+                EffectiveItem::Group(g) => self.groups.get(g as usize).map(|h| h.label.clone()),
+                _ => None,
+            };
+            let mut key = match self.source[row] {
+                Source::Manual(id) if !used.contains(&id.get()) => id.get(),
+                // A manual row shown twice (under two group headers) gets a derived key for its copy.
+                Source::Manual(id) => row_key(parent_key, item, id.get(), label.as_deref()),
+                Source::Generated(generator) => {
+                    row_key(parent_key, item, generator.get(), label.as_deref())
+                }
+            };
+            // Copies under the same parent get the next free key, in order, which keeps keys deterministic.
+            while !used.insert(key) {
+                key = key.wrapping_add(0x9E37_79B9_7F4A_7C15) | (1 << 63);
+            }
+            self.key.push(key);
+            parents.push(key);
+        }
     }
 }
 
@@ -270,6 +328,8 @@ pub enum EngineError {
     },
     #[error("generator row {row} refers to generator {generator}, which does not exist")]
     UnknownGenerator { row: RowId, generator: GeneratorId },
+    #[error("the structure would be more than {max} levels deep")]
+    TooDeep { max: u16 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -488,7 +548,7 @@ pub fn evaluate(
         }
     }
 
-    let forest = run.flatten();
+    let forest = run.flatten()?;
     Ok(Evaluation {
         forest,
         needs: run.needs,
@@ -566,9 +626,9 @@ impl Run<'_, '_> {
                             scope: parent,
                             slot,
                         });
-                        // Rows stored below a generator row have no place of their own in the effective forest:
-                        // they go where the generator's results go.
-                        slot.unwrap_or(parent)
+                        // A generator row is configuration, not a place: rows stored below it (which editing
+                        // allows) count as its siblings, and generators among them share its scope.
+                        parent
                     }
                 };
             path.push(node);
@@ -602,6 +662,10 @@ impl Run<'_, '_> {
                     .into_iter()
                     .map(|id| {
                         let key = self.data.issue(id).map(|i| i.key.clone());
+                        if key.is_none() && !self.data.is_hidden(id) {
+                            // Its key is needed to put it where the person listed it.
+                            self.needs.issues.insert(id);
+                        }
                         (
                             key.and_then(|k| position.get(&*k).copied())
                                 .unwrap_or(usize::MAX),
@@ -695,15 +759,14 @@ impl Run<'_, '_> {
         stack.reverse();
         let mut path: Vec<Option<IssueId>> = Vec::new();
         let mut steps = 0usize;
+        let mut stopped: Option<GeneratorId> = None;
         while let Some(frame) = stack.pop() {
             steps += 1;
-            if steps.is_multiple_of(4096) {
-                if self.context.clock.elapsed() > self.context.limits.budget {
-                    return Ok(Err(extenders[0].id));
-                }
-                if let Some((i, _)) = added.iter().enumerate().max_by_key(|(_, n)| **n) {
-                    self.check_cap(extenders[i].id)?;
-                }
+            if steps.is_multiple_of(4096)
+                && self.context.clock.elapsed() > self.context.limits.budget
+            {
+                stopped = Some(extenders[0].id);
+                break;
             }
             // `path` holds the issues above this node.
             path.truncate(frame.depth as usize - 1);
@@ -764,11 +827,8 @@ impl Run<'_, '_> {
             }
             stack[start..].reverse();
         }
-        if let Some((i, _)) = added.iter().enumerate().max_by_key(|(_, n)| **n) {
-            self.check_cap(extenders[i].id)?;
-        }
-
-        // Costs: time and misses are shared by the walk; rows are each extender's own.
+        // Costs, also when the budget stopped the walk: time and misses are shared by the walk; rows are each
+        // extender's own.
         let elapsed = self.context.clock.elapsed().saturating_sub(started);
         let missing = self.missing().saturating_sub(missing_before);
         let total_added = self.tree.live.saturating_sub(live_before).max(1);
@@ -781,7 +841,7 @@ impl Run<'_, '_> {
                 cost.missing += missing;
             }
         }
-        Ok(Ok(()))
+        Ok(stopped.map_or(Ok(()), Err))
     }
 
     /// The issues an extender adds below `issue`, or needs for them.
@@ -922,8 +982,11 @@ impl Run<'_, '_> {
         ids.dedup();
         let list = ids.iter().map(u64::to_string).collect::<Vec<_>>().join(",");
         let remote = format!("issue in ({list}) AND ({query})");
-        let matching: FxHashSet<IssueId> = self.jql_ids(&remote).into_iter().collect();
-        self.data.jql(&remote)?;
+        let Some(ids) = self.data.jql(&remote) else {
+            self.needs.jql.insert(remote);
+            return None;
+        };
+        let matching: FxHashSet<IssueId> = ids.iter().copied().collect();
         Some(Box::new(move |_, issue| matching.contains(&issue)))
     }
 
@@ -962,7 +1025,12 @@ impl Run<'_, '_> {
             let mut index: FxHashMap<GroupKey, usize> = FxHashMap::default();
             let mut others = Vec::new();
             for child in children {
-                let Some(issue) = self.tree.issue(child) else {
+                // Withheld issues join no group: an empty header would show where they are.
+                let Some(issue) = self
+                    .tree
+                    .issue(child)
+                    .filter(|id| !self.data.is_hidden(*id))
+                else {
                     others.push(child);
                     continue;
                 };
@@ -1034,17 +1102,21 @@ impl Run<'_, '_> {
         }
     }
 
+    /// Copies a subtree, without recursion (a stored subtree can be thousands of levels deep).
     fn copy_subtree(&mut self, node: u32) -> u32 {
-        let copy = self.tree.detached(
-            self.tree.node[node as usize],
-            self.tree.source[node as usize],
-        );
-        let children: Vec<u32> = self.tree.live_children(node).collect();
-        for child in children {
-            let child_copy = self.copy_subtree(child);
-            self.tree.children[copy as usize].push(child_copy);
+        let copy_of =
+            |tree: &mut Tree, n: u32| tree.detached(tree.node[n as usize], tree.source[n as usize]);
+        let root = copy_of(&mut self.tree, node);
+        let mut pending = vec![(node, root)];
+        while let Some((original, copy)) = pending.pop() {
+            let children: Vec<u32> = self.tree.live_children(original).collect();
+            for child in children {
+                let child_copy = copy_of(&mut self.tree, child);
+                self.tree.children[copy as usize].push(child_copy);
+                pending.push((child, child_copy));
+            }
         }
-        copy
+        root
     }
 
     // ---- Sort --------------------------------------------------------------------------------------------
@@ -1063,6 +1135,7 @@ impl Run<'_, '_> {
             } => (None, *descending, Some(formula.as_str())),
             _ => return,
         };
+        let exact = matches!(placed.generator, Generator::SortByRank { .. });
         let compiled = match formula {
             Some(text) => match Formula::compile(text) {
                 Ok(compiled) => Some(compiled),
@@ -1099,7 +1172,7 @@ impl Run<'_, '_> {
                 let key = match self.data.issue(id) {
                     Some(issue) if fields.iter().all(|f| issue.has_field(f)) => {
                         match (&field, &compiled) {
-                            (Some(field), _) => SortKey::of(issue.field(field).flatten()),
+                            (Some(field), _) => SortKey::of(issue.field(field).flatten(), exact),
                             (None, Some(compiled)) => self
                                 .formula_value(compiled, id)
                                 .map_or(SortKey::Empty, SortKey::of_formula),
@@ -1160,7 +1233,7 @@ impl Run<'_, '_> {
     // ---- Output ------------------------------------------------------------------------------------------
 
     /// The rows in order, slots replaced by what they hold.
-    fn flatten(&self) -> EffectiveForest {
+    fn flatten(&self) -> Result<EffectiveForest, EngineError> {
         let mut forest = EffectiveForest {
             groups: self.tree.groups.clone(),
             ..EffectiveForest::default()
@@ -1168,55 +1241,35 @@ impl Run<'_, '_> {
         forest.depth.reserve(self.tree.live);
         forest.item.reserve(self.tree.live);
         forest.source.reserve(self.tree.live);
-        forest.key.reserve(self.tree.live);
-        // (node, depth, key of the parent row)
-        let mut stack: Vec<(u32, u16, u64)> =
-            self.tree.live_children(ROOT).map(|c| (c, 0, 0)).collect();
+        // (node, depth)
+        let mut stack: Vec<(u32, u32)> = self.tree.live_children(ROOT).map(|c| (c, 0)).collect();
         stack.reverse();
-        let mut used_keys: FxHashSet<u64> = FxHashSet::default();
-        while let Some((node, depth, parent_key)) = stack.pop() {
-            let source = self.tree.source[node as usize];
-            let (item, child_depth) = match self.tree.node[node as usize] {
+        while let Some((node, depth)) = stack.pop() {
+            let item = match self.tree.node[node as usize] {
                 Node::Slot(_) => {
                     // The slot's children take its place.
                     let start = stack.len();
-                    stack.extend(
-                        self.tree
-                            .live_children(node)
-                            .map(|c| (c, depth, parent_key)),
-                    );
+                    stack.extend(self.tree.live_children(node).map(|c| (c, depth)));
                     stack[start..].reverse();
                     continue;
                 }
                 Node::Root => continue,
-                Node::Issue(id) => (EffectiveItem::Issue(id), depth.saturating_add(1)),
-                Node::Stored(row) => (EffectiveItem::Stored(row), depth.saturating_add(1)),
-                Node::Group(g) => (EffectiveItem::Group(g), depth.saturating_add(1)),
+                Node::Issue(id) => EffectiveItem::Issue(id),
+                Node::Stored(row) => EffectiveItem::Stored(row),
+                Node::Group(g) => EffectiveItem::Group(g),
             };
-            let label = match item {
-                EffectiveItem::Group(g) => {
-                    self.tree.groups.get(g as usize).map(|h| h.label.clone())
-                }
-                _ => None,
+            let Ok(row_depth) = u16::try_from(depth) else {
+                return Err(EngineError::TooDeep { max: u16::MAX });
             };
-            let mut key = match source {
-                Source::Manual(row) if !used_keys.contains(&row.get()) => row.get(),
-                // A manual row shown twice (under two group headers) gets a derived key for its copy.
-                Source::Manual(row) => row_key(parent_key, item, row.get(), label.as_deref()),
-                Source::Generated(generator) => {
-                    row_key(parent_key, item, generator.get(), label.as_deref())
-                }
-            };
-            // Copies under the same parent get the next free key, in order, which keeps keys deterministic.
-            while !used_keys.insert(key) {
-                key = key.wrapping_add(0x9E37_79B9_7F4A_7C15) | (1 << 63);
-            }
-            forest.push(depth, item, source, key);
+            forest.depth.push(row_depth);
+            forest.item.push(item);
+            forest.source.push(self.tree.source[node as usize]);
             let start = stack.len();
-            stack.extend(self.tree.live_children(node).map(|c| (c, child_depth, key)));
+            stack.extend(self.tree.live_children(node).map(|c| (c, depth + 1)));
             stack[start..].reverse();
         }
-        forest
+        forest.assign_keys();
+        Ok(forest)
     }
 }
 
@@ -1280,7 +1333,11 @@ fn referenced_fields(query: &jql::Query, catalog: &dyn FieldCatalog) -> Vec<Fiel
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum GroupKey {
     Number(OrderedNumber),
-    Text(String),
+    /// Ordered by what people read, told apart by identity: two people called "John Smith" get two headers.
+    Text {
+        shown: String,
+        identity: String,
+    },
     None,
 }
 
@@ -1291,7 +1348,18 @@ impl GroupKey {
             Some(FieldValue::Number(n)) => Self::Number(OrderedNumber(*n)),
             Some(FieldValue::Date(day)) => Self::Number(OrderedNumber(day.0 as f64)),
             Some(FieldValue::DateTime(ts)) => Self::Number(OrderedNumber(ts.0 as f64)),
-            Some(other) => Self::Text(other.display()),
+            Some(other) => {
+                let identity = match other {
+                    FieldValue::User { account_id, .. } => account_id.to_string(),
+                    FieldValue::Named { id, .. } => id.to_string(),
+                    FieldValue::Issue { id, .. } => id.to_string(),
+                    _ => String::new(),
+                };
+                Self::Text {
+                    shown: other.display(),
+                    identity,
+                }
+            }
         }
     }
 }
@@ -1331,13 +1399,15 @@ enum SortKey {
 }
 
 impl SortKey {
-    fn of(value: Option<&FieldValue>) -> Self {
+    fn of(value: Option<&FieldValue>, exact: bool) -> Self {
         match value {
             None => Self::Empty,
             Some(FieldValue::Number(n)) => Self::Number(*n),
             Some(FieldValue::Date(day)) => Self::Number(day.0 as f64),
             Some(FieldValue::DateTime(ts)) => Self::Number(ts.0 as f64),
-            Some(FieldValue::Text(text)) => Self::Text(text.to_string()),
+            // Jira's rank is compared byte by byte; other text ignores case, as people expect.
+            Some(FieldValue::Text(text)) if exact => Self::Text(text.to_string()),
+            Some(FieldValue::Text(text)) => Self::Text(text.to_lowercase()),
             Some(other) => Self::Text(other.display().to_lowercase()),
         }
     }
@@ -1944,6 +2014,144 @@ mod tests {
             setup.run(),
             Err(EngineError::UnknownGenerator { .. })
         ));
+    }
+
+    #[test]
+    fn generators_stored_below_an_inserter_share_its_scope() {
+        let mut setup = Setup::new();
+        setup.issue(1, &[]);
+        setup.issue(2, &[]);
+        setup.children(1, &[2]);
+        setup.children(2, &[]);
+        setup.generator(
+            0,
+            1,
+            Generator::InsertJql {
+                jql: "project = A".into(),
+            },
+        );
+        setup.generator(
+            1,
+            2,
+            Generator::ExtendChildren {
+                levels: Levels::default(),
+            },
+        );
+        setup.jql("project = A", &[1]);
+        let evaluation = setup.run().unwrap();
+        assert!(evaluation.is_complete(), "{:?}", evaluation.needs);
+        assert_eq!(shape(&evaluation), rows(&[(0, "1"), (1, "2")]));
+    }
+
+    #[test]
+    fn people_with_the_same_name_get_their_own_groups() {
+        let person = |id: &str| FieldValue::User {
+            account_id: id.into(),
+            display_name: "John Smith".into(),
+        };
+        let mut setup = Setup::new();
+        setup.issue(1, &[("assignee", person("a1"))]);
+        setup.issue(2, &[("assignee", person("a2"))]);
+        setup.row(0, Item::Issue(issue_id(1)));
+        setup.row(0, Item::Issue(issue_id(2)));
+        setup.generator(
+            0,
+            1,
+            Generator::GroupByField {
+                field: FieldId::new("assignee"),
+            },
+        );
+        let evaluation = setup.run().unwrap();
+        assert_eq!(
+            shape(&evaluation),
+            rows(&[(0, "[John Smith]"), (1, "1"), (0, "[John Smith]"), (1, "2")])
+        );
+    }
+
+    #[test]
+    fn withheld_issues_leave_no_trace_in_groups_or_keys() {
+        let mut setup = Setup::new();
+        setup.issue(
+            1,
+            &[("labels", FieldValue::List(vec![FieldValue::text("x")]))],
+        );
+        setup.issue(3, &[]);
+        setup.row(0, Item::Issue(issue_id(1)));
+        setup.row(0, Item::Issue(issue_id(2)));
+        setup.row(1, Item::Issue(issue_id(3)));
+        setup.generator(
+            0,
+            1,
+            Generator::GroupByField {
+                field: FieldId::new("labels"),
+            },
+        );
+        setup.data.insert_hidden(issue_id(2));
+        let evaluation = setup.run().unwrap();
+        assert!(evaluation.is_complete(), "{:?}", evaluation.needs);
+        // Issue 2 is withheld: it joins no group, and once removed its child moves up.
+        let visible = crate::permission::visible_to(&evaluation.forest, &setup.data);
+        assert_eq!(visible.hidden, 1);
+        let shown = Evaluation {
+            forest: visible.forest.clone(),
+            ..Evaluation::default()
+        };
+        assert_eq!(shape(&shown), rows(&[(0, "3"), (0, "[x]"), (1, "1")]));
+        // The lifted row's key is what it would be had the withheld row never been there.
+        assert_eq!(visible.forest.key(0), 3, "a manual row keeps its row id");
+    }
+
+    #[test]
+    fn empty_group_headers_are_dropped_with_the_rows_below_them() {
+        let mut setup = Setup::new();
+        setup.issue(
+            1,
+            &[("labels", FieldValue::List(vec![FieldValue::text("a")]))],
+        );
+        setup.issue(
+            2,
+            &[("labels", FieldValue::List(vec![FieldValue::text("b")]))],
+        );
+        setup.row(0, Item::Issue(issue_id(1)));
+        setup.row(0, Item::Issue(issue_id(2)));
+        setup.generator(
+            0,
+            1,
+            Generator::GroupByField {
+                field: FieldId::new("labels"),
+            },
+        );
+        let forest = setup.run().unwrap().forest;
+        let without_2 = forest.without_rows(|row| forest.issue(row) != Some(issue_id(2)));
+        assert_eq!(
+            shape(&Evaluation {
+                forest: without_2,
+                ..Evaluation::default()
+            }),
+            rows(&[(0, "[a]"), (1, "1")])
+        );
+    }
+
+    #[test]
+    fn a_budget_stop_while_extending_still_reports_costs() {
+        let mut setup = Setup::new();
+        for id in 1..=5000 {
+            setup.issue(id, &[]);
+            setup.children(id, &[]);
+            setup.row(0, Item::Issue(issue_id(id)));
+        }
+        setup.generator(
+            0,
+            1,
+            Generator::ExtendChildren {
+                levels: Levels::default(),
+            },
+        );
+        // Every read of the clock takes 20 s: the check made every 4096 rows is over the 30 s budget.
+        setup.step = Duration::from_secs(20);
+        let evaluation = setup.run().unwrap();
+        assert_eq!(evaluation.stopped_at, Some(generator_id(1)));
+        assert!(evaluation.costs.contains_key(&generator_id(1)));
     }
 
     #[test]

@@ -92,7 +92,9 @@ impl Requester {
 
     fn matches(&self, grantee: &Grantee) -> bool {
         match grantee {
-            Grantee::Person { account_id } => *account_id == self.account_id,
+            Grantee::Person { account_id } => {
+                !account_id.is_empty() && *account_id == self.account_id
+            }
             Grantee::Group { group_id } => self.group_ids.contains(group_id),
             Grantee::ProjectRole {
                 project_id,
@@ -108,7 +110,9 @@ impl Requester {
 
 /// The level `requester` has on a structure owned by `owner_account_id` with these rules.
 pub fn resolve_level(rules: &[Rule], owner_account_id: &str, requester: &Requester) -> Level {
-    if requester.is_admin || requester.account_id == owner_account_id {
+    if requester.is_admin
+        || (!requester.account_id.is_empty() && requester.account_id == owner_account_id)
+    {
         return Level::Control;
     }
     rules
@@ -205,6 +209,12 @@ mod tests {
         let mut admin = Requester::new("root");
         admin.is_admin = true;
         assert_eq!(resolve_level(&[], "alice", &admin), Level::Control);
+    }
+
+    #[test]
+    fn an_empty_account_id_matches_no_one() {
+        let rules = vec![rule(person(""), Level::Edit)];
+        assert_eq!(resolve_level(&rules, "", &Requester::new("")), Level::None);
     }
 
     #[test]

@@ -73,7 +73,12 @@ pub(super) fn compute(
     let n = rows.row_count();
     let (field_id, is_duration) = rows.resolve(field)?;
     // Each row's value, once.
-    let mut kind: Option<Kind> = None;
+    // Durations are summed in milliseconds and shown as durations; a field is one or the other.
+    let kind = if is_duration && function != TotalFunction::Count {
+        Kind::Duration
+    } else {
+        Kind::Number
+    };
     let mut values: Vec<Option<f64>> = Vec::with_capacity(n);
     for row in 0..n {
         let value = rows
@@ -83,24 +88,16 @@ pub(super) fn compute(
             None => None,
             // COUNT only asks whether there is a value.
             Some(_) if function == TotalFunction::Count => Some(1.0),
-            Some(FieldValue::Number(x)) if x.is_finite() => {
-                let (row_kind, x) = if is_duration {
-                    (Kind::Duration, (x * 1000.0).round())
-                } else {
-                    (Kind::Number, *x)
-                };
-                if kind.is_some_and(|k| k != row_kind) {
-                    return None;
-                }
-                kind = Some(row_kind);
-                Some(x)
-            }
+            Some(FieldValue::Number(x)) if x.is_finite() => Some(if kind == Kind::Duration {
+                (x * 1000.0).round()
+            } else {
+                *x
+            }),
             // Text, dates, lists...: the formula engine knows what to do with them.
             Some(_) => return None,
         };
         values.push(number);
     }
-    let kind = kind.unwrap_or(Kind::Number);
 
     let multi_placed = rows.multi_placed();
     let dedupe = |row: usize| -> Option<IssueId> {
