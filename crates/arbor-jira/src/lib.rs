@@ -5,4 +5,8 @@
 //! - Only this crate opens outbound connections, and only to the configured Jira sites.
 //! - Every call is made with the access token of the person it is for; tokens never reach a log.
 //! - Issue data is kept in memory only, for a bounded time.
+//!
+//! Built so far: [`convert`], which reads Jira's v3 issue JSON into the engine's issue data.
 #![forbid(unsafe_code)]
+
+pub mod convert;
