@@ -15,6 +15,8 @@
 //!   search can later emulate eventual consistency by hiding changes newer than some counter.
 //! - Access ([`Site::can_browse`]) is precomputed per person by [`Site::finish`]; call it after changing people,
 //!   groups, roles or permission rules.
+//! - A deleted issue keeps its index (nothing is renumbered) but leaves `by_id`/`by_key`, its links and its
+//!   family, and nobody may browse it.
 
 use std::collections::HashMap;
 
@@ -414,6 +416,9 @@ pub struct Site {
     person_by_name: HashMap<String, PersonIdx>,
     person_by_account: HashMap<String, PersonIdx>,
     access: Vec<Access>,
+    /// Deleted issues: they stay in `issues` (indices are stable) but no lookup finds them and nobody may
+    /// browse them.
+    deleted: std::collections::HashSet<IssueIdx>,
     change_counter: u64,
     next_issue_id: u64,
     next_link_id: u64,
@@ -463,6 +468,7 @@ impl Site {
             person_by_name: HashMap::new(),
             person_by_account: HashMap::new(),
             access: Vec::new(),
+            deleted: std::collections::HashSet::new(),
             change_counter: 0,
             next_issue_id: 10_000,
             next_link_id: 10_000,
@@ -766,6 +772,9 @@ impl Site {
         let Some(access) = self.access.get(person as usize) else {
             return false;
         };
+        if self.deleted.contains(&idx) {
+            return false;
+        }
         let issue = &self.issues[idx as usize];
         access
             .projects
@@ -978,6 +987,67 @@ impl Site {
     }
 }
 
+impl Site {
+    /// Whether an issue has been deleted.
+    #[must_use]
+    pub fn is_deleted(&self, idx: IssueIdx) -> bool {
+        self.deleted.contains(&idx)
+    }
+
+    /// Deletes an issue as Jira does: its links go, its children lose their parent, and its sub-tasks are
+    /// deleted with it when `with_subtasks` (otherwise an issue with sub-tasks cannot be deleted). Returns every
+    /// deleted issue, the issue itself first.
+    pub fn delete_issue(
+        &mut self,
+        idx: IssueIdx,
+        with_subtasks: bool,
+    ) -> Result<Vec<IssueIdx>, Error> {
+        if self.is_deleted(idx) || idx as usize >= self.issues.len() {
+            return Err(Error::NoIssue(idx.to_string()));
+        }
+        let subtasks: Vec<IssueIdx> = self
+            .issue(idx)
+            .children
+            .iter()
+            .copied()
+            .filter(|&c| self.issue_types[self.issue(c).issue_type as usize].hierarchy_level < 0)
+            .collect();
+        if !subtasks.is_empty() && !with_subtasks {
+            return Err(Error::InvalidIssue(format!(
+                "{} has sub-tasks; delete them too or first",
+                self.issue(idx).key
+            )));
+        }
+        let mut gone = vec![idx];
+        for s in subtasks {
+            gone.extend(self.delete_issue(s, true)?);
+        }
+        let link_ids: Vec<u64> = self
+            .issue(idx)
+            .links
+            .iter()
+            .filter_map(|&l| self.links[l as usize].as_ref().map(|link| link.id))
+            .collect();
+        for id in link_ids {
+            self.remove_link(id)?;
+        }
+        for child in std::mem::take(&mut self.issues[idx as usize].children) {
+            self.issues[child as usize].parent = None;
+            self.touch(child);
+        }
+        if let Some(Target::Local(p)) = self.issue(idx).parent {
+            self.issues[p as usize].children.retain(|&c| c != idx);
+            self.touch(p);
+        }
+        let (id, key) = (self.issue(idx).id, self.issue(idx).key.clone());
+        self.by_id.remove(&id);
+        self.by_key.remove(&key);
+        self.deleted.insert(idx);
+        self.touch(idx);
+        Ok(gone)
+    }
+}
+
 /// A summary as Jira accepts it: one line of 1 to 255 characters, trimmed.
 fn checked_summary(summary: &str) -> Result<&str, Error> {
     let summary = summary.trim();
@@ -1162,6 +1232,33 @@ mod tests {
         let ranks: Vec<String> = (0..2000).map(lexorank).collect();
         assert!(ranks.windows(2).all(|w| w[0] < w[1]));
         assert!(ranks[0].starts_with("0|") && ranks[0].ends_with(':'));
+    }
+
+    #[test]
+    fn deleting_an_issue_removes_links_children_and_lookups() {
+        let mut site = crate::synthetic::generate(400, 3);
+        crate::site::SiteFile::default_site()
+            .unwrap()
+            .apply(&mut site)
+            .unwrap();
+        let level =
+            |s: &Site, i: IssueIdx| s.issue_types[s.issue(i).issue_type as usize].hierarchy_level;
+        let parent = (0..index_u32(site.issues.len()))
+            .find(|&i| site.issue(i).children.iter().any(|&c| level(&site, c) < 0))
+            .unwrap();
+        let key = site.issue(parent).key.to_string();
+        let children = site.issue(parent).children.clone();
+        assert!(site.delete_issue(parent, false).is_err());
+        let admin = site.person_by_name("admin").unwrap();
+        let before = site.change_counter();
+        let gone = site.delete_issue(parent, true).unwrap();
+        assert_eq!(gone[0], parent);
+        assert!(site.change_counter() > before);
+        assert!(children.iter().all(|c| gone.contains(c)));
+        assert!(site.issue_by_key(&key).is_none());
+        assert!(!site.can_browse(admin, parent) && site.is_deleted(parent));
+        assert!(site.issue(parent).links.is_empty());
+        assert!(site.delete_issue(parent, true).is_err());
     }
 
     #[test]

@@ -6,13 +6,15 @@
 use jql::eval::{FieldKey, FieldKind, IssueView, StandardCatalog, SystemField, Timestamp, Value};
 
 use crate::fields;
-use crate::model::{IssueIdx, PersonIdx, Site, Target};
+use crate::model::{Issue, IssueIdx, PersonIdx, Site, Target};
 
-/// One issue of a site, for [`jql::eval::Matcher`].
+/// One issue of a site, for [`jql::eval::Matcher`]: the site's current issue, or an earlier copy of it (search
+/// emulating eventual consistency evaluates the copy taken before a recent write).
 #[derive(Debug, Clone, Copy)]
 pub struct IssueRef<'a> {
     pub site: &'a Site,
     pub idx: IssueIdx,
+    pub issue: &'a Issue,
 }
 
 impl Site {
@@ -33,7 +35,22 @@ impl Site {
     /// A view of one issue.
     #[must_use]
     pub fn view(&self, idx: IssueIdx) -> IssueRef<'_> {
-        IssueRef { site: self, idx }
+        IssueRef {
+            site: self,
+            idx,
+            issue: self.issue(idx),
+        }
+    }
+
+    /// A view of an earlier state of issue `idx`. Links are those of the copy that the site still holds: a link
+    /// removed since the copy was taken is gone from it too.
+    #[must_use]
+    pub fn view_as_of<'a>(&'a self, idx: IssueIdx, issue: &'a Issue) -> IssueRef<'a> {
+        IssueRef {
+            site: self,
+            idx,
+            issue,
+        }
     }
 }
 
@@ -49,7 +66,7 @@ impl IssueRef<'_> {
     }
 
     fn sprints(&self, visit: &mut dyn FnMut(Value<'_>)) {
-        for &s in &self.site.issue(self.idx).sprints {
+        for &s in &self.issue.sprints {
             let sprint = &self.site.sprints[s as usize];
             let id = sprint.id.to_string();
             visit(Value::Named {
@@ -64,7 +81,7 @@ impl IssueRef<'_> {
 impl IssueView for IssueRef<'_> {
     fn visit(&self, field: FieldKey, visit: &mut dyn FnMut(Value<'_>)) {
         let site = self.site;
-        let issue = site.issue(self.idx);
+        let issue = self.issue;
         let text = |t: Option<&str>, visit: &mut dyn FnMut(Value<'_>)| {
             if let Some(t) = t.filter(|t| !t.is_empty()) {
                 visit(Value::Text(t));
@@ -170,7 +187,15 @@ impl IssueView for IssueRef<'_> {
                     key: &issue.key,
                 }),
                 SystemField::IssueLinks => {
-                    for (link, other, outward) in site.links_of(self.idx) {
+                    let ends = issue.links.iter().filter_map(|&l| {
+                        let link = site.links[l as usize].as_ref()?;
+                        Some(if link.source == Target::Local(self.idx) {
+                            (link, link.destination, true)
+                        } else {
+                            (link, link.source, false)
+                        })
+                    });
+                    for (link, other, outward) in ends {
                         let lt = &site.link_types[link.link_type as usize];
                         let (other_id, other_key) = site.target_id_key(other);
                         let description = if outward { &lt.outward } else { &lt.inward };
