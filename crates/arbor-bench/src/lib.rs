@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod forest;
+pub mod sim;
+pub mod store;
 
 use std::time::{Duration, Instant};
 

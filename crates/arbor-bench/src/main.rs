@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-use arbor_bench::{Runs, forest};
+use std::path::PathBuf;
+
+use arbor_bench::{Figure, Runs, forest, sim, store};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -31,6 +33,37 @@ enum Scenario {
         #[arg(long, default_value_t = 100_000)]
         rows: usize,
     },
+    /// Storage: save and load of a forest on SQLite (and PostgreSQL at ARBOR_TEST_POSTGRES_URL), journal appends.
+    Store {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+    },
+    /// jira-sim: import of the real issues (with the default site file).
+    SimImport {
+        /// The tidev-jira folder.
+        #[arg(long, default_value_os_t = default_data())]
+        data: PathBuf,
+    },
+    /// jira-sim: a 5000-id search page over HTTP, on the real issues or a synthetic site.
+    SimSearch {
+        #[arg(long, default_value_os_t = default_data())]
+        data: PathBuf,
+        /// Search a synthetic site of this many issues instead of the real data.
+        #[arg(long)]
+        synthetic: Option<usize>,
+    },
+    /// jira-sim: generating a synthetic site (time and peak memory of this process).
+    SimSynthetic {
+        #[arg(long, default_value_t = 1_000_000)]
+        issues: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+/// `../shared/data/tidev-jira` beside the workspace.
+fn default_data() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/tidev-jira")
 }
 
 fn main() -> ExitCode {
@@ -39,11 +72,28 @@ fn main() -> ExitCode {
         warmup: cli.warmup,
         measured: cli.runs.max(1),
     };
-    let figures = match cli.scenario {
-        Scenario::Forest { rows } => forest::run(rows, runs),
+    let figures: Result<Vec<Figure>, String> = match cli.scenario {
+        Scenario::Forest { rows } => Ok(forest::run(rows, runs)),
+        Scenario::Store { rows } => store::run_store(rows, runs).map_err(|e| e.to_string()),
+        Scenario::SimImport { data } => sim::import_real(&data, runs).map_err(|e| e.to_string()),
+        Scenario::SimSearch { data, synthetic } => {
+            let data = synthetic.is_none().then_some(data.as_path());
+            sim::search_page(data, synthetic.unwrap_or(0), runs).map_err(|e| e.to_string())
+        }
+        Scenario::SimSynthetic { issues, seed } => {
+            sim::synthetic_load(issues, seed).map_err(|e| e.to_string())
+        }
     };
-    for figure in figures {
-        println!("{}", figure.to_line());
+    match figures {
+        Ok(figures) => {
+            for figure in figures {
+                println!("{}", figure.to_line());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::SUCCESS
 }

@@ -1,8 +1,81 @@
 //! The only code in arbor that knows SQL: the storage trait, its SQLite and PostgreSQL implementations with
 //! their migrations, encryption at rest, the change journal and the audit chain.
 //!
+//! Map: [`store::Store`] is the trait; [`SqliteStore`] and [`PostgresStore`] implement it from one shared
+//! body of SQL (`src/sql/common.rs`); [`open`] picks the engine. [`crypto`] holds the envelope encryption,
+//! [`codec`] the forest snapshot encoding, [`journal`] the change journal and its replay, [`audit`] the
+//! HMAC chain.
+//!
 //! Invariants:
 //! - Issue field values have no column anywhere: only issue ids and configuration are stored.
 //! - Every query is scoped by tenant.
-//! - Migrations are never edited once they have landed.
+//! - Migrations are never edited once they have landed; a database newer than this arbor is refused.
+//! - The master key is never stored; free text is encrypted before it reaches SQL.
 #![forbid(unsafe_code)]
+
+pub mod audit;
+pub mod codec;
+pub mod crypto;
+mod error;
+pub mod journal;
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+pub mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use crate::crypto::{CryptoError, MasterKey};
+pub use crate::error::{Result, StoreError};
+pub use crate::postgres::SqlStore as PostgresStore;
+pub use crate::sqlite::SqlStore as SqliteStore;
+pub use crate::store::{Engine, RotationProgress, RotationSummary, Store};
+
+/// Where the database is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file; a relative path is relative to the data directory.
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL.
+    Postgres(url::Url),
+}
+
+/// Creates the data directory (mode 0700) if needed, opens the database, applies pending migrations and
+/// checks the master key. Refuses a database written by a newer arbor.
+pub async fn open(
+    location: &Location,
+    data_dir: &Path,
+    master: MasterKey,
+) -> Result<Arc<dyn Store>> {
+    create_private_dir(data_dir)?;
+    match location {
+        Location::Sqlite(path) => {
+            let path = data_dir.join(path);
+            Ok(Arc::new(SqliteStore::open(&path, master).await?))
+        }
+        Location::Postgres(url) => Ok(Arc::new(
+            PostgresStore::connect(url.as_str(), master).await?,
+        )),
+    }
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let failed = |source| StoreError::DataDir {
+        path: dir.display().to_string(),
+        source,
+    };
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(failed)?;
+    }
+    let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is readable by others; arbor expects 0700");
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use arbor::config::{self, ConfigFile, LogFormat};
-use arbor::logging;
+use arbor::{logging, storage};
 
 /// arbor: a self-hosted, security-first structure app for Jira.
 #[derive(Debug, Parser)]
@@ -30,6 +30,37 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Create the data directory and the database if needed, and apply pending migrations.
+    Migrate,
+    /// Manage encryption keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Inspect the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Give every tenant a new data key and re-encrypt its records (online), optionally first re-wrapping
+    /// all keys under a new master key.
+    Rotate {
+        /// A file holding the new master key (64 hex characters or base64 of 32 bytes). Configure it as
+        /// ARBOR_MASTER_KEY(_FILE) afterwards: the old key no longer opens the database.
+        #[arg(long, value_name = "FILE")]
+        new_master_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the audit chain; exits 1 and names the first bad entry if any entry was modified, deleted,
+    /// inserted or reordered.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,5 +102,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", config::render(&loaded.config));
             Ok(())
         }
+        Command::Migrate => {
+            let version = block_on(storage::migrate(&loaded.config))?;
+            println!("database schema version {version}");
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate {
+                new_master_key_file,
+            },
+        } => {
+            let summary = block_on(storage::rotate_keys(
+                &loaded.config,
+                new_master_key_file.as_deref(),
+                &storage::stderr_progress,
+            ))?;
+            println!(
+                "rotated the data keys of {} tenants; {} values re-encrypted",
+                summary.tenants, summary.reencrypted
+            );
+            Ok(())
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let report = block_on(storage::verify_audit(&loaded.config))?;
+            match report.fault {
+                None => {
+                    println!(
+                        "audit log intact: {} entries, {} checkpoints",
+                        report.entries, report.checkpoints
+                    );
+                    Ok(())
+                }
+                Some(fault) => {
+                    println!("first bad entry: {}", fault.seq());
+                    anyhow::bail!("the audit log was tampered with: {fault}")
+                }
+            }
+        }
     }
+}
+
+/// Runs one async command to completion.
+fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(work)
 }

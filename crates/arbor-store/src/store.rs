@@ -1,0 +1,283 @@
+//! The storage trait: every operation arbor's server and commands need, scoped by tenant.
+//!
+//! One trait, two implementations ([`crate::SqliteStore`], [`crate::PostgresStore`]); the conformance story
+//! tests in `tests/store` run against both. It is object safe (`Arc<dyn Store>`), so the server does not care
+//! which engine it talks to.
+//!
+//! Invariants every implementation keeps:
+//! - Every method that touches a tenant's records takes its [`TenantId`] and matches it in every statement: a
+//!   record of another tenant is "not found", never returned or changed. The few deployment-wide methods
+//!   (tenants, backups, the audit chain's verification, key rotation, expired-session cleanup) say so.
+//! - Every journaled mutation appends its [`crate::journal::JournalEntry`] in the same transaction as the change.
+//! - Structure-level writes take the version they are based on and fail with
+//!   [`crate::StoreError::Conflict`] when it is stale; the check happens inside the transaction.
+//! - Values marked encrypted in [`crate::model`] are encrypted before they reach SQL.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use arbor_core::edit::Change;
+use arbor_core::forest::Forest;
+use arbor_core::ids::{ActorId, GeneratorId, Timestamp, Version};
+use arbor_core::permission::Rule;
+use async_trait::async_trait;
+
+use crate::audit::{AuditEntry, AuditReport, NewAuditEntry};
+use crate::crypto::MasterKey;
+use crate::error::Result;
+use crate::journal::JournalEntry;
+use crate::model::{
+    AccessRequest, AccessRequestId, Actor, Alert, AlertId, BackupRecord, NewAccessRequest,
+    NewStructure, OAuthToken, Person, Session, StructureId, StructureMeta, Tenant, TenantId,
+    ViewConfig, ViewId,
+};
+
+/// Which engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        })
+    }
+}
+
+/// Progress of a key rotation, reported after every batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationProgress {
+    pub tenant: TenantId,
+    /// 1-based position of this tenant among all tenants, and how many there are.
+    pub tenant_index: usize,
+    pub tenants: usize,
+    pub table: &'static str,
+    /// Values re-encrypted so far for this tenant (all tables).
+    pub reencrypted: u64,
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RotationSummary {
+    pub tenants: usize,
+    pub reencrypted: u64,
+}
+
+/// A progress callback for key rotation.
+pub type ProgressFn<'a> = &'a (dyn Fn(&RotationProgress) + Send + Sync);
+
+#[async_trait]
+pub trait Store: Send + Sync + fmt::Debug {
+    fn engine(&self) -> Engine;
+
+    /// The schema version of the database (the newest applied migration).
+    async fn schema_version(&self) -> Result<i64>;
+
+    // --- Tenants (deployment-wide) ---------------------------------------------------------------------
+
+    /// Creates a tenant for a Jira site, with its first data key.
+    async fn create_tenant(&self, site: &str, at: Timestamp) -> Result<TenantId>;
+    async fn tenant(&self, tenant: TenantId) -> Result<Option<Tenant>>;
+    async fn tenant_by_site(&self, site: &str) -> Result<Option<Tenant>>;
+    async fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// Deletes every record of the tenant and then its keys (crypto-shredding: anything left in a WAL, a
+    /// backup or a dump can no longer be decrypted). Its audit entries stay: they hold ids only.
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<()>;
+
+    // --- People and their settings (journaled; settings encrypted) -----------------------------------
+
+    async fn set_settings(
+        &self,
+        tenant: TenantId,
+        account: &ActorId,
+        settings: &serde_json::Value,
+        at: Timestamp,
+    ) -> Result<()>;
+    async fn person(&self, tenant: TenantId, account: &ActorId) -> Result<Option<Person>>;
+    async fn people(&self, tenant: TenantId) -> Result<Vec<Person>>;
+
+    // --- Sessions (token hashes only) -----------------------------------------------------------------
+
+    async fn create_session(&self, tenant: TenantId, session: &Session) -> Result<()>;
+    /// The session with this token hash if it exists and has not expired at `now`.
+    async fn session(
+        &self,
+        tenant: TenantId,
+        token_hash: &[u8; 32],
+        now: Timestamp,
+    ) -> Result<Option<Session>>;
+    async fn delete_session(&self, tenant: TenantId, token_hash: &[u8; 32]) -> Result<bool>;
+    /// Deployment-wide cleanup; returns how many sessions were removed.
+    async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64>;
+
+    // --- OAuth tokens (encrypted) ---------------------------------------------------------------------
+
+    async fn put_oauth_token(&self, tenant: TenantId, token: &OAuthToken) -> Result<()>;
+    async fn oauth_token(&self, tenant: TenantId, account: &ActorId) -> Result<Option<OAuthToken>>;
+    async fn delete_oauth_token(&self, tenant: TenantId, account: &ActorId) -> Result<bool>;
+
+    // --- Structures (journaled; names, descriptions, forests and generator configurations encrypted) ---
+
+    async fn create_structure(
+        &self,
+        tenant: TenantId,
+        new: &NewStructure,
+        actor: &Actor,
+    ) -> Result<StructureMeta>;
+    async fn structure(&self, tenant: TenantId, id: StructureId) -> Result<Option<StructureMeta>>;
+    async fn structures(&self, tenant: TenantId) -> Result<Vec<StructureMeta>>;
+    async fn update_structure(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+        expected: Version,
+        name: &str,
+        description: &str,
+        actor: &Actor,
+    ) -> Result<Version>;
+    async fn delete_structure(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+        actor: &Actor,
+    ) -> Result<()>;
+
+    async fn load_forest(&self, tenant: TenantId, id: StructureId) -> Result<(Version, Forest)>;
+    /// Saves the structure's forest. `change` is the resolved edit that led from the stored forest to this one
+    /// (journaled as such); `None` journals the whole forest (imports, restores).
+    #[allow(clippy::too_many_arguments)]
+    async fn save_forest(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+        expected: Version,
+        forest: &Forest,
+        change: Option<&Change>,
+        actor: &Actor,
+    ) -> Result<Version>;
+
+    async fn set_rules(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+        expected: Version,
+        rules: &[Rule],
+        actor: &Actor,
+    ) -> Result<Version>;
+    async fn rules(&self, tenant: TenantId, id: StructureId) -> Result<Vec<Rule>>;
+
+    #[allow(clippy::too_many_arguments)]
+    async fn set_generator(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+        expected: Version,
+        generator: GeneratorId,
+        config: &serde_json::Value,
+        actor: &Actor,
+    ) -> Result<Version>;
+    async fn delete_generator(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+        expected: Version,
+        generator: GeneratorId,
+        actor: &Actor,
+    ) -> Result<Version>;
+    async fn generators(
+        &self,
+        tenant: TenantId,
+        id: StructureId,
+    ) -> Result<BTreeMap<GeneratorId, serde_json::Value>>;
+
+    // --- Views and their columns (journaled; encrypted) ----------------------------------------------
+
+    async fn create_view(
+        &self,
+        tenant: TenantId,
+        structure: StructureId,
+        config: &ViewConfig,
+        actor: &Actor,
+    ) -> Result<ViewId>;
+    async fn update_view(
+        &self,
+        tenant: TenantId,
+        view: ViewId,
+        config: &ViewConfig,
+        actor: &Actor,
+    ) -> Result<()>;
+    async fn delete_view(&self, tenant: TenantId, view: ViewId, actor: &Actor) -> Result<()>;
+    async fn views(
+        &self,
+        tenant: TenantId,
+        structure: StructureId,
+    ) -> Result<Vec<(ViewId, ViewConfig)>>;
+
+    // --- The change journal ---------------------------------------------------------------------------
+
+    /// Up to `limit` entries with a sequence number above `after`, in order, decrypted.
+    async fn journal(&self, tenant: TenantId, after: u64, limit: u32) -> Result<Vec<JournalEntry>>;
+
+    // --- The audit log --------------------------------------------------------------------------------
+
+    /// Appends an entry to the chain; returns its sequence number.
+    async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64>;
+    /// A tenant's entries with a sequence number above `after`, in order.
+    async fn audit_entries(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    /// Verifies the whole chain (deployment-wide); the report names the first bad entry.
+    async fn verify_audit(&self) -> Result<AuditReport>;
+
+    // --- Operator access requests (reason encrypted) ---------------------------------------------------
+
+    async fn create_access_request(
+        &self,
+        tenant: TenantId,
+        request: &NewAccessRequest,
+        at: Timestamp,
+    ) -> Result<AccessRequestId>;
+    /// Approves or denies a pending request. The approver must not be the requester.
+    async fn decide_access_request(
+        &self,
+        tenant: TenantId,
+        id: AccessRequestId,
+        approver: &ActorId,
+        approve: bool,
+        at: Timestamp,
+    ) -> Result<AccessRequest>;
+    async fn access_requests(&self, tenant: TenantId) -> Result<Vec<AccessRequest>>;
+
+    // --- Alerts ---------------------------------------------------------------------------------------
+
+    async fn raise_alert(
+        &self,
+        tenant: TenantId,
+        kind: &str,
+        subject: &str,
+        at: Timestamp,
+    ) -> Result<AlertId>;
+    async fn alerts(&self, tenant: TenantId) -> Result<Vec<Alert>>;
+    async fn acknowledge_alert(&self, tenant: TenantId, id: AlertId, by: &ActorId) -> Result<()>;
+
+    // --- Backups (deployment-wide) --------------------------------------------------------------------
+
+    async fn record_backup(&self, record: &BackupRecord) -> Result<()>;
+    async fn backups(&self) -> Result<Vec<BackupRecord>>;
+
+    // --- Keys (deployment-wide) -----------------------------------------------------------------------
+
+    /// Re-wraps every tenant key and the audit key under `new`, in one transaction, and uses `new` from then
+    /// on. Returns how many keys were re-wrapped. The configuration must then be switched to the new key.
+    async fn rotate_master_key(&self, new: &MasterKey) -> Result<u64>;
+    /// Gives every tenant a new data key version and re-encrypts its records with it in batches, each its own
+    /// transaction, so other operations keep working; then destroys the old versions.
+    async fn rotate_tenant_keys(&self, progress: ProgressFn<'_>) -> Result<RotationSummary>;
+}
