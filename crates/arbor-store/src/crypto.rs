@@ -416,6 +416,13 @@ pub fn key_version(place: &Place<'_>, sealed: &[u8]) -> Result<u32, CryptoError>
     Ok(u32::from_be_bytes(version))
 }
 
+/// `bytes` random bytes as hex: an unguessable name for a lease or a lock holder.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, CryptoError> {
+    let mut raw = vec![0u8; bytes];
+    getrandom::fill(&mut raw).map_err(|_| CryptoError::Random)?;
+    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -128,7 +128,8 @@ impl JournalOp {
         let len = u32::from_be_bytes(len) as usize;
         let json = bytes.get(4..4 + len).ok_or("truncated payload")?;
         let tail = &bytes[4 + len..];
-        let mut op: Self = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        let mut op: Self = serde_json::from_slice(json)
+            .map_err(|e| crate::error::json_error_without_values(&e))?;
         if let Self::ForestReplaced { forest, .. } = &mut op {
             *forest = decode_forest(tail)?;
         }

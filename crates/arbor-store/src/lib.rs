@@ -32,13 +32,29 @@ pub use crate::postgres::SqlStore as PostgresStore;
 pub use crate::sqlite::SqlStore as SqliteStore;
 pub use crate::store::{Engine, RotationProgress, RotationSummary, Store};
 
-/// Where the database is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the database is. `Debug` hides a PostgreSQL password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Location {
     /// A SQLite file; a relative path is relative to the data directory.
     Sqlite(PathBuf),
     /// A PostgreSQL URL.
     Postgres(url::Url),
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            Self::Postgres(url) => {
+                let mut shown = url.clone();
+                if shown.password().is_some() {
+                    // Only fails for URLs that cannot have a password, which this one has.
+                    let _ = shown.set_password(Some("***"));
+                }
+                f.debug_tuple("Postgres").field(&shown.as_str()).finish()
+            }
+        }
+    }
 }
 
 /// Creates the data directory (mode 0700) if needed, opens the database, applies pending migrations and
@@ -78,4 +94,20 @@ fn create_private_dir(dir: &Path) -> Result<()> {
         tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is readable by others; arbor expects 0700");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod location_tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        let location =
+            Location::Postgres(url::Url::parse("postgres://arbor:hunter2@db/arbor").unwrap());
+        let shown = format!("{location:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("arbor:***@db"),
+            "{shown}"
+        );
+    }
 }

@@ -2,8 +2,10 @@
 -- Columns holding `BLOB` ciphertexts are encrypted (format: see arbor-store/src/crypto.rs).
 -- There is no column for issue field values, by design.
 
+-- AUTOINCREMENT: an id is never handed out twice, so nothing that names a deleted tenant, structure or
+-- request (audit entries, open editors, approved scopes) can ever point at a new one.
 CREATE TABLE tenants (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     site TEXT NOT NULL UNIQUE,
     created_at INTEGER NOT NULL,
     key_version INTEGER NOT NULL,
@@ -26,8 +28,15 @@ CREATE TABLE deployment_keys (
     wrapped BLOB NOT NULL
 );
 
+-- At most one key rotation at a time: a lease, so that a crashed rotation does not block the next one for long.
+CREATE TABLE key_rotation (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+
 CREATE TABLE people (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     account_id TEXT NOT NULL,
     settings BLOB NOT NULL,
@@ -46,7 +55,7 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_expiry ON sessions (expires_at);
 
 CREATE TABLE oauth_tokens (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     account_id TEXT NOT NULL,
     tokens BLOB NOT NULL,
@@ -55,7 +64,7 @@ CREATE TABLE oauth_tokens (
 );
 
 CREATE TABLE structures (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     name BLOB NOT NULL,
     description BLOB NOT NULL,
@@ -83,7 +92,7 @@ CREATE TABLE permission_rules (
 );
 
 CREATE TABLE generators (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     structure_id INTEGER NOT NULL,
     generator_id INTEGER NOT NULL,
@@ -92,7 +101,7 @@ CREATE TABLE generators (
 );
 
 CREATE TABLE views (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     structure_id INTEGER NOT NULL,
     config BLOB NOT NULL
@@ -149,7 +158,7 @@ CREATE TABLE backups (
 );
 
 CREATE TABLE access_requests (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     requester TEXT NOT NULL,
     reason BLOB NOT NULL,
@@ -163,7 +172,7 @@ CREATE TABLE access_requests (
 CREATE INDEX access_requests_tenant ON access_requests (tenant_id);
 
 CREATE TABLE alerts (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id INTEGER NOT NULL,
     kind TEXT NOT NULL,
     subject TEXT NOT NULL,

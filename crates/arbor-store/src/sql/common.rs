@@ -38,6 +38,8 @@ type Tx = sqlx::Transaction<'static, Db>;
 
 /// Rows re-encrypted per transaction during key rotation.
 const ROTATION_BATCH: i64 = 256;
+/// How long a key rotation's lease lasts before another may take over; renewed for every tenant.
+const ROTATION_LEASE_MS: i64 = 10 * 60 * 1000;
 /// Audit entries read per query during verification.
 const VERIFY_PAGE: i64 = 1000;
 
@@ -261,14 +263,25 @@ impl SqlStore {
             .into());
         }
         let fresh = AuditKey::generate()?;
-        sqlx::query(
+        let created = sqlx::query(
             "INSERT INTO deployment_keys (purpose, master_key_id, wrapped) VALUES ('audit', $1, $2) \
              ON CONFLICT (purpose) DO NOTHING",
         )
         .bind(master.id().as_str())
         .bind(master.wrap_audit_key(&fresh)?)
         .execute(&pool)
-        .await?;
+        .await?
+        .rows_affected()
+            == 1;
+        if created {
+            // The empty chain's head is MAC'd from the start, so that resetting a wiped log to "nothing written
+            // yet" cannot pass for the real thing.
+            sqlx::query("UPDATE audit_head SET mac = $1, checkpoint_mac = $2 WHERE id = 1 AND seq = 0")
+                .bind(GENESIS.as_slice())
+                .bind(audit::checkpoint_mac(&fresh, b"head", 0, &GENESIS).as_slice())
+                .execute(&pool)
+                .await?;
+        }
         let wrapped: Vec<u8> =
             sqlx::query("SELECT wrapped FROM deployment_keys WHERE purpose = 'audit'")
                 .fetch_one(&pool)
@@ -374,7 +387,7 @@ impl SqlStore {
         sealed: &[u8],
     ) -> Result<T> {
         let plain = self.open_value(conn, place, sealed).await?;
-        serde_json::from_slice(&plain).map_err(|e| malformed(place, e))
+        serde_json::from_slice(&plain).map_err(|e| malformed(place, crate::error::json_error_without_values(&e)))
     }
 
     /// The current data key of a tenant, read inside `tx` (shared-locking the tenant row on PostgreSQL, so
@@ -664,7 +677,8 @@ impl SqlStore {
                         row: &row_name,
                         column,
                     };
-                    if sealed.is_empty() || crypto::key_version(&place, &sealed)? == key.version() {
+                    // Only older versions move; a value already under this version (or a newer one) stays.
+                    if sealed.is_empty() || crypto::key_version(&place, &sealed)? >= key.version() {
                         continue;
                     }
                     let plain = self.open_value(&mut tx, &place, &sealed).await?;
@@ -1672,13 +1686,38 @@ impl Store for SqlStore {
                 fault,
             })
         };
+        // The head first: entries appended while verifying are beyond it and are left for the next check.
+        let head = sqlx::query("SELECT seq, mac, checkpoint_mac FROM audit_head WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        let head = match head {
+            None => None,
+            Some(row) => {
+                let seq: i64 = row.try_get(0)?;
+                let seq = u64::try_from(seq).unwrap_or(0);
+                let mac: Vec<u8> = row.try_get(1)?;
+                let cmac: Vec<u8> = row.try_get(2)?;
+                match (mac32(&mac), mac32(&cmac)) {
+                    (Some(mac), Some(cmac)) => Some((seq, mac, cmac)),
+                    _ => return report(entries, 0, Some(AuditFault::BadCheckpoint { seq })),
+                }
+            }
+        };
+        // Only a genuine head bounds the walk; a forged one does not hide what lies behind it.
+        let bound = match head {
+            Some((seq, mac, cmac)) if audit::checkpoint_mac(&self.audit_key, b"head", seq, &mac) == cmac => {
+                i64::try_from(seq).unwrap_or(i64::MAX)
+            }
+            _ => i64::MAX,
+        };
         loop {
             let rows = sqlx::query(
                 "SELECT seq, tenant_id, actor, action, objects, outcome, at, client, request_id, mac FROM audit_log \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                 WHERE seq > $1 AND seq <= $3 ORDER BY seq LIMIT $2",
             )
             .bind(after)
             .bind(VERIFY_PAGE)
+            .bind(bound)
             .fetch_all(&self.pool)
             .await?;
             let Some(last) = rows.last() else { break };
@@ -1693,7 +1732,8 @@ impl Store for SqlStore {
         }
         let mut checkpoints = Vec::new();
         for row in
-            sqlx::query("SELECT seq, mac, checkpoint_mac FROM audit_checkpoints ORDER BY seq")
+            sqlx::query("SELECT seq, mac, checkpoint_mac FROM audit_checkpoints WHERE seq <= $1 ORDER BY seq")
+                .bind(bound)
                 .fetch_all(&self.pool)
                 .await?
         {
@@ -1706,25 +1746,20 @@ impl Store for SqlStore {
                 _ => return report(entries, 0, Some(AuditFault::BadCheckpoint { seq })),
             }
         }
-        let head = sqlx::query("SELECT seq, mac, checkpoint_mac FROM audit_head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await?;
-        let head = match head {
-            None => None,
-            Some(row) => {
-                let seq: i64 = row.try_get(0)?;
-                let seq = u64::try_from(seq).unwrap_or(0);
-                let mac: Vec<u8> = row.try_get(1)?;
-                let cmac: Vec<u8> = row.try_get(2)?;
-                match (seq, mac32(&mac), mac32(&cmac)) {
-                    (0, _, _) => None,
-                    (_, Some(mac), Some(cmac)) => Some((seq, mac, cmac)),
-                    _ => return report(entries, 0, Some(AuditFault::BadCheckpoint { seq })),
-                }
-            }
-        };
         let count = checkpoints.len() as u64;
-        report(entries, count, verifier.finish(&checkpoints, head).err())
+        if let Err(fault) = verifier.finish(&checkpoints, head) {
+            return report(entries, count, Some(fault));
+        }
+        // Appends move the head in the same transaction, so in any one snapshot no entry lies beyond it: one
+        // that does was slipped in.
+        let beyond: Option<i64> = sqlx::query(
+            "SELECT MIN(seq) FROM audit_log WHERE seq > (SELECT seq FROM audit_head WHERE id = 1)",
+        )
+        .fetch_one(&self.pool)
+        .await?
+        .try_get(0)?;
+        let fault = beyond.map(|seq| AuditFault::BadMac { seq: u64::try_from(seq).unwrap_or(0) });
+        report(entries, count, fault)
     }
 
     async fn create_access_request(
@@ -1985,6 +2020,41 @@ impl Store for SqlStore {
     }
 
     async fn rotate_tenant_keys(&self, progress: ProgressFn<'_>) -> Result<RotationSummary> {
+        let holder = crypto::random_hex(16)?;
+        self.take_rotation_lease(&holder).await?;
+        let result = self.rotate_tenant_keys_holding(&holder, progress).await;
+        // Released on success and on failure; a crash leaves a lease that expires by itself.
+        sqlx::query("DELETE FROM key_rotation WHERE holder = $1").bind(&holder).execute(&self.pool).await?;
+        result
+    }
+}
+
+impl SqlStore {
+    /// Takes the rotation lease, or says that another rotation holds it.
+    async fn take_rotation_lease(&self, holder: &str) -> Result<()> {
+        let now = now_millis();
+        let taken = sqlx::query(
+            "INSERT INTO key_rotation (id, holder, expires_at) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE key_rotation.expires_at < $3",
+        )
+        .bind(holder)
+        .bind(now + ROTATION_LEASE_MS)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if taken == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid(
+                "another key rotation is running; try again when it has finished (a crashed one lets go within 10 minutes)"
+                    .into(),
+            ))
+        }
+    }
+
+    async fn rotate_tenant_keys_holding(&self, holder: &str, progress: ProgressFn<'_>) -> Result<RotationSummary> {
         let tenants = self.tenants().await?;
         let mut summary = RotationSummary {
             tenants: tenants.len(),
@@ -1992,6 +2062,11 @@ impl Store for SqlStore {
         };
         for (index, tenant) in tenants.iter().enumerate() {
             let id = tenant.id;
+            sqlx::query("UPDATE key_rotation SET expires_at = $1 WHERE holder = $2")
+                .bind(now_millis() + ROTATION_LEASE_MS)
+                .bind(holder)
+                .execute(&self.pool)
+                .await?;
             // A new version becomes current first: from this commit on every write uses it.
             let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
             let row = sqlx::query(concat!(

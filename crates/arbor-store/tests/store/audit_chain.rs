@@ -16,6 +16,7 @@ crate::on_both_engines!(
     reordered_entries_are_found,
     truncated_tail_is_found,
     checkpoints_catch_deep_truncation,
+    a_wiped_log_is_found,
 );
 
 fn entry(i: i64, tenant: Option<TenantId>) -> NewAuditEntry {
@@ -119,6 +120,23 @@ async fn reordered_entries_are_found(db: &TestDb) {
     db.exec("UPDATE audit_log SET seq = 2 WHERE seq = 4").await;
     db.exec("UPDATE audit_log SET seq = 4 WHERE seq = -2").await;
     assert_eq!(fault(db).await, AuditFault::BadMac { seq: 2 });
+}
+
+/// Deleting every entry and checkpoint and resetting the head to "nothing written yet" is tampering too: the
+/// head is MAC'd from the very start, so it cannot be set back without the key.
+async fn a_wiped_log_is_found(db: &TestDb) {
+    log_of(db, 5).await;
+    db.exec("DELETE FROM audit_log").await;
+    db.exec("UPDATE audit_head SET seq = 0").await;
+    assert!(matches!(
+        fault(db).await,
+        AuditFault::BadCheckpoint { seq: 0 }
+    ));
+    db.exec("DELETE FROM audit_head").await;
+    assert!(matches!(
+        fault(db).await,
+        AuditFault::BadCheckpoint { seq: 0 }
+    ));
 }
 
 async fn truncated_tail_is_found(db: &TestDb) {

@@ -21,7 +21,31 @@ crate::on_both_engines!(
     journal_rebuilds_the_state,
     newer_schema_is_refused,
     big_forest_round_trips,
+    ids_are_never_reused,
 );
+
+/// A deleted tenant's or structure's id is never handed out again: audit entries, open editors and approved
+/// scopes that name it must not come to point at something new.
+async fn ids_are_never_reused(db: &TestDb) {
+    let store = &*db.store;
+    let first = tenant(store, "https://first.example").await;
+    let structure = store
+        .create_structure(first, &new_structure(), &at(1))
+        .await
+        .unwrap();
+    store
+        .delete_structure(first, structure.id, &at(2))
+        .await
+        .unwrap();
+    let again = store
+        .create_structure(first, &new_structure(), &at(3))
+        .await
+        .unwrap();
+    assert_ne!(again.id, structure.id);
+    store.delete_tenant(first).await.unwrap();
+    let second = tenant(store, "https://second.example").await;
+    assert_ne!(second, first);
+}
 
 async fn structures_forests_and_conflicts(db: &TestDb) {
     let store = &*db.store;
