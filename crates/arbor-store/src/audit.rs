@@ -61,7 +61,7 @@ pub enum AuditInputError {
 const TOKEN_MAX: usize = 128;
 const OBJECTS_MAX: usize = 64;
 
-fn token(what: &'static str, value: &str) -> Result<String, AuditInputError> {
+pub(crate) fn token(what: &'static str, value: &str) -> Result<String, AuditInputError> {
     let ok = !value.is_empty()
         && value.len() <= TOKEN_MAX
         && value

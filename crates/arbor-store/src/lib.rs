@@ -91,7 +91,9 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     }
     let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode();
     if mode & 0o077 != 0 {
-        tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "the data directory is readable by others; arbor expects 0700");
+        // Others must not read the database, its WAL or backups: the directory is made private again.
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
+        tracing::warn!(dir = %dir.display(), was = format!("{:o}", mode & 0o777), "the data directory was readable by others; it is now 0700");
     }
     Ok(())
 }
@@ -99,6 +101,20 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 #[cfg(test)]
 mod location_tests {
     use super::*;
+
+    #[test]
+    fn a_data_directory_readable_by_others_is_made_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        create_private_dir(&dir).unwrap();
+        assert_eq!(
+            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+    }
 
     #[test]
     fn debug_hides_the_database_password() {

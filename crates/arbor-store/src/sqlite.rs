@@ -59,9 +59,14 @@ impl SqlStore {
 /// Creates the database file with mode 0600 before SQLite does (SQLite would use the umask); its WAL and
 /// shared-memory files take the main file's permissions.
 fn create_private_file(path: &Path) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     if path.exists() {
-        return Ok(());
+        // A restored or copied file may have come with wider permissions: the database is private.
+        let private = std::fs::Permissions::from_mode(0o600);
+        return std::fs::set_permissions(path, private).map_err(|source| StoreError::DataDir {
+            path: path.display().to_string(),
+            source,
+        });
     }
     std::fs::OpenOptions::new()
         .write(true)

@@ -1773,6 +1773,8 @@ impl Store for SqlStore {
                 "operator access lasts 1 minute to 8 hours".into(),
             ));
         }
+        // The scope names what access is for (`structure:17`), stored in clear for review: ids only.
+        audit::token("access scope", &request.scope).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let key = self.current_key(&mut tx, tenant).await?;
         let raw: i64 = sqlx::query(
@@ -1880,14 +1882,17 @@ impl Store for SqlStore {
         subject: &str,
         at: Timestamp,
     ) -> Result<AlertId> {
+        // Alerts name what happened and to which ids, never data: both are tokens, like audit entries.
+        let kind = audit::token("alert kind", kind).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let subject = audit::token("alert subject", subject).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         self.current_key(&mut tx, tenant).await?;
         let raw: i64 = sqlx::query(
             "INSERT INTO alerts (tenant_id, kind, subject, raised_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
         .bind(tenant.sql())
-        .bind(kind)
-        .bind(subject)
+        .bind(&kind)
+        .bind(&subject)
         .bind(at.as_unix_millis())
         .fetch_one(&mut *tx)
         .await?

@@ -299,6 +299,19 @@ async fn configuration_and_people(db: &TestDb) {
             .is_err()
     );
 
+    // Alerts and access scopes hold ids, never text: free text is refused before it is stored in clear.
+    let free_text = store
+        .raise_alert(
+            t,
+            "read_burst",
+            "Quarterly roadmap summary",
+            Timestamp::from_unix_millis(20),
+        )
+        .await;
+    assert!(
+        matches!(free_text, Err(StoreError::Invalid(_))),
+        "{free_text:?}"
+    );
     let alert = store
         .raise_alert(t, "read_burst", "alice", Timestamp::from_unix_millis(20))
         .await
