@@ -907,21 +907,19 @@ impl Run<'_, '_> {
             return;
         };
         // A row stays when it matches or something below it stays: the hierarchy above a match is kept.
-        let mut keep: FxHashMap<u32, bool> = FxHashMap::default();
+        // Indexed by node; nodes outside the scope stay `true` and are never looked at.
+        let mut keep: Vec<bool> = vec![true; self.tree.node.len()];
         for &(node, _) in rows.iter().rev() {
-            let below = self
-                .tree
-                .live_children(node)
-                .any(|c| keep.get(&c).copied().unwrap_or(false));
+            let below = self.tree.live_children(node).any(|c| keep[c as usize]);
             let own = match self.tree.issue(node) {
                 Some(issue) => test(self, issue),
                 // Folders, memos and group headers are the person's own layout: they stay.
                 None => true,
             };
-            keep.insert(node, own || below);
+            keep[node as usize] = own || below;
         }
         for (node, _) in rows {
-            if !keep.get(&node).copied().unwrap_or(true) && !self.tree.removed[node as usize] {
+            if !keep[node as usize] && !self.tree.removed[node as usize] {
                 self.tree.remove(node);
             }
         }
