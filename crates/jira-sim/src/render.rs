@@ -234,7 +234,12 @@ impl<'a> Renderer<'a> {
                 .filter(|&&c| self.visible(c))
                 .map(|&c| self.linked(Target::Local(c)))
                 .collect(),
-            "parent" => issue.parent.map_or(Value::Null, |p| self.linked(p)),
+            // A parent the viewer may not browse is not shown at all, as Jira does.
+            "parent" => match issue.parent {
+                Some(Target::Local(p)) if !self.visible(p) => Value::Null,
+                Some(parent) => self.linked(parent),
+                None => Value::Null,
+            },
             "security" => issue
                 .security
                 .map_or(Value::Null, |l| self.security_level(l)),

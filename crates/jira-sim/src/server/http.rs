@@ -204,7 +204,7 @@ pub(crate) async fn api_layer(
         .find(|rule| rule.applies_to(&endpoint) && shared.chance(rule.probability))
         .map(|rule| rule.kind.clone());
     if let Some(kind) = fault {
-        lock(&shared.limits).charge(&caller.client_id, 1, now);
+        lock(&shared.limits).charge(&caller.client_id, 1);
         match kind {
             FaultKind::Status { status } => {
                 let status =
@@ -243,7 +243,7 @@ pub(crate) async fn api_layer(
     req.extensions_mut().insert(caller.clone());
     let mut response = next.run(req).await;
     let points = 1 + response.extensions().get::<Cost>().map_or(0, |c| c.0);
-    let remaining = lock(&shared.limits).charge(&caller.client_id, points, now);
+    let remaining = lock(&shared.limits).charge(&caller.client_id, points);
     lock(&shared.stats).record(
         &endpoint,
         Some((&caller.account_id, &caller.client_id)),
@@ -251,7 +251,8 @@ pub(crate) async fn api_layer(
         response.status(),
     );
     response.headers_mut().extend(headers);
-    if let Ok(v) = HeaderValue::from_str(&remaining.to_string()) {
+    // Without a quota there is nothing to count down: no header, rather than a "0 left" that stalls clients.
+    if let Some(Ok(v)) = remaining.map(|r| HeaderValue::from_str(&r.to_string())) {
         response.headers_mut().insert("X-RateLimit-Remaining", v);
     }
     response

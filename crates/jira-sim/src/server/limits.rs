@@ -193,13 +193,11 @@ impl Limiter {
     }
 
     /// Charges points to `app`; returns what is left in the window.
-    pub(crate) fn charge(&mut self, app: &str, points: u64, now: Millis) -> u64 {
-        let Some(usage) = self.apps.get_mut(app) else {
-            return 0;
-        };
-        let _ = now;
+    /// Charges points to an app; the points left this hour, or `None` when no hourly quota is set.
+    pub(crate) fn charge(&mut self, app: &str, points: u64) -> Option<u64> {
+        let usage = self.apps.get_mut(app)?;
         usage.points = usage.points.saturating_add(points);
-        usage.quota.saturating_sub(usage.points)
+        (usage.quota > 0).then(|| usage.quota.saturating_sub(usage.points))
     }
 
     /// Records a write to an issue, or refuses it when the issue's write limits are reached.
@@ -321,7 +319,7 @@ mod tests {
         };
         let mut l = Limiter::default();
         assert!(l.admit(&quota, "app", 0).refusal.is_none());
-        assert_eq!(l.charge("app", 10, 0), 0);
+        assert_eq!(l.charge("app", 10), Some(0));
         let refused = l.admit(&quota, "app", 1_000);
         assert_eq!(
             refused.refusal.as_ref().map(|r| r.reason),

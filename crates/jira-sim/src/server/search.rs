@@ -84,7 +84,8 @@ impl ChangeLog {
 /// Ordered results of recent searches, by result id.
 #[derive(Debug, Default)]
 pub(crate) struct PageCache {
-    results: HashMap<u64, Arc<Vec<IssueIdx>>>,
+    /// Each result with the binding (query, person, fields) it was made for.
+    results: HashMap<u64, (u64, Arc<Vec<IssueIdx>>)>,
     order: VecDeque<u64>,
     next: u64,
     ids: usize,
@@ -92,10 +93,10 @@ pub(crate) struct PageCache {
 
 impl PageCache {
     /// Keeps a result, evicting the oldest ones beyond the cache's bounds; returns the result's id.
-    fn insert(&mut self, result: Arc<Vec<IssueIdx>>) -> u64 {
+    fn insert(&mut self, binding: u64, result: Arc<Vec<IssueIdx>>) -> u64 {
         self.next += 1;
         self.ids += result.len();
-        self.results.insert(self.next, result);
+        self.results.insert(self.next, (binding, result));
         self.order.push_back(self.next);
         while self.order.len() > PAGE_CACHE_SIZE
             || (self.ids > PAGE_CACHE_IDS && self.order.len() > 1)
@@ -103,7 +104,7 @@ impl PageCache {
             let Some(old) = self.order.pop_front() else {
                 break;
             };
-            if let Some(r) = self.results.remove(&old) {
+            if let Some((_, r)) = self.results.remove(&old) {
                 self.ids -= r.len();
             }
         }
@@ -342,16 +343,11 @@ fn search(shared: &Shared, caller: &Caller, request: SearchRequest) -> ApiResult
         Some(token) if !token.is_empty() => {
             let (result_id, offset) = parse_token(shared, token, binding)?;
             let cached = lock(&shared.pages).results.get(&result_id).cloned();
+            // A token names a result made for this query, person and fields, and still kept; anything else
+            // is refused rather than answered from a different result or a re-run that could skip issues.
             let result = match cached {
-                Some(r) => r,
-                None => Arc::new(run_query(
-                    shared,
-                    &site,
-                    caller,
-                    &matcher,
-                    &request.reconcile_issues,
-                    now,
-                )),
+                Some((made_for, result)) if made_for == binding => result,
+                _ => return Err(ApiError::bad_request(BAD_TOKEN)),
             };
             (result_id, offset, result)
         }
@@ -364,15 +360,18 @@ fn search(shared: &Shared, caller: &Caller, request: SearchRequest) -> ApiResult
                 &request.reconcile_issues,
                 now,
             ));
-            let id = lock(&shared.pages).insert(Arc::clone(&result));
+            let id = lock(&shared.pages).insert(binding, Arc::clone(&result));
             (id, 0, result)
         }
     };
     let page = result.get(offset..).unwrap_or(&[]);
     let page = &page[..page.len().min(max)];
     let renderer = Renderer::new(&site, Some(caller.person));
+    // Permissions are checked on every page, not only when the result was made: an issue deleted or hidden
+    // since then is left out.
     let issues: Vec<Value> = page
         .iter()
+        .filter(|&&idx| !site.is_deleted(idx) && site.can_browse(caller.person, idx))
         .map(|&idx| renderer.issue(idx, &selection))
         .collect();
     let end = offset + page.len();
@@ -465,14 +464,14 @@ mod tests {
     #[test]
     fn page_cache_evicts_oldest_beyond_its_bounds() {
         let mut cache = PageCache::default();
-        let first = cache.insert(Arc::new(vec![1, 2, 3]));
+        let first = cache.insert(7, Arc::new(vec![1, 2, 3]));
         for _ in 0..PAGE_CACHE_SIZE {
-            cache.insert(Arc::new(vec![4]));
+            cache.insert(7, Arc::new(vec![4]));
         }
         assert!(!cache.results.contains_key(&first));
         assert_eq!(cache.results.len(), PAGE_CACHE_SIZE);
         assert_eq!(cache.ids, PAGE_CACHE_SIZE);
-        let big = cache.insert(Arc::new(vec![0; PAGE_CACHE_IDS + 1]));
+        let big = cache.insert(7, Arc::new(vec![0; PAGE_CACHE_IDS + 1]));
         assert_eq!(
             cache.results.len(),
             1,

@@ -255,10 +255,13 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
                     .field_ids
                     .as_ref()
                     .is_none_or(|f| event.fields.iter().any(|c| f.contains(c)));
+            // Every issue the event names must be one the hook's person may browse (a link event names both
+            // ends), and one of them must match the hook's filter.
             let visible = event
                 .issues
                 .iter()
-                .any(|&i| site.can_browse(hook.person, i) && matcher.matches(&site.view(i)));
+                .all(|&i| site.can_browse(hook.person, i))
+                && event.issues.iter().any(|&i| matcher.matches(&site.view(i)));
             if wanted && fields_ok && visible {
                 match targets
                     .iter_mut()

@@ -497,3 +497,80 @@ async fn id_and_key_pages_hold_up_to_5000_rich_pages_100() {
     assert_eq!(default.body["issues"].as_array().unwrap().len(), 50);
     t.sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn issues_deleted_between_pages_are_gone_from_later_pages() {
+    let t = spawn_synthetic().await;
+    let admin = t.token("admin").await;
+    let jql = "project = CORE ORDER BY key";
+    let all = t.all_ids(&admin, jql, 5000).await;
+    let first = t
+        .post(
+            &admin,
+            "/rest/api/3/search/jql",
+            &json!({"jql": jql, "maxResults": 2}),
+        )
+        .await;
+    let token = first.body["nextPageToken"].as_str().unwrap().to_owned();
+    let doomed = &all[2];
+    let deleted = t
+        .admin(
+            reqwest::Method::DELETE,
+            &format!("/_sim/issues/{doomed}"),
+            &json!({}),
+        )
+        .await;
+    assert!(deleted.status.is_success(), "{}", deleted.body);
+    let second = t
+        .post(
+            &admin,
+            "/rest/api/3/search/jql",
+            &json!({"jql": jql, "maxResults": 2, "nextPageToken": token}),
+        )
+        .await;
+    let ids: Vec<&str> = second.body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert!(!ids.contains(&doomed.as_str()), "{ids:?}");
+    assert!(ids.contains(&all[3].as_str()));
+}
+
+#[tokio::test]
+async fn a_parent_the_person_may_not_browse_is_not_shown() {
+    let t = spawn_synthetic().await;
+    let admin = t.token("admin").await;
+    let dev = t.token("dev").await;
+    // An issue dev may see whose parent is Internal (its id a multiple of 10, see DATA.md).
+    let page = t
+        .post(
+            &admin,
+            "/rest/api/3/search/jql",
+            &json!({"jql": "project = CORE AND parent IS NOT EMPTY", "fields": ["parent"], "maxResults": 100}),
+        )
+        .await;
+    let issue = page.body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| {
+            let id: u64 = i["id"].as_str().unwrap().parse().unwrap();
+            let parent: u64 = i["fields"]["parent"]["id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            !id.is_multiple_of(10) && parent.is_multiple_of(10)
+        })
+        .expect("a CORE issue under an Internal parent");
+    let path = format!(
+        "/rest/api/3/issue/{}?fields=parent",
+        issue["id"].as_str().unwrap()
+    );
+    assert!(t.get(&admin, &path).await.body["fields"]["parent"].is_object());
+    let as_dev = t.get(&dev, &path).await;
+    assert_eq!(as_dev.status, StatusCode::OK);
+    assert!(as_dev.body["fields"]["parent"].is_null(), "{}", as_dev.body);
+}
