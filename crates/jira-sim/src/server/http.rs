@@ -177,12 +177,14 @@ pub(crate) async fn api_layer(
             .into_response();
     };
     let controls = shared.controls();
-    let delay = controls.latency_ms
-        + if controls.jitter_ms > 0 {
-            shared.random_below(controls.jitter_ms + 1)
+    // Controls come from the admin API: saturating, so that absurd values cannot overflow.
+    let delay = controls
+        .latency_ms
+        .saturating_add(if controls.jitter_ms > 0 {
+            shared.random_below(controls.jitter_ms.saturating_add(1))
         } else {
             0
-        };
+        });
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }

@@ -143,7 +143,8 @@ impl Limiter {
     }
 
     fn usage<'a>(&'a mut self, quota: &Quota, app: &str, now: Millis) -> &'a mut AppUsage {
-        let window_ms = i64::try_from(quota.window_seconds.max(1) * 1000).unwrap_or(i64::MAX);
+        let window_ms =
+            i64::try_from(quota.window_seconds.max(1).saturating_mul(1000)).unwrap_or(i64::MAX);
         let window = now.div_euclid(window_ms);
         let usage = self.apps.entry(app.to_owned()).or_default();
         if usage.window != window {
@@ -156,7 +157,8 @@ impl Limiter {
 
     /// Admits a request of `app` or says why not; counts it against the burst limit.
     pub(crate) fn admit(&mut self, quota: &Quota, app: &str, now: Millis) -> Admission {
-        let window_ms = i64::try_from(quota.window_seconds.max(1) * 1000).unwrap_or(i64::MAX);
+        let window_ms =
+            i64::try_from(quota.window_seconds.max(1).saturating_mul(1000)).unwrap_or(i64::MAX);
         let usage = self.usage(quota, app, now);
         let reset = (usage.window + 1).saturating_mul(window_ms);
         let remaining = quota.hourly_points.saturating_sub(usage.points);

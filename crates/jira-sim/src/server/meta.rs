@@ -593,7 +593,17 @@ pub(crate) async fn my_permissions(
             (None, None) => None,
         };
         let project = match (query_value(q, "projectKey"), query_value(q, "projectId")) {
-            (Some(k), _) | (None, Some(k)) => Some(project_param(&site, &k)?),
+            // A project the person may not browse is as absent as one that does not exist.
+            (Some(k), _) | (None, Some(k)) => {
+                let p = project_param(&site, &k)?;
+                if !site.can_browse_project(c.person, p) {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        format!("No project could be found with key '{k}'."),
+                    ));
+                }
+                Some(p)
+            }
             (None, None) => issue.map(|i| site.issue(i).project),
         };
         let mut out = Map::new();
@@ -682,6 +692,22 @@ pub(crate) async fn permissions_check(
         if issue_count > 1000 {
             return Err(ApiError::bad_request(
                 "At most 1000 issues can be checked in one request.",
+            ));
+        }
+        // The work is permissions × (projects + issues): bound the other factors too.
+        let permission_count: usize = request
+            .project_permissions
+            .iter()
+            .map(|p| p.permissions.len())
+            .sum();
+        let project_count: usize = request
+            .project_permissions
+            .iter()
+            .map(|p| p.projects.len())
+            .sum();
+        if permission_count + request.global_permissions.len() > 100 || project_count > 1000 {
+            return Err(ApiError::bad_request(
+                "At most 100 permissions and 1000 projects can be checked in one request.",
             ));
         }
         let known = |k: &str, kind: &str| PERMISSIONS.iter().any(|p| p.0 == k && p.3 == kind);
