@@ -231,14 +231,21 @@ pub(crate) fn write(
                 let item = json!({"field": "IssueParentAssociation", "fieldtype": "jira", "fieldId": "parent",
                     "from": old.map(|o| o.0.to_string()), "fromString": old.map(|o| o.1.to_owned()),
                     "to": new.as_ref().map(|n| n.0.to_string()), "toString": new.map(|n| n.1)});
-                events.push(Event::issue(
-                    "jira:issue_updated",
-                    "issue_generic",
-                    *idx,
-                    user.as_ref(),
-                    &[item],
-                    now,
-                ));
+                let old_parent = before
+                    .first()
+                    .and_then(|(_, i)| i.parent)
+                    .and_then(webhooks::local);
+                events.push(
+                    Event::issue(
+                        "jira:issue_updated",
+                        "issue_generic",
+                        *idx,
+                        user.as_ref(),
+                        &[item],
+                        now,
+                    )
+                    .mentioning(old_parent.into_iter().chain(*parent)),
+                );
             }
             WriteOp::AddLink { .. } | WriteOp::RemoveLink { .. } => {
                 let link = match op {

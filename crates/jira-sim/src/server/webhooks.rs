@@ -98,6 +98,9 @@ pub(crate) struct Event {
     name: &'static str,
     /// The issues whose visibility and JQL decide who gets it.
     issues: Vec<IssueIdx>,
+    /// Other issues the payload names (a link's other end, an old or new parent): only people who may browse
+    /// them too get the event.
+    mentions: Vec<IssueIdx>,
     /// The issue the payload shows, rendered for each webhook's person at delivery.
     subject: Option<IssueIdx>,
     /// Changed field ids, for `fieldIdsFilter`.
@@ -133,6 +136,7 @@ impl Event {
         Self {
             name,
             issues: vec![idx],
+            mentions: Vec::new(),
             subject: Some(idx),
             fields,
             payload,
@@ -165,6 +169,7 @@ impl Event {
         let mut out = vec![Self {
             name,
             issues: ends.clone(),
+            mentions: Vec::new(),
             subject: None,
             fields: vec!["issuelinks".into()],
             payload: json!({
@@ -193,16 +198,39 @@ impl Event {
             } else {
                 json!({"field": "Link", "fieldtype": "jira", "fieldId": "issuelinks", "from": other, "fromString": text, "to": null, "toString": null})
             };
-            out.push(Self::issue(
-                "jira:issue_updated",
-                "issue_generic",
-                end,
-                user,
-                &[item],
-                now,
-            ));
+            let other_end = if outward {
+                link.destination
+            } else {
+                link.source
+            };
+            out.push(
+                Self::issue(
+                    "jira:issue_updated",
+                    "issue_generic",
+                    end,
+                    user,
+                    &[item],
+                    now,
+                )
+                .mentioning(local(other_end)),
+            );
         }
         out
+    }
+
+    /// Names issues the payload mentions besides its own.
+    #[must_use]
+    pub(crate) fn mentioning(mut self, issues: impl IntoIterator<Item = IssueIdx>) -> Self {
+        self.mentions.extend(issues);
+        self
+    }
+}
+
+/// The issue of a target, if it is one of this site's.
+pub(crate) fn local(target: Target) -> Option<IssueIdx> {
+    match target {
+        Target::Local(idx) => Some(idx),
+        Target::External(_) => None,
     }
 }
 
@@ -260,6 +288,7 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
             let visible = event
                 .issues
                 .iter()
+                .chain(&event.mentions)
                 .all(|&i| site.can_browse(hook.person, i))
                 && event.issues.iter().any(|&i| matcher.matches(&site.view(i)));
             if wanted && fields_ok && visible {

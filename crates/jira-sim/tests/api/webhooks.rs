@@ -209,3 +209,63 @@ async fn deliveries_retry_duplicate_filter_and_expire() {
     assert_eq!(list.body["total"], 0);
     t.sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn link_events_reach_only_people_who_may_see_both_ends() {
+    let mut config = synthetic_config();
+    config.controls.webhooks.duplicate_probability = 0.0;
+    let t = spawn(config).await;
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let url = receiver(Arc::clone(&inbox)).await;
+    let dev = t.token_for_app("dev", "app-links").await;
+    let reg = t
+        .post(
+            &dev,
+            "/rest/api/3/webhook",
+            &json!({"url": url, "webhooks": [
+                {"events": ["jira:issue_updated"], "jqlFilter": "project = CORE"}
+            ]}),
+        )
+        .await;
+    assert_eq!(reg.status, StatusCode::OK, "{}", reg.body);
+    let visible = t
+        .post(
+            &dev,
+            "/rest/api/3/search/jql",
+            &json!({"jql": "project = CORE ORDER BY key", "fields": ["key"], "maxResults": 2}),
+        )
+        .await;
+    let keys: Vec<String> = visible.body["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_owned())
+        .collect();
+    // A link to an issue dev may not browse (project OPS): the update of the CORE end names OPS-1, so dev
+    // gets nothing.
+    let hidden = t
+        .admin(
+            reqwest::Method::POST,
+            "/_sim/links",
+            &json!({"type": "Blocks", "inward": keys[0], "outward": "OPS-1"}),
+        )
+        .await;
+    assert_eq!(hidden.status, StatusCode::CREATED, "{}", hidden.body);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        inbox.lock().unwrap().received.is_empty(),
+        "{:?}",
+        inbox.lock().unwrap().received
+    );
+    // A link between two issues dev may see is delivered, for each end.
+    let shown = t
+        .admin(
+            reqwest::Method::POST,
+            "/_sim/links",
+            &json!({"type": "Blocks", "inward": keys[0], "outward": keys[1]}),
+        )
+        .await;
+    assert_eq!(shown.status, StatusCode::CREATED, "{}", shown.body);
+    wait_for(&inbox, 1).await;
+    assert!(!inbox.lock().unwrap().received.is_empty());
+}
