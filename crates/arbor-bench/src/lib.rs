@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod forest;
+pub mod jira;
 pub mod sim;
 pub mod store;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use arbor_bench::{Figure, Runs, forest, sim, store};
+use arbor_bench::{Figure, Runs, forest, jira, sim, store};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -52,6 +52,14 @@ enum Scenario {
         #[arg(long)]
         synthetic: Option<usize>,
     },
+    /// arbor-jira: cold load of an N-issue structure (JQL insert + extend + 5 columns) from an in-process
+    /// jira-sim with latency, a reopen within the TTL, and a reload after one change announced by webhook.
+    JiraLoad {
+        #[arg(long, default_value_t = 10_000)]
+        issues: usize,
+        #[arg(long, default_value_t = 20)]
+        latency_ms: u64,
+    },
     /// jira-sim: generating a synthetic site (time and peak memory of this process).
     SimSynthetic {
         #[arg(long, default_value_t = 1_000_000)]
@@ -79,6 +87,9 @@ fn main() -> ExitCode {
         Scenario::SimSearch { data, synthetic } => {
             let data = synthetic.is_none().then_some(data.as_path());
             sim::search_page(data, synthetic.unwrap_or(0), runs).map_err(|e| e.to_string())
+        }
+        Scenario::JiraLoad { issues, latency_ms } => {
+            jira::jira_load(issues, latency_ms, runs).map_err(|e| e.to_string())
         }
         Scenario::SimSynthetic { issues, seed } => {
             sim::synthetic_load(issues, seed).map_err(|e| e.to_string())

@@ -1,0 +1,256 @@
+//! The client: paging, people, 429 storms, the quota pause, faults and the concurrency limit.
+
+use std::time::{Duration, Instant};
+
+use arbor_core::ids::IssueId;
+use arbor_jira::client::{ClientConfig, JiraError, Tenants};
+use jira_sim::server::FaultKind;
+use jira_sim::server::FaultRule;
+
+use crate::{client, config, person, quiet_controls, sim, sim_requests};
+
+#[tokio::test]
+async fn search_pages_follow_tokens_without_repeats() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let jira = client(&sim, &tenants, &config());
+    let admin = person(&sim, "admin");
+    let all = jira
+        .search_ids(&admin.token, "project = CORE", 5000)
+        .await
+        .unwrap();
+    assert!(all.len() > 150, "{}", all.len());
+    let before = tenants.metrics.tenant(jira.tenant()).snapshot();
+    let paged = jira
+        .search_ids(&admin.token, "project = CORE", 100)
+        .await
+        .unwrap();
+    assert_eq!(paged, all, "same ids, same order, no repeats");
+    let after = tenants.metrics.tenant(jira.tenant()).snapshot();
+    assert_eq!(
+        after.requests - before.requests,
+        all.len().div_ceil(100) as u64
+    );
+    assert!(after.points - before.points >= all.len() as u64);
+    let count = jira
+        .approximate_count(&admin.token, "project = CORE")
+        .await
+        .unwrap();
+    assert_eq!(count, all.len() as u64);
+    let unbounded = jira.search_ids(&admin.token, "order by key", 50).await;
+    assert!(
+        matches!(unbounded, Err(JiraError::BadRequest { .. })),
+        "{unbounded:?}"
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_people_see_different_issues() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let jira = client(&sim, &tenants, &config());
+    let (admin, dev) = (person(&sim, "admin"), person(&sim, "dev"));
+    let ops = jira
+        .search_ids(&admin.token, "project = OPS", 5000)
+        .await
+        .unwrap();
+    assert!(!ops.is_empty());
+    let hidden = jira
+        .search_ids(&dev.token, "project = OPS", 5000)
+        .await
+        .unwrap();
+    assert!(hidden.is_empty(), "dev cannot browse OPS");
+    let batch: Vec<IssueId> = ops.iter().copied().take(100).collect();
+    let fetched = jira
+        .bulk_fetch(
+            &dev.token,
+            &batch,
+            &[arbor_core::data::FieldId::new("summary")],
+        )
+        .await
+        .unwrap();
+    assert!(fetched.issues.is_empty());
+    assert_eq!(fetched.absent, batch);
+    let me = jira.myself(&dev.token).await.unwrap();
+    assert_eq!(me["accountId"].as_str(), Some(&*dev.account_id));
+    for call in [
+        jira.fields(&dev.token).await,
+        jira.issue_types(&dev.token).await,
+        jira.link_types(&dev.token).await,
+        jira.statuses(&dev.token).await,
+        jira.groups(&dev.token, &dev.account_id).await,
+        jira.project_roles(&dev.token, "CORE").await,
+        jira.my_permissions(&dev.token, &["BROWSE_PROJECTS"]).await,
+        jira.permissions_check(&dev.token, "BROWSE_PROJECTS", &batch)
+            .await,
+    ] {
+        call.unwrap();
+    }
+    let projects = jira.projects(&dev.token).await.unwrap();
+    assert!(projects.iter().all(|p| p["key"] != "OPS"));
+    let invalid = arbor_jira::client::AccessToken::new("not-a-token".into());
+    assert_eq!(jira.myself(&invalid).await, Err(JiraError::Unauthorized));
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_storm_of_429s_is_ridden_out_with_backoff() {
+    let sim = sim().await;
+    let mut controls = quiet_controls();
+    controls.quota.burst_per_second = 3;
+    sim.handle().set_controls(controls);
+    let tenants = Tenants::new();
+    let jira = client(&sim, &tenants, &config());
+    let admin = person(&sim, "admin");
+    let calls = (0..8).map(|_| jira.myself(&admin.token));
+    let results = futures_util::future::join_all(calls).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let counters = tenants.metrics.tenant(jira.tenant()).snapshot();
+    assert!(counters.rate_limited >= 1, "{counters:?}");
+    assert_eq!(counters.requests, 8 + counters.rate_limited);
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_exhausted_quota_pauses_the_tenant_until_the_reset() {
+    let sim = sim().await;
+    let mut controls = quiet_controls();
+    controls.quota.hourly_points = 5;
+    controls.quota.window_seconds = 3600;
+    sim.handle().set_controls(controls);
+    let tenants = Tenants::new();
+    let jira = client(&sim, &tenants, &config());
+    let admin = person(&sim, "admin");
+    let mut refused = None;
+    for _ in 0..10 {
+        if let Err(error) = jira.myself(&admin.token).await {
+            refused = Some(error);
+            break;
+        }
+    }
+    let Some(JiraError::RateLimited { retry_after }) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(retry_after > Duration::from_secs(2));
+    // Paused: further calls fail at once without reaching Jira.
+    let seen = sim_requests(&sim);
+    let started = Instant::now();
+    let paused = jira.myself(&admin.token).await;
+    assert!(
+        matches!(paused, Err(JiraError::RateLimited { .. })),
+        "{paused:?}"
+    );
+    assert!(paused.unwrap_err().is_outage());
+    assert_eq!(sim_requests(&sim), seen, "no call during the pause");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // Another client of the same tenant shares the pause.
+    let other = client(&sim, &tenants, &config());
+    assert!(other.myself(&admin.token).await.is_err());
+    assert_eq!(sim_requests(&sim), seen);
+    sim.shutdown().await.unwrap();
+}
+
+fn fault(endpoint: &str, kind: FaultKind, probability: f64) -> FaultRule {
+    FaultRule {
+        endpoint: endpoint.into(),
+        kind,
+        probability,
+    }
+}
+
+#[tokio::test]
+async fn reads_are_retried_on_5xx_drops_and_timeouts_writes_are_not() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let mut short = config();
+    short.request_timeout = Duration::from_millis(500);
+    let jira = client(&sim, &tenants, &short);
+    let admin = person(&sim, "admin");
+    let set = |rule: FaultRule| {
+        let mut controls = quiet_controls();
+        controls.faults = vec![rule];
+        sim.handle().set_controls(controls);
+    };
+    for kind in [
+        FaultKind::Status { status: 503 },
+        FaultKind::Drop,
+        FaultKind::Timeout { ms: 3000 },
+    ] {
+        set(fault("GET /rest/api/3/myself", kind.clone(), 1.0));
+        let before = tenants.metrics.tenant(jira.tenant()).snapshot().requests;
+        let outcome = jira.myself(&admin.token).await;
+        assert!(
+            matches!(outcome, Err(JiraError::Unavailable { .. })),
+            "{kind:?}: {outcome:?}"
+        );
+        let after = tenants.metrics.tenant(jira.tenant()).snapshot().requests;
+        assert_eq!(
+            after - before,
+            5,
+            "{kind:?}: the first attempt and 4 retries"
+        );
+    }
+    // A write is tried once.
+    set(fault(
+        "POST /rest/api/3/webhook",
+        FaultKind::Status { status: 503 },
+        1.0,
+    ));
+    let before = tenants.metrics.tenant(jira.tenant()).snapshot().requests;
+    let url = url::Url::parse("http://127.0.0.1:9/hook").unwrap();
+    let write = jira
+        .register_webhooks(
+            &admin.token,
+            &url,
+            &[(vec!["jira:issue_updated"], "project = CORE")],
+        )
+        .await;
+    assert!(
+        matches!(write, Err(JiraError::Unavailable { .. })),
+        "{write:?}"
+    );
+    assert_eq!(
+        tenants.metrics.tenant(jira.tenant()).snapshot().requests - before,
+        1
+    );
+    // Intermittent faults are ridden out.
+    set(fault(
+        "POST /rest/api/3/search*",
+        FaultKind::Status { status: 502 },
+        0.3,
+    ));
+    for _ in 0..5 {
+        jira.search_ids(&admin.token, "project = CORE", 100)
+            .await
+            .unwrap();
+    }
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_calls_of_a_tenant_are_limited() {
+    let sim = sim().await;
+    let mut controls = quiet_controls();
+    controls.latency_ms = 150;
+    sim.handle().set_controls(controls);
+    let tenants = Tenants::new();
+    let limited = ClientConfig {
+        concurrency: 2,
+        ..config()
+    };
+    let jira = client(&sim, &tenants, &limited);
+    let admin = person(&sim, "admin");
+    let started = Instant::now();
+    let calls = (0..6).map(|_| jira.myself(&admin.token));
+    for result in futures_util::future::join_all(calls).await {
+        result.unwrap();
+    }
+    // Six calls, two at a time, 150 ms each: at least three rounds.
+    assert!(
+        started.elapsed() >= Duration::from_millis(440),
+        "{:?}",
+        started.elapsed()
+    );
+    sim.shutdown().await.unwrap();
+}

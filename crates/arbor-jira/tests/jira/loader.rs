@@ -1,0 +1,205 @@
+//! The loader: the needs protocol against the simulator, caches per person, stale serving.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use arbor_core::data::{FieldId, IssueData, Needs};
+use arbor_core::ids::IssueId;
+use arbor_jira::cache::{CacheConfig, Caches};
+use arbor_jira::client::{JiraError, Tenants};
+use arbor_jira::loader::{Loader, LoaderConfig};
+
+use crate::{client, config, person, sim, sim_requests};
+
+fn fields() -> BTreeSet<FieldId> {
+    ["summary", "status", "assignee"]
+        .map(FieldId::new)
+        .into_iter()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cold_load_fetches_once_and_a_reopen_makes_no_calls() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let caches = Caches::new(CacheConfig::default());
+    let loader = Loader::new(
+        client(&sim, &tenants, &config()),
+        caches,
+        LoaderConfig::default(),
+    );
+    let admin = person(&sim, "admin");
+    let epics = "project = CORE AND issuetype = Epic";
+
+    // Round 1: the query.
+    let mut data = IssueData::new();
+    let mut needs = Needs::default();
+    needs.jql.insert(epics.into());
+    let first = loader.load(&admin, &needs, &mut data).await.unwrap();
+    let ids = data.jql(epics).unwrap().to_vec();
+    assert!(!ids.is_empty());
+    assert_eq!(first.requests, 1);
+
+    // Round 2: the epics' fields and their children, in one pass.
+    let needs = Needs {
+        issues: ids.iter().copied().collect(),
+        fields: fields(),
+        children: ids.iter().copied().collect(),
+        ..Needs::default()
+    };
+    let second = loader.load(&admin, &needs, &mut data).await.unwrap();
+    let children: usize = ids.iter().map(|&e| data.children(e).unwrap().len()).sum();
+    assert!(children > 0);
+    assert_eq!(
+        second.requests as usize,
+        1 + (ids.len() + children).div_ceil(100),
+        "one children search, bulk fetches of 100"
+    );
+    for &epic in &ids {
+        for &child in data.children(epic).unwrap() {
+            assert!(
+                data.issue(child)
+                    .unwrap()
+                    .has_field(&FieldId::new("summary"))
+            );
+        }
+    }
+    assert!(!second.stale);
+
+    // Reopen: everything from the caches.
+    let before = sim_requests(&sim);
+    let mut again = IssueData::new();
+    let mut round1 = Needs::default();
+    round1.jql.insert(epics.into());
+    let reopen = loader.load(&admin, &round1, &mut again).await.unwrap();
+    let reopen2 = loader.load(&admin, &needs, &mut again).await.unwrap();
+    // The children's fields, which the cold load fetched along with the lists, are the next round's need.
+    let kids = Needs {
+        issues: ids
+            .iter()
+            .flat_map(|&e| again.children(e).unwrap().to_vec())
+            .collect(),
+        fields: fields(),
+        ..Needs::default()
+    };
+    let reopen3 = loader.load(&admin, &kids, &mut again).await.unwrap();
+    assert_eq!(reopen.requests + reopen2.requests + reopen3.requests, 0);
+    assert_eq!(sim_requests(&sim), before);
+    assert_eq!(again.len(), data.len());
+    assert!(reopen2.cache_hits > 0 && reopen2.age(loader.caches()).is_some());
+    let counters = tenants.metrics.snapshot();
+    assert!(counters.values().next().unwrap().cache_hits > 0);
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn cached_fields_are_shared_only_with_people_jira_showed_the_issue_to() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let caches = Caches::new(CacheConfig::default());
+    let loader = Loader::new(
+        client(&sim, &tenants, &config()),
+        caches,
+        LoaderConfig::default(),
+    );
+    let (admin, dev) = (person(&sim, "admin"), person(&sim, "dev"));
+    // Issues of CORE, some at the Internal security level (ids divisible by 10), and some of OPS.
+    let mut wanted: BTreeSet<IssueId> = BTreeSet::new();
+    for q in ["project = CORE", "project = OPS"] {
+        let ids = loader
+            .client()
+            .search_ids(&admin.token, q, 5000)
+            .await
+            .unwrap();
+        wanted.extend(ids.into_iter().take(40));
+    }
+    let needs = Needs {
+        issues: wanted.clone(),
+        fields: fields(),
+        ..Needs::default()
+    };
+    let mut as_admin = IssueData::new();
+    loader.load(&admin, &needs, &mut as_admin).await.unwrap();
+    assert_eq!(as_admin.len(), wanted.len());
+
+    // Dev has no visibility record yet: Jira is asked, and decides.
+    let mut as_dev = IssueData::new();
+    let report = loader.load(&dev, &needs, &mut as_dev).await.unwrap();
+    assert!(report.requests >= 1);
+    let hidden: Vec<IssueId> = wanted
+        .iter()
+        .copied()
+        .filter(|&i| as_dev.is_hidden(i))
+        .collect();
+    assert!(!hidden.is_empty());
+    assert!(hidden.iter().all(|&i| as_dev.issue(i).is_none()));
+    assert!(as_dev.len() + hidden.len() == wanted.len());
+    assert!(hidden.iter().any(|i| i.get() % 10 == 0) || hidden.len() >= 40);
+
+    // Now both are known: neither asks again, and dev still sees nothing hidden.
+    let mut again = IssueData::new();
+    assert_eq!(
+        loader
+            .load(&dev, &needs, &mut again)
+            .await
+            .unwrap()
+            .requests,
+        0
+    );
+    assert!(
+        hidden
+            .iter()
+            .all(|&i| again.is_hidden(i) && again.issue(i).is_none())
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn when_jira_is_down_the_last_good_data_is_served_stale_up_to_the_maximum_age() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let caches = Caches::new(CacheConfig {
+        max_stale: Duration::from_secs(600),
+        ..CacheConfig::default()
+    });
+    let mut quick = config();
+    quick.retry.max_retries = 1;
+    let loader = Loader::new(
+        client(&sim, &tenants, &quick),
+        caches.clone(),
+        LoaderConfig::default(),
+    );
+    let admin = person(&sim, "admin");
+    let query = "project = WEB";
+    let mut needs = Needs::default();
+    needs.jql.insert(query.into());
+    let mut data = IssueData::new();
+    loader.load(&admin, &needs, &mut data).await.unwrap();
+    let ids: BTreeSet<IssueId> = data.jql(query).unwrap().iter().copied().take(150).collect();
+    let fetch = Needs {
+        issues: ids.clone(),
+        fields: fields(),
+        ..Needs::default()
+    };
+    loader.load(&admin, &fetch, &mut data).await.unwrap();
+    sim.shutdown().await.unwrap();
+
+    // Two minutes later (past the 60 s TTLs), Jira is gone.
+    caches.advance_clock(Duration::from_secs(120));
+    let mut stale = IssueData::new();
+    let r1 = loader.load(&admin, &needs, &mut stale).await.unwrap();
+    let r2 = loader.load(&admin, &fetch, &mut stale).await.unwrap();
+    assert!(r1.stale && r2.stale);
+    assert!(r2.age(&caches).unwrap() >= Duration::from_secs(120));
+    assert_eq!(stale.jql(query), data.jql(query));
+    assert!(ids.iter().all(|&i| stale.issue(i).is_some()));
+
+    // Past the maximum age, it says Jira is unavailable.
+    caches.advance_clock(Duration::from_secs(600));
+    let mut none = IssueData::new();
+    let outcome = loader.load(&admin, &needs, &mut none).await;
+    assert!(
+        matches!(outcome, Err(JiraError::Unavailable { .. })),
+        "{outcome:?}"
+    );
+}

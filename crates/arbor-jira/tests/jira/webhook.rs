@@ -1,0 +1,225 @@
+//! Early invalidation: webhook deliveries from the simulator (with retries and duplicates) and polling.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use arbor_core::data::{FieldId, FieldValue, IssueData, Needs};
+use arbor_core::ids::IssueId;
+use arbor_jira::cache::{CacheConfig, Caches};
+use arbor_jira::client::{TenantId, Tenants};
+use arbor_jira::loader::{Loader, LoaderConfig};
+use arbor_jira::poll::Poller;
+use arbor_jira::webhook::{Delivery, WebhookReceiver};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use jira_sim::server::RunningSim;
+use serde_json::json;
+
+use crate::{client, config, person, quiet_controls, sim};
+
+/// An in-process receiver that applies deliveries for tenant `site-a` and records their outcomes.
+async fn receiver(
+    receiver: WebhookReceiver,
+) -> (url::Url, tokio::sync::mpsc::UnboundedReceiver<Delivery>) {
+    let (sender, outcomes) = tokio::sync::mpsc::unbounded_channel();
+    async fn hook(
+        State((receiver, sender)): State<(
+            WebhookReceiver,
+            tokio::sync::mpsc::UnboundedSender<Delivery>,
+        )>,
+        headers: HeaderMap,
+        body: axum::body::Bytes,
+    ) -> StatusCode {
+        let id = headers
+            .get("x-atlassian-webhook-identifier")
+            .and_then(|v| v.to_str().ok());
+        match receiver.receive(&TenantId::new("site-a"), id, &body).await {
+            Ok(outcome) => {
+                let _ = sender.send(outcome);
+                StatusCode::OK
+            }
+            Err(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state((receiver, sender));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (
+        url::Url::parse(&format!("http://{addr}/hook")).unwrap(),
+        outcomes,
+    )
+}
+
+async fn edit_summary(sim: &RunningSim, issue: IssueId, summary: &str) {
+    let response = reqwest::Client::new()
+        .put(format!("{}/_sim/issues/{}", sim.base_url(), issue.get()))
+        .bearer_auth(sim.admin_token())
+        .json(&json!({ "summary": summary }))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+#[tokio::test]
+async fn a_webhook_delivery_makes_the_next_load_fetch_only_the_changed_issue() {
+    let sim = sim().await;
+    let mut controls = quiet_controls();
+    controls.webhooks.duplicate_probability = 1.0;
+    sim.handle().set_controls(controls);
+    let tenants = Tenants::new();
+    let caches = Caches::new(CacheConfig::default());
+    let loader = Loader::new(
+        client(&sim, &tenants, &config()),
+        caches.clone(),
+        LoaderConfig::default(),
+    );
+    let admin = person(&sim, "admin");
+    let (url, mut outcomes) = receiver(WebhookReceiver::new(caches.clone())).await;
+    loader
+        .client()
+        .register_webhooks(
+            &admin.token,
+            &url,
+            &[(
+                vec![
+                    "jira:issue_updated",
+                    "jira:issue_created",
+                    "jira:issue_deleted",
+                ],
+                "project = CORE",
+            )],
+        )
+        .await
+        .unwrap();
+
+    let query = "project = CORE AND issuetype = Story";
+    let mut needs = Needs::default();
+    needs.jql.insert(query.into());
+    let mut data = IssueData::new();
+    loader.load(&admin, &needs, &mut data).await.unwrap();
+    let ids: BTreeSet<IssueId> = data.jql(query).unwrap().iter().copied().take(120).collect();
+    let fetch = Needs {
+        issues: ids.clone(),
+        fields: [FieldId::new("summary")].into_iter().collect(),
+        ..Needs::default()
+    };
+    loader.load(&admin, &fetch, &mut data).await.unwrap();
+
+    let changed = *ids.iter().next().unwrap();
+    edit_summary(&sim, changed, "Renamed by the webhook test").await;
+    // The delivery arrives twice (duplicate probability 1): applied once.
+    let first = tokio::time::timeout(Duration::from_secs(20), outcomes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first,
+        Delivery::Applied {
+            issues: vec![changed]
+        }
+    );
+    let second = tokio::time::timeout(Duration::from_secs(20), outcomes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second, Delivery::Duplicate);
+
+    let mut again = IssueData::new();
+    let r1 = loader.load(&admin, &needs, &mut again).await.unwrap();
+    let r2 = loader.load(&admin, &fetch, &mut again).await.unwrap();
+    assert_eq!(
+        r1.requests + r2.requests,
+        1,
+        "only the changed issue is fetched"
+    );
+    assert_eq!(
+        again
+            .issue(changed)
+            .unwrap()
+            .field(&FieldId::new("summary")),
+        Some(Some(&FieldValue::text("Renamed by the webhook test")))
+    );
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn creations_drop_cached_results_and_unknown_events_are_ignored() {
+    let caches = Caches::new(CacheConfig::default());
+    let receiver = WebhookReceiver::new(caches.clone());
+    let tenant = TenantId::new("t");
+    let person: std::sync::Arc<str> = "p".into();
+    let key = arbor_jira::cache::ResultKey::Jql("project = A".into());
+    let one = IssueId::new(1).unwrap();
+    caches
+        .put_result(&tenant, &person, key.clone(), vec![one], caches.now())
+        .await;
+    let ignored = receiver
+        .receive(&tenant, Some("x-1"), br#"{"webhookEvent":"board_created"}"#)
+        .await
+        .unwrap();
+    assert_eq!(ignored, Delivery::Ignored);
+    assert!(caches.result(&tenant, &person, &key).await.is_some());
+    let created =
+        json!({"webhookEvent": "jira:issue_created", "timestamp": 5, "issue": {"id": "2"}});
+    let body = serde_json::to_vec(&created).unwrap();
+    // No identifier: the event's own fields stand in for it.
+    let applied = receiver.receive(&tenant, None, &body).await.unwrap();
+    assert_eq!(
+        applied,
+        Delivery::Applied {
+            issues: vec![IssueId::new(2).unwrap()]
+        }
+    );
+    assert_eq!(
+        receiver.receive(&tenant, None, &body).await.unwrap(),
+        Delivery::Duplicate
+    );
+    assert!(caches.result(&tenant, &person, &key).await.is_none());
+    assert!(receiver.receive(&tenant, None, b"not json").await.is_err());
+}
+
+#[tokio::test]
+async fn polling_invalidates_recently_updated_issues() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let caches = Caches::new(CacheConfig::default());
+    let jira = client(&sim, &tenants, &config());
+    let loader = Loader::new(jira.clone(), caches.clone(), LoaderConfig::default());
+    let admin = person(&sim, "admin");
+    let ids: BTreeSet<IssueId> = jira
+        .search_ids(&admin.token, "project = CORE", 5000)
+        .await
+        .unwrap()
+        .into_iter()
+        .take(10)
+        .collect();
+    let fetch = Needs {
+        issues: ids.clone(),
+        fields: [FieldId::new("summary")].into_iter().collect(),
+        ..Needs::default()
+    };
+    loader
+        .load(&admin, &fetch, &mut IssueData::new())
+        .await
+        .unwrap();
+    let changed = *ids.iter().next().unwrap();
+    edit_summary(&sim, changed, "Changed for polling").await;
+    let poller = Poller::new(jira, caches.clone(), Duration::from_secs(300));
+    assert_eq!(poller.query(), "updated >= \"-6m\"");
+    let invalidated = poller.poll_once(&admin).await.unwrap();
+    assert!(invalidated >= 1);
+    assert!(
+        caches
+            .issue(&TenantId::new("site-a"), changed)
+            .await
+            .is_none()
+    );
+    let mut again = IssueData::new();
+    let report = loader.load(&admin, &fetch, &mut again).await.unwrap();
+    assert_eq!(report.requests, 1);
+    sim.shutdown().await.unwrap();
+}
