@@ -44,6 +44,14 @@ pub(crate) async fn fields(
     })
 }
 
+/// Renders each of `count` metadata objects by their `u16` index.
+fn each(count: usize, render: impl Fn(u16) -> Value) -> Vec<Value> {
+    (0..count)
+        .filter_map(|i| u16::try_from(i).ok())
+        .map(render)
+        .collect()
+}
+
 pub(crate) async fn issue_types(
     State(shared): State<Arc<Shared>>,
     Extension(c): Extension<Caller>,
@@ -52,10 +60,7 @@ pub(crate) async fn issue_types(
         c.require("read:jira-work")?;
         let site = shared.site();
         let r = Renderer::new(&site, Some(c.person));
-        let body: Vec<Value> = (0..site.issue_types.len())
-            .filter_map(|t| u16::try_from(t).ok())
-            .map(|t| r.issue_type(t))
-            .collect();
+        let body = each(site.issue_types.len(), |t| r.issue_type(t));
         Ok(costed(StatusCode::OK, Value::Array(body), 0))
     })
 }
@@ -68,10 +73,7 @@ pub(crate) async fn link_types(
         c.require("read:jira-work")?;
         let site = shared.site();
         let r = Renderer::new(&site, Some(c.person));
-        let types: Vec<Value> = (0..site.link_types.len())
-            .filter_map(|t| u16::try_from(t).ok())
-            .map(|t| r.link_type(t))
-            .collect();
+        let types = each(site.link_types.len(), |t| r.link_type(t));
         Ok(costed(
             StatusCode::OK,
             json!({ "issueLinkTypes": types }),
@@ -88,10 +90,7 @@ pub(crate) async fn statuses(
         c.require("read:jira-work")?;
         let site = shared.site();
         let r = Renderer::new(&site, Some(c.person));
-        let body: Vec<Value> = (0..site.statuses.len())
-            .filter_map(|s| u16::try_from(s).ok())
-            .map(|s| r.status(s))
-            .collect();
+        let body = each(site.statuses.len(), |s| r.status(s));
         Ok(costed(StatusCode::OK, Value::Array(body), 0))
     })
 }
