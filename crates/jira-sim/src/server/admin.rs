@@ -21,7 +21,7 @@ use axum::routing::{delete, get, post, put};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http::{ApiError, ApiResult, json_body};
+use super::http::{ApiError, ApiResult, json_body, respond};
 use super::issues::{WriteOp, write, write_error};
 use super::{Controls, Shared, SimHandle, lock};
 use crate::model::{IssueIdx, NewIssue, Site};
@@ -37,10 +37,6 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/issues/{idOrKey}", put(edit_issue).delete(delete_issue))
         .route("/links", post(create_link))
         .route("/links/{id}", delete(delete_link))
-}
-
-fn respond(run: impl FnOnce() -> ApiResult<Response>) -> Response {
-    run().unwrap_or_else(IntoResponse::into_response)
 }
 
 #[derive(Debug, Deserialize)]

@@ -338,6 +338,11 @@ pub(crate) fn query_int(query: Option<&str>, name: &str) -> ApiResult<Option<i64
     }
 }
 
+/// Runs a handler's body: its error becomes the Jira-shaped error response.
+pub(crate) fn respond(run: impl FnOnce() -> ApiResult<Response>) -> Response {
+    run().unwrap_or_else(IntoResponse::into_response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

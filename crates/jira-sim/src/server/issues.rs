@@ -18,7 +18,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::http::{ApiError, ApiResult, Caller, costed, json_body, query_value, query_values};
+use super::http::{
+    ApiError, ApiResult, Caller, costed, json_body, query_value, query_values, respond,
+};
 use super::search::add_names_schema;
 use super::webhooks::{self, Event};
 use super::{Shared, lock};
@@ -308,7 +310,7 @@ pub(crate) async fn get_issue(
     params: RawPathParams,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("read:jira-work")?;
         let site = shared.site();
         let idx = visible(&site, &caller, &path_param(&params, "issueIdOrKey"))?;
@@ -320,8 +322,7 @@ pub(crate) async fn get_issue(
             add_names_schema(&site, &selection, &expand, obj);
         }
         Ok(costed(StatusCode::OK, issue, 1))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,7 +340,7 @@ pub(crate) async fn bulkfetch(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("read:jira-work")?;
         let request: BulkFetch = json_body(&body)?;
         if request.issue_ids_or_keys.is_empty() {
@@ -395,8 +396,7 @@ pub(crate) async fn bulkfetch(
             Value::Object(out),
             found.len() as u64,
         ))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 /// An issue reference in a request body: `{"key": ...}` or `{"id": ...}`.
@@ -428,7 +428,7 @@ pub(crate) async fn edit_issue(
     RawQuery(q): RawQuery,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("write:jira-work")?;
         let request: Value = json_body(&body)?;
         let mut ops = Vec::new();
@@ -501,8 +501,7 @@ pub(crate) async fn edit_issue(
             return Ok(costed(StatusCode::OK, issue, 1));
         }
         Ok(StatusCode::NO_CONTENT.into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 pub(crate) async fn create_link(
@@ -510,7 +509,7 @@ pub(crate) async fn create_link(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("write:jira-work")?;
         let request: Value = json_body(&body)?;
         let (Some(kind), Some(inward), Some(outward)) = (
@@ -559,8 +558,7 @@ pub(crate) async fn create_link(
         }
         write(&shared, Some(caller.person), &op).map_err(|e| write_error(&e))?;
         Ok(StatusCode::CREATED.into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 /// A link id from the path, visible to the caller (both local ends browsable), or 404/400.
@@ -594,7 +592,7 @@ pub(crate) async fn get_link(
     Extension(caller): Extension<Caller>,
     params: RawPathParams,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("read:jira-work")?;
         let site = shared.site();
         let id = visible_link(&site, &caller, &params)?;
@@ -604,8 +602,7 @@ pub(crate) async fn get_link(
             Renderer::new(&site, Some(caller.person)).link(link),
             0,
         ))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 pub(crate) async fn delete_link(
@@ -613,7 +610,7 @@ pub(crate) async fn delete_link(
     Extension(caller): Extension<Caller>,
     params: RawPathParams,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("write:jira-work")?;
         let id = {
             let site = shared.site();
@@ -622,8 +619,7 @@ pub(crate) async fn delete_link(
         write(&shared, Some(caller.person), &WriteOp::RemoveLink { id })
             .map_err(|e| write_error(&e))?;
         Ok(StatusCode::NO_CONTENT.into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 pub(crate) async fn delete_issue(
@@ -632,7 +628,7 @@ pub(crate) async fn delete_issue(
     params: RawPathParams,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("write:jira-work")?;
         let with_subtasks = query_value(q.as_deref(), "deleteSubtasks").as_deref() == Some("true");
         let (idx, issue_id) = {
@@ -653,6 +649,5 @@ pub(crate) async fn delete_issue(
             other => write_error(&other),
         })?;
         Ok(StatusCode::NO_CONTENT.into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }

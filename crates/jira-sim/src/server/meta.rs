@@ -13,20 +13,16 @@ use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{RawPathParams, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::http::{
-    ApiError, ApiResult, Caller, costed, json_body, query_int, query_value, query_values,
+    ApiError, ApiResult, Caller, costed, json_body, query_int, query_value, query_values, respond,
 };
 use crate::model::{Grantee, PersonIdx, Site};
 use crate::render::Renderer;
-
-fn respond(run: impl FnOnce() -> ApiResult<Response>) -> Response {
-    run().unwrap_or_else(IntoResponse::into_response)
-}
 
 fn count(n: usize) -> u64 {
     n as u64

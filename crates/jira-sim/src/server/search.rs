@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::http::{
-    ApiError, ApiResult, Caller, costed, json_body, query_int, query_value, query_values,
+    ApiError, ApiResult, Caller, costed, json_body, query_int, query_value, query_values, respond,
 };
 use super::{Shared, lock};
 use crate::model::{Issue, IssueIdx, Millis, Site, fnv1a64};
@@ -436,7 +436,7 @@ pub(crate) async fn approximate_count(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         caller.require("read:jira-work")?;
         let request: CountRequest = json_body(&body)?;
         let now = shared.now_ms();
@@ -444,8 +444,7 @@ pub(crate) async fn approximate_count(
         let matcher = compile(&site, &caller, request.jql.as_deref(), now)?;
         let count = run_query(&shared, &site, &caller, &matcher, &[], now).len();
         Ok(costed(StatusCode::OK, json!({ "count": count }), 0))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 /// The old search: removed from Jira Cloud.

@@ -25,7 +25,7 @@ use jql::eval::{EvalContext, Matcher, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::http::{ApiError, ApiResult, Caller, costed, json_body, query_int};
+use super::http::{ApiError, ApiResult, Caller, costed, json_body, query_int, respond};
 use super::{Shared, lock};
 use crate::model::{IssueIdx, Link, Millis, PersonIdx, Site, Target};
 use crate::render::{FieldSelection, Renderer};
@@ -410,7 +410,7 @@ pub(crate) async fn register(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         app_only(&caller)?;
         let request: Registration = json_body(&body)?;
         if url::Url::parse(&request.url).is_err() {
@@ -485,8 +485,7 @@ pub(crate) async fn register(
             json!({ "webhookRegistrationResult": results }),
             0,
         ))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 pub(crate) async fn list(
@@ -494,7 +493,7 @@ pub(crate) async fn list(
     Extension(caller): Extension<Caller>,
     RawQuery(q): RawQuery,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         app_only(&caller)?;
         let q = q.as_deref();
         let start = usize::try_from(query_int(q, "startAt")?.unwrap_or(0).max(0)).unwrap_or(0);
@@ -526,8 +525,7 @@ pub(crate) async fn list(
             "values": values,
         });
         Ok(costed(StatusCode::OK, body, 0))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -541,15 +539,14 @@ pub(crate) async fn delete(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         app_only(&caller)?;
         let ids: Ids = json_body(&body)?;
         lock(&shared.webhooks)
             .hooks
             .retain(|h| !(h.client_id == caller.client_id && ids.webhook_ids.contains(&h.id)));
         Ok(StatusCode::ACCEPTED.into_response())
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
 
 pub(crate) async fn refresh(
@@ -557,7 +554,7 @@ pub(crate) async fn refresh(
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Response {
-    let run = || -> ApiResult<Response> {
+    respond(|| {
         app_only(&caller)?;
         let ids: Ids = json_body(&body)?;
         let expires = shared.now_ms() + LIFETIME_MS;
@@ -571,6 +568,5 @@ pub(crate) async fn refresh(
             json!({ "expirationDate": expires }),
             0,
         ))
-    };
-    run().unwrap_or_else(IntoResponse::into_response)
+    })
 }
