@@ -407,24 +407,8 @@ impl Caches {
         F: Future<Output = Result<Value, JiraError>>,
     {
         let key = (tenant.clone(), kind);
-        if let Some(hit) = self.metadata.get(&key).await {
-            match self.age(hit.fetched, self.config.ttls.metadata) {
-                Some(Age::Fresh) => return Ok(hit),
-                _ => self.metadata.invalidate(&key).await,
-            }
-        }
-        let now = self.now();
-        self.metadata
-            .try_get_with(key, async move {
-                load.await.map(|value| {
-                    Arc::new(Timed {
-                        value,
-                        fetched: now,
-                    })
-                })
-            })
+        self.load_merged(&self.metadata, key, self.config.ttls.metadata, load)
             .await
-            .map_err(|e| (*e).clone())
     }
 
     /// A person's groups or profile, loaded with `load` when missing or old; concurrent loads merge.
@@ -439,21 +423,32 @@ impl Caches {
         F: Future<Output = Result<Value, JiraError>>,
     {
         let key = ((tenant.clone(), Arc::clone(person)), kind);
-        if let Some(hit) = self.people.get(&key).await {
-            match self.age(hit.fetched, self.config.ttls.people) {
+        self.load_merged(&self.people, key, self.config.ttls.people, load)
+            .await
+    }
+
+    /// A value of `cache` younger than `ttl`, else loaded with `load`; concurrent loads of one key merge.
+    async fn load_merged<K, F>(
+        &self,
+        cache: &Cache<K, Arc<Timed<Value>>>,
+        key: K,
+        ttl: Duration,
+        load: F,
+    ) -> Result<Arc<Timed<Value>>, JiraError>
+    where
+        K: std::hash::Hash + Eq + Send + Sync + 'static,
+        F: Future<Output = Result<Value, JiraError>>,
+    {
+        if let Some(hit) = cache.get(&key).await {
+            match self.age(hit.fetched, ttl) {
                 Some(Age::Fresh) => return Ok(hit),
-                _ => self.people.invalidate(&key).await,
+                _ => cache.invalidate(&key).await,
             }
         }
-        let now = self.now();
-        self.people
+        let fetched = self.now();
+        cache
             .try_get_with(key, async move {
-                load.await.map(|value| {
-                    Arc::new(Timed {
-                        value,
-                        fetched: now,
-                    })
-                })
+                load.await.map(|value| Arc::new(Timed { value, fetched }))
             })
             .await
             .map_err(|e| (*e).clone())
