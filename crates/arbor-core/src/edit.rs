@@ -238,7 +238,7 @@ impl Subtree {
     }
 
     /// For rows collected from a forest, which satisfy the rules by construction.
-    fn from_forest_rows(rows: Vec<Row>) -> Self {
+    pub(crate) fn from_forest_rows(rows: Vec<Row>) -> Self {
         Self(rows)
     }
 

@@ -1,7 +1,8 @@
 //! A structure's editable content: the forest, its version, concurrent edits, undo/redo and the history.
 //!
-//! Versions: a new structure is at version 0 with an empty forest; every applied edit, undo or redo adds one
-//! [`HistoryEntry`] and bumps the version by one, so other clients see undo and redo like any other change.
+//! Versions: a new structure is at version 0 with an empty forest; every applied edit, undo, redo or restore
+//! adds one [`HistoryEntry`] and bumps the version by one, so other clients see undo and redo like any other
+//! change.
 //!
 //! Concurrent edits (merge rules). Every edit carries the version it was based on:
 //! - based on the current version: applied, or refused with a plain [`EditError`];
@@ -21,6 +22,11 @@
 //! A failed undo changes nothing; [`StructureContent::discard_undo`] lets a client skip a change that can no
 //! longer be undone.
 //!
+//! Restoring an earlier version ([`StructureContent::restore`]) makes the forest exactly what it was then, row
+//! ids included, as one new version: a change that removes every top-level row and inserts the old forest's
+//! top-level subtrees under their old ids (ids are never reused, so they are free once the current rows are
+//! gone). It is undone and redone like an edit.
+//!
 //! History: entries are never rewritten. Each stores the client's action, the exact [`Change`] applied and its
 //! inverse, so [`StructureContent::rebuild`] reconstructs any earlier version by replaying changes forwards
 //! from version 0 or inverses backwards from the current version, whichever is shorter, flattening the
@@ -34,7 +40,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::edit::{Change, Edit, EditError, Position, RowIdAllocator, Step};
+use crate::edit::{Anchor, Change, Edit, EditError, Position, RowIdAllocator, Step, Subtree};
 use crate::forest::Forest;
 use crate::ids::{ActorId, RowId, Timestamp, Version};
 
@@ -47,10 +53,12 @@ pub const UNDO_DEPTH: usize = 100;
 pub enum Action {
     /// An edit as the client sent it, with the version it was based on.
     Edit { edit: Edit, based_on: Version },
-    /// Took back the change made in version `of` (an edit or a redo).
+    /// Took back the change made in version `of` (an edit, a restore or a redo).
     Undo { of: Version },
     /// Took back the undo made in version `of`.
     Redo { of: Version },
+    /// Made the forest what it was at version `to`.
+    Restore { to: Version },
 }
 
 /// One version of a structure: who, when, what, and exactly how.
@@ -66,7 +74,7 @@ pub struct HistoryEntry {
     pub inverse: Change,
 }
 
-/// The outcome of a successful edit, undo or redo.
+/// The outcome of a successful edit, undo, redo or restore.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {
     /// The new current version.
@@ -134,7 +142,7 @@ impl fmt::Display for Conflict {
     }
 }
 
-/// Why an edit, undo, redo or rebuild was refused. Nothing changes when one is returned.
+/// Why an edit, undo, redo, restore or rebuild was refused. Nothing changes when one is returned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApplyError {
     #[error(transparent)]
@@ -150,6 +158,8 @@ pub enum ApplyError {
     NothingToUndo(ActorId),
     #[error("{0} has nothing to redo")]
     NothingToRedo(ActorId),
+    #[error("version {0} is already the current version")]
+    AlreadyCurrent(Version),
     #[error("the version counter is exhausted")]
     VersionsExhausted,
 }
@@ -306,6 +316,37 @@ impl StructureContent {
         self.replay_inverse(of, actor, time, Action::Redo { of })
     }
 
+    /// Makes the forest exactly what it was at version `to` (row ids included), as a new version that `actor`
+    /// can undo like an edit. `created` lists every row the restore brings back, in forest order.
+    pub fn restore(
+        &mut self,
+        to: Version,
+        actor: ActorId,
+        time: Timestamp,
+    ) -> Result<Applied, ApplyError> {
+        if to == self.version {
+            return Err(ApplyError::AlreadyCurrent(to));
+        }
+        let target = self.rebuild(to)?;
+        let version = self.version.next().ok_or(ApplyError::VersionsExhausted)?;
+        let change = replacement(&self.forest, &target);
+        let inverse = self.forest.apply_change(&change)?;
+        let created = change.inserted_rows().collect();
+        self.push(HistoryEntry {
+            version,
+            actor,
+            time,
+            action: Action::Restore { to },
+            change,
+            inverse,
+        });
+        Ok(Applied {
+            version,
+            merged: false,
+            created,
+        })
+    }
+
     /// Drops the change `actor` would undo next (for instance after its undo conflicted); returns its version.
     pub fn discard_undo(&mut self, actor: &ActorId) -> Option<Version> {
         self.stacks.get_mut(actor)?.undo.pop_back()
@@ -387,7 +428,7 @@ impl StructureContent {
             actor: entry.actor.clone(),
         };
         match entry.action {
-            Action::Edit { .. } => {
+            Action::Edit { .. } | Action::Restore { .. } => {
                 stacks.undo.push_back(entry.version);
                 stacks.redo.clear();
             }
@@ -459,6 +500,34 @@ impl StructureContent {
         let start = usize::try_from(version.get()).unwrap_or(usize::MAX);
         self.history.get(start..).unwrap_or_default()
     }
+}
+
+/// The change that turns `current` into `target` wholesale: remove every top-level row, then insert the
+/// target's top-level subtrees, with their ids, in order.
+fn replacement(current: &Forest, target: &Forest) -> Change {
+    let mut steps: Vec<Step> = current
+        .roots()
+        .map(|pos| Step::Remove {
+            row: current.row_id(pos),
+        })
+        .collect();
+    let mut previous = None;
+    for pos in target.roots() {
+        let rows = target
+            .subtree_range(pos)
+            .map(|p| target.row(p).to_row())
+            .collect();
+        let at = match previous {
+            None => Anchor::First { parent: None },
+            Some(root) => Anchor::After(root),
+        };
+        steps.push(Step::Insert {
+            rows: Subtree::from_forest_rows(rows),
+            at,
+        });
+        previous = Some(target.row_id(pos));
+    }
+    Change::new(steps)
 }
 
 /// Whether an entry removed `row` (its inverse brings the row back).

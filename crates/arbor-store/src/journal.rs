@@ -13,8 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use arbor_core::edit::Change;
 use arbor_core::forest::Forest;
+use arbor_core::history::HistoryEntry;
 use arbor_core::ids::{ActorId, GeneratorId, Timestamp, Version};
 use arbor_core::permission::Rule;
 use serde::{Deserialize, Serialize};
@@ -41,11 +41,14 @@ pub enum JournalOp {
     StructureDeleted {
         structure: StructureId,
     },
-    /// An edit, as the resolved change arbor-core applied (replayable exactly).
+    /// An edit, undo, redo or restore, as the history entry arbor-core recorded: who, what and the exact change
+    /// and inverse, so that [`arbor_core::history::StructureContent::from_history`] rebuilds the forest and
+    /// the undo stacks. `entry.version` is the forest's own version; `version` is the structure's, which
+    /// also moves on renames, rules and generators.
     ForestChanged {
         structure: StructureId,
         version: Version,
-        change: Change,
+        entry: HistoryEntry,
     },
     /// A whole new forest (imports, restores, or saves without a change); carried in the payload's tail.
     ForestReplaced {
@@ -99,6 +102,23 @@ impl JournalOp {
             Self::ViewSet { .. } => "view.set",
             Self::ViewDeleted { .. } => "view.deleted",
             Self::SettingsSet { .. } => "settings.set",
+        }
+    }
+
+    /// The structure the operation concerns, if it names one (stored in clear next to the payload, so that
+    /// a structure's journal is read without decrypting the tenant's). A deleted view's entry names none.
+    pub fn structure(&self) -> Option<StructureId> {
+        match self {
+            Self::StructureCreated { structure, .. }
+            | Self::StructureUpdated { structure, .. }
+            | Self::StructureDeleted { structure }
+            | Self::ForestChanged { structure, .. }
+            | Self::ForestReplaced { structure, .. }
+            | Self::RulesSet { structure, .. }
+            | Self::GeneratorSet { structure, .. }
+            | Self::GeneratorDeleted { structure, .. }
+            | Self::ViewSet { structure, .. } => Some(*structure),
+            Self::ViewDeleted { .. } | Self::SettingsSet { .. } => None,
         }
     }
 
@@ -226,10 +246,12 @@ impl TenantState {
             JournalOp::ForestChanged {
                 structure,
                 version,
-                change,
+                entry,
             } => {
                 let s = self.structure(*structure)?;
-                s.forest.apply_change(change).map_err(|e| e.to_string())?;
+                s.forest
+                    .apply_change(&entry.change)
+                    .map_err(|e| e.to_string())?;
                 s.version = *version;
             }
             JournalOp::ForestReplaced {
@@ -319,6 +341,37 @@ mod tests {
         assert_eq!(JournalOp::decode(&rules.encode().unwrap()).unwrap(), rules);
         assert!(JournalOp::decode(b"\0\0\0\x09{}").is_err());
         assert!(JournalOp::decode(b"").is_err());
+    }
+
+    #[test]
+    fn forest_changes_keep_the_whole_history_entry_and_name_their_structure() {
+        use arbor_core::edit::{Edit, Fragment, Position};
+        use arbor_core::history::StructureContent;
+
+        let structure = StructureId::new(3).unwrap();
+        let mut content = StructureContent::new();
+        let edit = Edit::Add {
+            rows: Fragment::single(Item::Issue(IssueId::new(7).unwrap())),
+            at: Position::last_under(None),
+        };
+        let alice = ActorId::new("alice").unwrap();
+        content
+            .apply(edit, Version(0), alice, Timestamp::from_unix_millis(5))
+            .unwrap();
+        let changed = JournalOp::ForestChanged {
+            structure,
+            version: Version(9),
+            entry: content.history()[0].clone(),
+        };
+        assert_eq!(
+            JournalOp::decode(&changed.encode().unwrap()).unwrap(),
+            changed
+        );
+        assert_eq!(changed.structure(), Some(structure));
+        let view_deleted = JournalOp::ViewDeleted {
+            view: ViewId::new(1).unwrap(),
+        };
+        assert_eq!(view_deleted.structure(), None);
     }
 
     #[test]

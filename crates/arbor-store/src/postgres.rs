@@ -14,11 +14,18 @@ const BEGIN_WRITE: &str = "BEGIN";
 /// A fixed key for `pg_advisory_xact_lock` ("arbor" in ASCII).
 const MIGRATION_LOCK: Option<&str> = Some("SELECT pg_advisory_xact_lock(97114098111114)");
 /// `(version, name, SQL)`, in order. Never edit a landed migration: add the next one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "journal_structure",
+        include_str!("../migrations/postgres/0002_journal_structure.sql"),
+    ),
+];
 
 macro_rules! for_update {
     () => {

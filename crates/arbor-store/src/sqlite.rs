@@ -17,11 +17,18 @@ const ENGINE: Engine = Engine::Sqlite;
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 const MIGRATION_LOCK: Option<&str> = None;
 /// `(version, name, SQL)`, in order. Never edit a landed migration: add the next one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "init",
-    include_str!("../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "init",
+        include_str!("../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "journal_structure",
+        include_str!("../migrations/sqlite/0002_journal_structure.sql"),
+    ),
+];
 
 macro_rules! for_update {
     () => {

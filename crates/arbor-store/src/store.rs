@@ -16,8 +16,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use arbor_core::edit::Change;
 use arbor_core::forest::Forest;
+use arbor_core::history::HistoryEntry;
 use arbor_core::ids::{ActorId, GeneratorId, Timestamp, Version};
 use arbor_core::permission::Rule;
 use async_trait::async_trait;
@@ -111,6 +111,14 @@ pub trait Store: Send + Sync + fmt::Debug {
         now: Timestamp,
     ) -> Result<Option<Session>>;
     async fn delete_session(&self, tenant: TenantId, token_hash: &[u8; 32]) -> Result<bool>;
+    /// Moves a session's end to `expires_at` if that is later (idle expiry slides with use); false when the
+    /// session does not exist in this tenant or already ends later.
+    async fn extend_session(
+        &self,
+        tenant: TenantId,
+        token_hash: &[u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<bool>;
     /// Deployment-wide cleanup; returns how many sessions were removed.
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64>;
 
@@ -147,8 +155,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     ) -> Result<()>;
 
     async fn load_forest(&self, tenant: TenantId, id: StructureId) -> Result<(Version, Forest)>;
-    /// Saves the structure's forest. `change` is the resolved edit that led from the stored forest to this one
-    /// (journaled as such); `None` journals the whole forest (imports, restores).
+    /// Saves the structure's forest. `change` is the history entry (edit, undo, redo or restore) that led from
+    /// the stored forest to this one, journaled whole so that the structure's history and undo stacks can be
+    /// rebuilt from [`Store::structure_journal`]; `None` journals the whole forest (imports).
     #[allow(clippy::too_many_arguments)]
     async fn save_forest(
         &self,
@@ -156,7 +165,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         id: StructureId,
         expected: Version,
         forest: &Forest,
-        change: Option<&Change>,
+        change: Option<&HistoryEntry>,
         actor: &Actor,
     ) -> Result<Version>;
 
@@ -221,6 +230,15 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// Up to `limit` entries with a sequence number above `after`, in order, decrypted.
     async fn journal(&self, tenant: TenantId, after: u64, limit: u32) -> Result<Vec<JournalEntry>>;
+    /// Up to `limit` entries naming `structure` ([`crate::journal::JournalOp::structure`]) with a sequence
+    /// number above `after`, in order, decrypted: what rebuilds the structure's history after a restart.
+    async fn structure_journal(
+        &self,
+        tenant: TenantId,
+        structure: StructureId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<JournalEntry>>;
 
     // --- The audit log --------------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ use arbor_core::history::{
 };
 use arbor_core::ids::{RowId, Version};
 
-use crate::support::{actor, at, folder, issue, row, shape};
+use crate::support::{actor, at, folder, issue, memo, row, shape};
 
 fn add(item_id: u64, at_pos: Position) -> Edit {
     Edit::Add {
@@ -407,4 +407,161 @@ fn created_rows_are_reported_for_copies() {
         )
         .unwrap();
     assert_eq!(applied.created, [RowId::new(4).unwrap(), row(5)]);
+}
+
+/// Alice builds folder 1 with 2 under it, 3, and memo 4 after 1; Bob then moves 3 under 1, removes 2 and
+/// adds 5 (versions 5–7).
+fn edited_by_two() -> StructureContent {
+    let mut s = StructureContent::new();
+    let edits = [
+        Edit::Add {
+            rows: Fragment::single(folder("F")),
+            at: top(),
+        },
+        add(2, Position::last_under(Some(row(1)))),
+        add(3, top()),
+    ];
+    for (i, edit) in edits.into_iter().enumerate() {
+        s.apply(edit, s.version(), actor("alice"), at(i as i64))
+            .unwrap();
+    }
+    let memo = Edit::Add {
+        rows: Fragment::single(memo("M")),
+        at: Position::After(row(1)),
+    };
+    s.apply(memo, s.version(), actor("alice"), at(4)).unwrap();
+    s.apply(
+        Edit::Move {
+            rows: vec![row(3)],
+            to: Position::first_under(Some(row(1))),
+        },
+        s.version(),
+        actor("bob"),
+        at(5),
+    )
+    .unwrap();
+    s.apply(
+        Edit::Remove { rows: vec![row(2)] },
+        s.version(),
+        actor("bob"),
+        at(6),
+    )
+    .unwrap();
+    s.apply(add(5, top()), s.version(), actor("bob"), at(7))
+        .unwrap();
+    assert_eq!(shape(s.forest()), [(1, 0), (3, 1), (4, 0), (5, 0)]);
+    s
+}
+
+#[test]
+fn restore_brings_back_an_earlier_forest_with_its_row_ids() {
+    let mut s = edited_by_two();
+    let old = s.rebuild(Version(4)).unwrap();
+    assert_eq!(shape(&old), [(1, 0), (2, 1), (4, 0), (3, 0)]);
+    let applied = s.restore(Version(4), actor("carol"), at(8)).unwrap();
+    assert_eq!(applied.version, Version(8));
+    assert!(!applied.merged);
+    assert_eq!(applied.created, [row(1), row(2), row(4), row(3)]);
+    assert_eq!(s.forest(), &old);
+    s.forest().check_invariants().unwrap();
+    let entry = s.entry(Version(8)).unwrap();
+    assert_eq!(entry.action, Action::Restore { to: Version(4) });
+    assert_eq!(entry.actor, actor("carol"));
+    // New rows still get fresh ids: row 5 is gone, but its id is never handed out again.
+    assert_eq!(s.next_row_id(), Some(row(6)));
+    // Every version, the restore included, can still be rebuilt.
+    assert_eq!(
+        s.rebuild(Version(7)).unwrap(),
+        edited_by_two().forest().clone()
+    );
+    assert_eq!(&s.rebuild(Version(8)).unwrap(), s.forest());
+}
+
+#[test]
+fn undoing_a_restore_gives_back_the_forest_before_it_exactly() {
+    let mut s = edited_by_two();
+    let before = s.forest().clone();
+    s.restore(Version(2), actor("carol"), at(8)).unwrap();
+    assert_eq!(shape(s.forest()), [(1, 0), (2, 1)]);
+    assert!(s.can_undo(&actor("carol")));
+    let undo = s.undo(actor("carol"), at(9)).unwrap();
+    assert_eq!(undo.version, Version(9));
+    assert_eq!(s.forest(), &before);
+    // Redo restores again; a new edit after an undo clears the redo like any edit.
+    s.redo(actor("carol"), at(10)).unwrap();
+    assert_eq!(s.forest(), &s.rebuild(Version(2)).unwrap());
+    s.undo(actor("carol"), at(11)).unwrap();
+    s.restore(Version(1), actor("carol"), at(12)).unwrap();
+    assert!(!s.can_redo(&actor("carol")));
+    assert_eq!(shape(s.forest()), [(1, 0)]);
+}
+
+#[test]
+fn restore_to_version_zero_empties_the_forest() {
+    let mut s = edited_by_two();
+    let applied = s.restore(Version::ZERO, actor("alice"), at(8)).unwrap();
+    assert!(applied.created.is_empty());
+    assert!(s.forest().is_empty());
+    assert_eq!(s.version(), Version(8));
+    s.undo(actor("alice"), at(9)).unwrap();
+    assert_eq!(s.forest(), edited_by_two().forest());
+}
+
+#[test]
+fn restore_refuses_the_current_and_unknown_versions() {
+    let mut s = edited_by_two();
+    let err = s.restore(Version(7), actor("alice"), at(8)).unwrap_err();
+    assert_eq!(err, ApplyError::AlreadyCurrent(Version(7)));
+    assert_eq!(err.to_string(), "version 7 is already the current version");
+    assert_eq!(
+        s.restore(Version(8), actor("alice"), at(8)).unwrap_err(),
+        ApplyError::UnknownVersion {
+            requested: Version(8),
+            current: Version(7)
+        }
+    );
+    assert_eq!(s.version(), Version(7));
+    assert_eq!(s.history().len(), 7);
+}
+
+#[test]
+fn a_history_with_restores_replays_exactly() {
+    let mut s = edited_by_two();
+    s.restore(Version(3), actor("carol"), at(8)).unwrap();
+    s.apply(add(9, top()), s.version(), actor("carol"), at(9))
+        .unwrap();
+    s.restore(Version(6), actor("bob"), at(10)).unwrap();
+    s.undo(actor("bob"), at(11)).unwrap();
+    assert_eq!(shape(s.forest()), [(1, 0), (2, 1), (3, 0), (6, 0)]);
+
+    let journal = serde_json::to_string(s.history()).unwrap();
+    let entries: Vec<HistoryEntry> = serde_json::from_str(&journal).unwrap();
+    let loaded = StructureContent::from_history(entries).unwrap();
+    assert_eq!(loaded.forest(), s.forest());
+    assert_eq!(loaded.version(), s.version());
+    assert_eq!(loaded.next_row_id(), s.next_row_id());
+    // The undo stacks are the same, entry for entry.
+    for name in ["alice", "bob", "carol"] {
+        let (mut ours, mut theirs) = (s.clone(), loaded.clone());
+        loop {
+            let top = ours.discard_undo(&actor(name));
+            assert_eq!(theirs.discard_undo(&actor(name)), top, "{name}");
+            if top.is_none() {
+                break;
+            }
+        }
+        assert_eq!(
+            loaded.can_redo(&actor(name)),
+            s.can_redo(&actor(name)),
+            "{name}"
+        );
+    }
+    // And they act alike: Bob redoes his restore, Carol undoes her addition.
+    let mut loaded = loaded;
+    for content in [&mut s, &mut loaded] {
+        content.redo(actor("bob"), at(12)).unwrap();
+        content.undo(actor("carol"), at(13)).unwrap_err();
+    }
+    assert_eq!(loaded.forest(), s.forest());
+    assert_eq!(shape(s.forest()), [(1, 0), (3, 1), (4, 0)]);
 }

@@ -1,5 +1,5 @@
 //! Property tests: random valid and invalid edits keep the forest valid, fail atomically, do what they say,
-//! invert exactly; undo/redo round trips; merge rules; history replays.
+//! invert exactly; undo/redo round trips; merge rules; history (with restores) replays.
 
 use std::collections::HashSet;
 
@@ -339,7 +339,7 @@ proptest! {
     #[test]
     fn history_rebuilds_every_version(
         initial in start(),
-        specs in prop::collection::vec((spec(), 0u8..6), 1..30),
+        specs in prop::collection::vec((spec(), 0u8..7), 1..30),
     ) {
         let mut s = structure(&initial);
         let mut snapshots = vec![Forest::new()];
@@ -351,6 +351,15 @@ proptest! {
             let result = match who {
                 4 => s.undo(person, at(t as i64)),
                 5 => s.redo(person, at(t as i64)),
+                6 => {
+                    let to = Version(u64::from(spec.picks[0]) % (s.version().get() + 1));
+                    let restored = s.restore(to, person, at(t as i64));
+                    if restored.is_ok() {
+                        // Exactly the old forest, row ids included.
+                        prop_assert_eq!(s.forest(), &snapshots[to.get() as usize]);
+                    }
+                    restored
+                }
                 _ => {
                     let edit = to_edit(spec, s.forest());
                     s.apply(edit, s.version(), person, at(t as i64))

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use arbor_core::edit::Change;
 use arbor_core::forest::Forest;
+use arbor_core::history::HistoryEntry;
 use arbor_core::ids::{ActorId, GeneratorId, Timestamp, Version};
 use arbor_core::permission::Rule;
 use async_trait::async_trait;
@@ -453,7 +453,8 @@ impl SqlStore {
         }
         .map_err(|e| malformed(place, e))?;
         sqlx::query(
-            "INSERT INTO journal (tenant_id, seq, at, actor, op, payload) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO journal (tenant_id, seq, at, actor, op, payload, structure_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(tenant.sql())
         .bind(seq)
@@ -461,9 +462,40 @@ impl SqlStore {
         .bind(actor.id.as_str())
         .bind(op.name())
         .bind(key.seal(&place, &plain)?)
+        .bind(op.structure().map(StructureId::sql))
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+
+    /// Decrypts journal rows selected as `seq, at, actor, payload`.
+    async fn journal_entries(
+        &self,
+        conn: &mut Conn,
+        tenant: TenantId,
+        rows: &[<Db as sqlx::Database>::Row],
+    ) -> Result<Vec<JournalEntry>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let seq: i64 = row.try_get(0)?;
+            let row_name = seq.to_string();
+            let place = Place {
+                tenant,
+                table: "journal",
+                row: &row_name,
+                column: "payload",
+            };
+            let sealed: Vec<u8> = row.try_get(3)?;
+            let plain = self.open_value(conn, &place, &sealed).await?;
+            let actor: String = row.try_get(2)?;
+            out.push(JournalEntry {
+                seq: u64::try_from(seq).map_err(|e| malformed(place, e))?,
+                at: ts(row.try_get(1)?),
+                actor: actor_id(&actor, place)?,
+                op: JournalOp::decode(&plain).map_err(|e| malformed(place, e))?,
+            });
+        }
+        Ok(out)
     }
 
     /// Moves a structure from `expected` to the next version, or explains why not: it does not exist in
@@ -1088,6 +1120,24 @@ impl Store for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn extend_session(
+        &self,
+        tenant: TenantId,
+        token_hash: &[u8; 32],
+        expires_at: Timestamp,
+    ) -> Result<bool> {
+        // Only ever later: a concurrent request that extended it further is not undone.
+        let done = sqlx::query(
+            "UPDATE sessions SET expires_at = $1 WHERE token_hash = $2 AND tenant_id = $3 AND expires_at < $1",
+        )
+        .bind(expires_at.as_unix_millis())
+        .bind(token_hash.as_slice())
+        .bind(tenant.sql())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete_expired_sessions(&self, now: Timestamp) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.as_unix_millis())
@@ -1350,7 +1400,7 @@ impl Store for SqlStore {
         id: StructureId,
         expected: Version,
         forest: &Forest,
-        change: Option<&Change>,
+        change: Option<&HistoryEntry>,
         actor: &Actor,
     ) -> Result<Version> {
         let encoded = encode_forest(forest);
@@ -1374,7 +1424,7 @@ impl Store for SqlStore {
                 let op = JournalOp::ForestChanged {
                     structure: id,
                     version: next,
-                    change: change.clone(),
+                    entry: change.clone(),
                 };
                 Self::append_journal(&mut tx, &key, tenant, seq, actor, &op, None).await?;
             }
@@ -1578,27 +1628,28 @@ impl Store for SqlStore {
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let seq: i64 = row.try_get(0)?;
-            let row_name = seq.to_string();
-            let place = Place {
-                tenant,
-                table: "journal",
-                row: &row_name,
-                column: "payload",
-            };
-            let sealed: Vec<u8> = row.try_get(3)?;
-            let plain = self.open_value(&mut conn, &place, &sealed).await?;
-            let actor: String = row.try_get(2)?;
-            out.push(JournalEntry {
-                seq: u64::try_from(seq).map_err(|e| malformed(place, e))?,
-                at: ts(row.try_get(1)?),
-                actor: actor_id(&actor, place)?,
-                op: JournalOp::decode(&plain).map_err(|e| malformed(place, e))?,
-            });
-        }
-        Ok(out)
+        self.journal_entries(&mut conn, tenant, &rows).await
+    }
+
+    async fn structure_journal(
+        &self,
+        tenant: TenantId,
+        structure: StructureId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<JournalEntry>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT seq, at, actor, payload FROM journal \
+             WHERE tenant_id = $1 AND structure_id = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+        )
+        .bind(tenant.sql())
+        .bind(structure.sql())
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        self.journal_entries(&mut conn, tenant, &rows).await
     }
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {

@@ -1,7 +1,11 @@
 //! Small builders shared by the stories.
 
+use arbor_core::edit::{Edit, Resolved};
 use arbor_core::forest::{Forest, Item, Row};
-use arbor_core::ids::{ActorId, FolderName, GeneratorId, IssueId, MemoText, RowId, Timestamp};
+use arbor_core::history::{Action, HistoryEntry};
+use arbor_core::ids::{
+    ActorId, FolderName, GeneratorId, IssueId, MemoText, RowId, Timestamp, Version,
+};
 use arbor_store::Store;
 use arbor_store::model::{Actor, NewStructure, TenantId};
 
@@ -21,6 +25,22 @@ pub(crate) fn actor(name: &str) -> ActorId {
 
 pub(crate) fn at(millis: i64) -> Actor {
     Actor::new(actor("alice"), Timestamp::from_unix_millis(millis))
+}
+
+/// The history entry arbor-core records for an edit by alice, applied as `resolved`, making forest version
+/// `version` (for stories that edit a bare forest rather than a `StructureContent`).
+pub(crate) fn edit_entry(version: u64, edit: &Edit, resolved: Resolved) -> HistoryEntry {
+    HistoryEntry {
+        version: Version(version),
+        actor: actor("alice"),
+        time: Timestamp::from_unix_millis(0),
+        action: Action::Edit {
+            edit: edit.clone(),
+            based_on: Version(version - 1),
+        },
+        change: resolved.change,
+        inverse: resolved.inverse,
+    }
 }
 
 pub(crate) fn row(id: u64, depth: u16, item: Item) -> Row {

@@ -94,6 +94,8 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     store.append_audit(&audit).await.unwrap();
     let before = current_state(store, a).await;
     let journal_before = store.journal(a, 0, 1000).await.unwrap();
+    let structure_journal_before = store.structure_journal(a, s.id, 0, 1000).await.unwrap();
+    assert_eq!(structure_journal_before.len(), 5);
 
     // Tenant B, with A's ids: reads see nothing.
     assert!(store.structure(b, s.id).await.unwrap().is_none());
@@ -107,6 +109,13 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     assert!(store.session(b, &[9; 32], t(2)).await.unwrap().is_none());
     assert!(store.oauth_token(b, &alice).await.unwrap().is_none());
     assert!(store.journal(b, 0, 1000).await.unwrap().is_empty());
+    assert!(
+        store
+            .structure_journal(b, s.id, 0, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(store.audit_entries(b, 0, 1000).await.unwrap().is_empty());
     assert!(store.access_requests(b).await.unwrap().is_empty());
     assert!(store.alerts(b).await.unwrap().is_empty());
@@ -142,6 +151,12 @@ async fn no_tenant_reaches_another(db: &TestDb) {
         &store.delete_structure(b, s.id, &at(10)).await
     ));
     assert!(!store.delete_session(b, &[9; 32]).await.unwrap());
+    assert!(
+        !store
+            .extend_session(b, &[9; 32], t(1_000_000))
+            .await
+            .unwrap()
+    );
     assert!(!store.delete_oauth_token(b, &alice).await.unwrap());
     assert!(is_not_found(
         &store
@@ -197,6 +212,10 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     // A is untouched.
     assert_eq!(current_state(store, a).await, before);
     assert_eq!(store.journal(a, 0, 1000).await.unwrap(), journal_before);
+    assert_eq!(
+        store.structure_journal(a, s.id, 0, 1000).await.unwrap(),
+        structure_journal_before
+    );
     assert!(store.session(a, &[9; 32], t(2)).await.unwrap().is_some());
     assert_eq!(
         store.access_requests(a).await.unwrap()[0].status,

@@ -8,6 +8,7 @@ mod audit_chain;
 mod crash;
 mod fixtures;
 mod harness;
+mod history;
 mod isolation;
 mod keys;
 mod story;

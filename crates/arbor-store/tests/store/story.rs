@@ -70,23 +70,20 @@ async fn structures_forests_and_conflicts(db: &TestDb) {
         (v1, forest.clone())
     );
 
-    // An edit, saved with its resolved change.
+    // An edit, saved with its history entry.
     let mut edited = forest.clone();
     let mut ids = RowIdAllocator::after(&edited);
-    let resolved = edited
-        .apply_edit(
-            &Edit::Add {
-                rows: Fragment::single(issue(10_003)),
-                at: Position::Under {
-                    parent: Some(RowId::new(1).unwrap()),
-                    at: Slot::Last,
-                },
-            },
-            &mut ids,
-        )
-        .unwrap();
+    let edit = Edit::Add {
+        rows: Fragment::single(issue(10_003)),
+        at: Position::Under {
+            parent: Some(RowId::new(1).unwrap()),
+            at: Slot::Last,
+        },
+    };
+    let resolved = edited.apply_edit(&edit, &mut ids).unwrap();
+    let entry = edit_entry(1, &edit, resolved);
     let v2 = store
-        .save_forest(t, meta.id, v1, &edited, Some(&resolved.change), &at(12))
+        .save_forest(t, meta.id, v1, &edited, Some(&entry), &at(12))
         .await
         .unwrap();
     assert_eq!(
@@ -226,6 +223,21 @@ async fn configuration_and_people(db: &TestDb) {
     );
     let later = Timestamp::from_unix_millis(250);
     assert_eq!(store.session(t, &[7; 32], later).await.unwrap(), None);
+    // Use moves the idle end forward, never backward.
+    assert!(
+        store
+            .extend_session(t, &[7; 32], Timestamp::from_unix_millis(300))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .extend_session(t, &[7; 32], Timestamp::from_unix_millis(260))
+            .await
+            .unwrap()
+    );
+    let extended = store.session(t, &[7; 32], later).await.unwrap().unwrap();
+    assert_eq!(extended.expires_at, Timestamp::from_unix_millis(300));
     assert!(store.delete_session(t, &[7; 32]).await.unwrap());
     store.create_session(t, &session).await.unwrap();
     assert_eq!(store.delete_expired_sessions(later).await.unwrap(), 1);
@@ -427,15 +439,9 @@ async fn journal_rebuilds_the_state(db: &TestDb) {
     ];
     for (i, edit) in edits.iter().enumerate() {
         let resolved = forest.apply_edit(edit, &mut ids).unwrap();
+        let entry = edit_entry(i as u64 + 1, edit, resolved);
         v = store
-            .save_forest(
-                t,
-                a.id,
-                v,
-                &forest,
-                Some(&resolved.change),
-                &at(10 + i as i64),
-            )
+            .save_forest(t, a.id, v, &forest, Some(&entry), &at(10 + i as i64))
             .await
             .unwrap();
     }
@@ -501,13 +507,13 @@ async fn journal_rebuilds_the_state(db: &TestDb) {
 }
 
 async fn newer_schema_is_refused(db: &TestDb) {
-    assert_eq!(db.store.schema_version().await.unwrap(), 1);
+    assert_eq!(db.store.schema_version().await.unwrap(), 2);
     db.exec("INSERT INTO arbor_schema (version, name, checksum, applied_at) VALUES (99, 'future', 'x', 0)")
         .await;
     let err = db.reopen(db.master.clone()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "this database was written by a newer arbor (schema version 99, this arbor knows up to 1); upgrade arbor"
+        "this database was written by a newer arbor (schema version 99, this arbor knows up to 2); upgrade arbor"
     );
     db.exec("DELETE FROM arbor_schema WHERE version = 99").await;
     db.exec("UPDATE arbor_schema SET checksum = 'edited' WHERE version = 1")
