@@ -2,7 +2,116 @@
 //! API and the embedded web UI.
 //!
 //! Invariants:
-//! - Every data-related request is authorised against the structure's permission rules and audited through one
-//!   path.
+//! - Every request that touches a structure is authorised through `api::authorize` (the structure's rules,
+//!   resolved for the caller) and every data-related operation is audited through `audit`.
+//! - Every Jira call made for a request uses the caller's own token (`people::credentials`).
 //! - Every error leaves as `application/problem+json` and never reveals internals.
+//! - Nothing about an issue the caller may not see leaves the server but the count of such rows.
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod audit;
+pub mod compute;
+pub mod config;
+pub mod content;
+pub mod error;
+pub mod export;
+pub mod limits;
+pub mod metrics;
+pub mod middleware;
+pub mod ops;
+pub mod people;
+pub mod seed;
+pub mod session;
+pub mod signin;
+pub mod state;
+pub mod tls;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+pub use crate::config::{ServerConfig, SiteConfig};
+pub use crate::state::{AppState, StartError};
+
+/// Every route of the server, with its middleware.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.limits.body_bytes;
+    Router::new()
+        .route("/", get(ops::index))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/v1/openapi.json", get(ops::openapi))
+        .route("/auth/login", get(signin::login))
+        .route("/auth/callback", get(signin::callback))
+        .route("/auth/logout", post(signin::logout))
+        .nest("/api/v1", api::router())
+        .fallback(not_found)
+        .route_layer(axum::middleware::from_fn(middleware::tag_route))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::outer,
+        ))
+        .with_state(state)
+}
+
+async fn not_found() -> error::ApiError {
+    error::ApiError::not_found("there is nothing at this address")
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub state: AppState,
+    handle: axum_server::Handle<std::net::SocketAddr>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the HTTPS server on `listener` with `tls`; its certificate files are watched for changes.
+pub async fn start(
+    state: AppState,
+    listener: std::net::TcpListener,
+    tls: &tls::Tls,
+) -> std::io::Result<Running> {
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    // The reloader ends by itself when `stop` changes or is dropped.
+    let _reloader = tls.spawn_reloader(tls::DEFAULT_RELOAD_INTERVAL, stopped);
+    let app = router(state.clone());
+    let task = tokio::spawn(tls::serve_https(
+        listener,
+        tls.rustls_config(),
+        app,
+        handle.clone(),
+    ));
+    Ok(Running {
+        addr,
+        state,
+        handle,
+        stop,
+        task,
+    })
+}
+
+impl Running {
+    /// Stops taking requests (readiness fails first), lets in-flight ones finish, and waits until done.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.state.begin_shutdown();
+        let _ = self.stop.send(true);
+        self.handle.graceful_shutdown(Some(tls::SHUTDOWN_GRACE));
+        match self.task.await {
+            Ok(result) => result,
+            Err(error) => Err(std::io::Error::other(error)),
+        }
+    }
+
+    /// The watch channel that stops helpers started alongside (the redirect listener).
+    pub fn stop_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+}

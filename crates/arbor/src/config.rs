@@ -41,6 +41,9 @@ pub struct Config {
     pub tls: TlsSettings,
     pub database: DatabaseSettings,
     pub jira: JiraSettings,
+    pub sessions: SessionSettings,
+    /// Atlassian account ids of arbor admins: Control on every structure of the site.
+    pub admins: Vec<String>,
 }
 
 impl Default for Config {
@@ -53,6 +56,26 @@ impl Default for Config {
             tls: TlsSettings::default(),
             database: DatabaseSettings::default(),
             jira: JiraSettings::default(),
+            sessions: SessionSettings::default(),
+            admins: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// A session not used for this many minutes ends.
+    pub idle_minutes: u64,
+    /// A session ends this many hours after sign-in, used or not.
+    pub absolute_hours: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 30,
+            absolute_hours: 12,
         }
     }
 }
@@ -111,6 +134,8 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     /// The address people use to reach arbor; OAuth redirects and links are built from it.
     pub public_url: Url,
+    /// An optional plain-HTTP address that only redirects to HTTPS (e.g. `0.0.0.0:80`); empty for none.
+    pub redirect_listen: String,
 }
 
 impl Default for ServerSettings {
@@ -118,6 +143,7 @@ impl Default for ServerSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: Url::parse("https://127.0.0.1:8443/").expect("the default URL is valid"),
+            redirect_listen: String::new(),
         }
     }
 }
@@ -211,15 +237,41 @@ impl<'de> Deserialize<'de> for DatabaseUrl {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct JiraSettings {
     /// The Jira Cloud site people sign in to, e.g. `https://example.atlassian.net`. Empty until configured.
     pub site_url: String,
+    /// The site's cloud id: when set, REST calls go through `api_url/ex/jira/{cloud_id}` (as Atlassian
+    /// requires for OAuth apps); when empty, straight to `site_url` (jira-sim).
+    pub cloud_id: String,
     /// The OAuth 2.0 (3LO) client id of arbor's app in the Atlassian developer console.
     pub client_id: String,
     /// The OAuth 2.0 client secret.
     pub client_secret: Secret,
+    /// The authorisation server (authorize, token).
+    pub auth_url: Url,
+    /// The API gateway (accessible resources, `/me`, and REST calls by cloud id).
+    pub api_url: Url,
+    /// The site's story point field.
+    pub story_points_field: String,
+    /// The site's rank field.
+    pub rank_field: String,
+}
+
+impl Default for JiraSettings {
+    fn default() -> Self {
+        Self {
+            site_url: String::new(),
+            cloud_id: String::new(),
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            auth_url: Url::parse("https://auth.atlassian.com").expect("the default URL is valid"),
+            api_url: Url::parse("https://api.atlassian.com").expect("the default URL is valid"),
+            story_points_field: "customfield_10016".into(),
+            rank_field: "customfield_10019".into(),
+        }
+    }
 }
 
 /// A secret value. Its `Debug` and serialised forms are `***` when set and empty when not, so it cannot reach

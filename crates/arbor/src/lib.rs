@@ -7,5 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod demo;
 pub mod logging;
+pub mod server;
 pub mod storage;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use arbor::config::{self, ConfigFile, LogFormat};
-use arbor::{logging, storage};
+use arbor::{demo, logging, server, storage};
 
 /// arbor: a self-hosted, security-first structure app for Jira.
 #[derive(Debug, Parser)]
@@ -36,6 +36,21 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Serve arbor over HTTPS with the configured Jira site, until interrupted (Ctrl-C or SIGTERM).
+    Serve,
+    /// Start a complete demo: a simulated Jira site with real data, arbor on a local HTTPS port, and example
+    /// structures. No configuration needed.
+    Demo {
+        /// Where the demo keeps its database, key and certificate.
+        #[arg(long, default_value = "arbor-demo", value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The local HTTPS port; 0 picks a free one.
+        #[arg(long, default_value_t = 8443)]
+        port: u16,
+        /// The TiDev archive to load into the simulator (a synthetic site when absent).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
     },
     /// Inspect the audit log.
     Audit {
@@ -123,6 +138,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Serve => block_on(server::serve(&loaded.config)),
+        Command::Demo {
+            data_dir,
+            port,
+            data,
+        } => block_on(demo::demo(&demo::DemoOptions {
+            data_dir,
+            port,
+            tidev: data.unwrap_or_else(demo::default_tidev),
+        })),
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -146,7 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Runs one async command to completion.
 fn block_on<T>(work: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-    tokio::runtime::Builder::new_current_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(work)

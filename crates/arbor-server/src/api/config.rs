@@ -1,0 +1,599 @@
+//! A structure's configuration: generators (Automate), views and their columns (Edit), permission rules
+//! (Control).
+
+use arbor_core::columns::Column;
+use arbor_core::edit::{Edit, Fragment, Position};
+use arbor_core::forest::{Item, ItemRef};
+use arbor_core::generator::Generator;
+use arbor_core::ids::{GeneratorId, Version};
+use arbor_core::permission::{Level, Rule};
+use arbor_store::model::{ViewConfig, ViewId};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::structures::{actor, checked_name};
+use super::{Body, Param, authorize, load_generators};
+use crate::audit;
+use crate::content;
+use crate::error::{ApiError, ApiResult};
+use crate::session::Caller;
+use crate::state::{AppState, now};
+
+/// A generator of a structure and where it sits.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratorInfo {
+    pub id: u64,
+    /// The stored row that holds it (its scope is that row's parent's subtree).
+    pub row: Option<u64>,
+    /// `insert_jql`, `extend_children`, `group_by_field`, ... with their settings.
+    #[schema(value_type = Object)]
+    pub config: Generator,
+}
+
+/// `GET /api/v1/structures/{id}/generators` (View).
+#[utoipa::path(get, path = "/api/v1/structures/{id}/generators", tag = "generators",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = Vec<GeneratorInfo>)))]
+pub async fn generators(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<Json<Vec<GeneratorInfo>>> {
+    let access = authorize(&state, &caller, id, Level::View, "generator.list").await?;
+    let configs = load_generators(&state, &caller, access.meta.id).await?;
+    let guard = content::lock(&state, caller.tenant, &access.meta).await?;
+    let rows: Vec<(GeneratorId, u64)> = guard
+        .as_ref()
+        .map(|loaded| {
+            loaded
+                .content
+                .forest()
+                .iter()
+                .filter_map(|row| match row.item {
+                    ItemRef::Generator(g) => Some((g, row.id.get())),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    drop(guard);
+    let mut out: Vec<GeneratorInfo> = configs
+        .into_iter()
+        .map(|(gid, config)| GeneratorInfo {
+            id: gid.get(),
+            row: rows.iter().find(|(g, _)| *g == gid).map(|(_, r)| *r),
+            config,
+        })
+        .collect();
+    out.sort_by_key(|g| g.id);
+    audit::ok(
+        &state,
+        &caller,
+        "generator.list",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(out))
+}
+
+/// A new generator and where to put it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewGeneratorBody {
+    #[schema(value_type = Object)]
+    pub config: Generator,
+    /// Where its row goes: `{"under": {"parent": null, "at": "first"}}`, `{"after": 12}`.
+    #[schema(value_type = Object)]
+    pub at: Position,
+    pub based_on: u64,
+}
+
+/// What adding a generator did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewGeneratorResult {
+    pub id: u64,
+    pub row: u64,
+    pub version: u64,
+}
+
+fn checked_generator(config: &Generator) -> ApiResult<()> {
+    config
+        .validate()
+        .map_err(|e| ApiError::bad_request(format!("the generator is not valid: {e}")))
+}
+
+/// `POST /api/v1/structures/{id}/generators` (Automate): stores the configuration, then adds its row.
+#[utoipa::path(post, path = "/api/v1/structures/{id}/generators", tag = "generators", request_body = NewGeneratorBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 201, body = NewGeneratorResult), (status = 400, description = "invalid configuration")))]
+pub async fn add_generator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<NewGeneratorBody>,
+) -> ApiResult<(StatusCode, Json<NewGeneratorResult>)> {
+    checked_generator(&body.config)?;
+    let access = authorize(&state, &caller, id, Level::Automate, "generator.add").await?;
+    let existing = state
+        .store
+        .generators(caller.tenant, access.meta.id)
+        .await?;
+    let next = existing.keys().map(|g| g.get()).max().unwrap_or(0) + 1;
+    let gid = GeneratorId::new(next).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let config = serde_json::to_value(&body.config).map_err(|e| ApiError::internal(&e))?;
+    let mut guard = content::lock(&state, caller.tenant, &access.meta).await?;
+    let Some(loaded) = guard.as_mut() else {
+        return Err(ApiError::internal(&"structure content not loaded"));
+    };
+    if body.based_on > loaded.version.get() {
+        return Err(ApiError::bad_request(format!(
+            "version {} does not exist; the structure is at version {}",
+            body.based_on, loaded.version
+        )));
+    }
+    let based_on = loaded.forest_version(Version(body.based_on));
+    let version = state
+        .store
+        .set_generator(
+            caller.tenant,
+            access.meta.id,
+            loaded.version,
+            gid,
+            &config,
+            &actor(&caller),
+        )
+        .await?;
+    loaded.version = version;
+    let edit = Edit::Add {
+        rows: Fragment::single(Item::Generator(gid)),
+        at: body.at,
+    };
+    let applied = match loaded
+        .content
+        .apply(edit, based_on, caller.account.clone(), now())
+    {
+        Ok(applied) => applied,
+        Err(error) => {
+            // The configuration was stored but has no row: take it back.
+            let _ = state
+                .store
+                .delete_generator(caller.tenant, access.meta.id, version, gid, &actor(&caller))
+                .await;
+            *guard = None;
+            return Err(ApiError::conflict(format!(
+                "the generator's row cannot be placed: {error}"
+            )));
+        }
+    };
+    let entry = loaded
+        .content
+        .entry(applied.version)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"no history entry"))?;
+    let saved = state
+        .store
+        .save_forest(
+            caller.tenant,
+            access.meta.id,
+            version,
+            loaded.content.forest(),
+            Some(&entry),
+            &actor(&caller),
+        )
+        .await;
+    let version = match saved {
+        Ok(version) => version,
+        Err(error) => {
+            *guard = None;
+            return Err(error.into());
+        }
+    };
+    loaded.saved(version);
+    let row = applied.created.first().map_or(0, |r| r.get());
+    drop(guard);
+    audit::ok(
+        &state,
+        &caller,
+        "generator.add",
+        &[&format!("structure:{id}"), &format!("generator:{gid}")],
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewGeneratorResult {
+            id: gid.get(),
+            row,
+            version: version.get(),
+        }),
+    ))
+}
+
+/// A generator's new configuration.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorBody {
+    #[schema(value_type = Object)]
+    pub config: Generator,
+    pub based_on: u64,
+}
+
+/// The structure's version after a configuration change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VersionResult {
+    pub version: u64,
+}
+
+/// `PUT /api/v1/structures/{id}/generators/{generator}` (Automate).
+#[utoipa::path(put, path = "/api/v1/structures/{id}/generators/{generator}", tag = "generators", request_body = GeneratorBody,
+    params(("id" = u64, Path, description = "structure id"), ("generator" = u64, Path, description = "generator id")),
+    responses((status = 200, body = VersionResult)))]
+pub async fn change_generator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param((id, generator)): Param<(u64, u64)>,
+    Body(body): Body<GeneratorBody>,
+) -> ApiResult<Json<VersionResult>> {
+    checked_generator(&body.config)?;
+    let access = authorize(&state, &caller, id, Level::Automate, "generator.change").await?;
+    let gid = GeneratorId::new(generator).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let existing = state
+        .store
+        .generators(caller.tenant, access.meta.id)
+        .await?;
+    if !existing.contains_key(&gid) {
+        return Err(ApiError::not_found("no such generator in this structure"));
+    }
+    let config = serde_json::to_value(&body.config).map_err(|e| ApiError::internal(&e))?;
+    let version = state
+        .store
+        .set_generator(
+            caller.tenant,
+            access.meta.id,
+            Version(body.based_on),
+            gid,
+            &config,
+            &actor(&caller),
+        )
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "generator.change",
+        &[&format!("structure:{id}"), &format!("generator:{gid}")],
+    )
+    .await?;
+    Ok(Json(VersionResult {
+        version: version.get(),
+    }))
+}
+
+/// `DELETE /api/v1/structures/{id}/generators/{generator}` (Automate): removes its rows and its configuration.
+#[utoipa::path(delete, path = "/api/v1/structures/{id}/generators/{generator}", tag = "generators",
+    params(("id" = u64, Path, description = "structure id"), ("generator" = u64, Path, description = "generator id")),
+    responses((status = 200, body = VersionResult)))]
+pub async fn remove_generator(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param((id, generator)): Param<(u64, u64)>,
+) -> ApiResult<Json<VersionResult>> {
+    let access = authorize(&state, &caller, id, Level::Automate, "generator.remove").await?;
+    let gid = GeneratorId::new(generator).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let mut guard = content::lock(&state, caller.tenant, &access.meta).await?;
+    let Some(loaded) = guard.as_mut() else {
+        return Err(ApiError::internal(&"structure content not loaded"));
+    };
+    let rows: Vec<_> = loaded
+        .content
+        .forest()
+        .iter()
+        .filter(|row| row.item == ItemRef::Generator(gid))
+        .map(|row| row.id)
+        .collect();
+    let mut version = loaded.version;
+    if !rows.is_empty() {
+        let current = loaded.content.version();
+        let applied = loaded
+            .content
+            .apply(
+                Edit::Remove { rows },
+                current,
+                caller.account.clone(),
+                now(),
+            )
+            .map_err(|e| ApiError::conflict(e.to_string()))?;
+        let entry = loaded
+            .content
+            .entry(applied.version)
+            .cloned()
+            .ok_or_else(|| ApiError::internal(&"no history entry"))?;
+        match state
+            .store
+            .save_forest(
+                caller.tenant,
+                access.meta.id,
+                version,
+                loaded.content.forest(),
+                Some(&entry),
+                &actor(&caller),
+            )
+            .await
+        {
+            Ok(saved) => {
+                loaded.saved(saved);
+                version = saved;
+            }
+            Err(error) => {
+                *guard = None;
+                return Err(error.into());
+            }
+        }
+    }
+    let result = state
+        .store
+        .delete_generator(caller.tenant, access.meta.id, version, gid, &actor(&caller))
+        .await;
+    match result {
+        Ok(v) => {
+            loaded.version = v;
+            version = v;
+        }
+        Err(error) => {
+            *guard = None;
+            return Err(error.into());
+        }
+    }
+    drop(guard);
+    audit::ok(
+        &state,
+        &caller,
+        "generator.remove",
+        &[&format!("structure:{id}"), &format!("generator:{gid}")],
+    )
+    .await?;
+    Ok(Json(VersionResult {
+        version: version.get(),
+    }))
+}
+
+/// A saved view: its name and columns.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewBody {
+    pub name: String,
+    /// `{"kind": "field", "field": "status"}`, `{"kind": "totals", "function": "sum", "field": "story_points",
+    /// "scope": "all", "with_duplicates": false}`, `{"kind": "progress", "basis": "story_points"}`,
+    /// `{"kind": "formula", "formula": "..."}`.
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<Column>,
+}
+
+/// A saved view with its id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViewInfo {
+    pub id: u64,
+    pub name: String,
+    #[schema(value_type = Vec<Object>)]
+    pub columns: Vec<Column>,
+}
+
+fn view_config(body: &ViewBody) -> ApiResult<ViewConfig> {
+    for (index, column) in body.columns.iter().enumerate() {
+        column
+            .validate()
+            .map_err(|e| ApiError::bad_request(format!("column {}: {e}", index + 1)))?;
+    }
+    if body.columns.len() > 100 {
+        return Err(ApiError::bad_request("a view has at most 100 columns"));
+    }
+    Ok(ViewConfig {
+        name: checked_name(&body.name)?,
+        columns: serde_json::to_value(&body.columns).map_err(|e| ApiError::internal(&e))?,
+    })
+}
+
+pub fn view_info(id: ViewId, config: ViewConfig) -> ApiResult<ViewInfo> {
+    let columns = serde_json::from_value(config.columns)
+        .map_err(|e| ApiError::internal(&format!("view {id} does not load: {e}")))?;
+    Ok(ViewInfo {
+        id: id.get(),
+        name: config.name,
+        columns,
+    })
+}
+
+/// `GET /api/v1/structures/{id}/views` (View).
+#[utoipa::path(get, path = "/api/v1/structures/{id}/views", tag = "views",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = Vec<ViewInfo>)))]
+pub async fn views(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<Json<Vec<ViewInfo>>> {
+    let access = authorize(&state, &caller, id, Level::View, "view.list").await?;
+    let views = state.store.views(caller.tenant, access.meta.id).await?;
+    let out = views
+        .into_iter()
+        .map(|(vid, config)| view_info(vid, config))
+        .collect::<ApiResult<Vec<_>>>()?;
+    audit::ok(&state, &caller, "view.list", &[&format!("structure:{id}")]).await?;
+    Ok(Json(out))
+}
+
+/// `POST /api/v1/structures/{id}/views` (Edit).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/views", tag = "views", request_body = ViewBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 201, body = ViewInfo)))]
+pub async fn create_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<ViewBody>,
+) -> ApiResult<(StatusCode, Json<ViewInfo>)> {
+    let config = view_config(&body)?;
+    let access = authorize(&state, &caller, id, Level::Edit, "view.create").await?;
+    let vid = state
+        .store
+        .create_view(caller.tenant, access.meta.id, &config, &actor(&caller))
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "view.create",
+        &[&format!("structure:{id}"), &format!("view:{vid}")],
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(view_info(vid, config)?)))
+}
+
+/// Checks that a view belongs to the structure.
+async fn own_view(
+    state: &AppState,
+    caller: &Caller,
+    structure: arbor_store::model::StructureId,
+    view: u64,
+) -> ApiResult<ViewId> {
+    let vid = ViewId::new(view).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let views = state.store.views(caller.tenant, structure).await?;
+    if views.iter().any(|(v, _)| *v == vid) {
+        Ok(vid)
+    } else {
+        Err(ApiError::not_found("no such view in this structure"))
+    }
+}
+
+/// `PUT /api/v1/structures/{id}/views/{view}` (Edit).
+#[utoipa::path(put, path = "/api/v1/structures/{id}/views/{view}", tag = "views", request_body = ViewBody,
+    params(("id" = u64, Path, description = "structure id"), ("view" = u64, Path, description = "view id")),
+    responses((status = 200, body = ViewInfo)))]
+pub async fn update_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param((id, view)): Param<(u64, u64)>,
+    Body(body): Body<ViewBody>,
+) -> ApiResult<Json<ViewInfo>> {
+    let config = view_config(&body)?;
+    let access = authorize(&state, &caller, id, Level::Edit, "view.update").await?;
+    let vid = own_view(&state, &caller, access.meta.id, view).await?;
+    state
+        .store
+        .update_view(caller.tenant, vid, &config, &actor(&caller))
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "view.update",
+        &[&format!("structure:{id}"), &format!("view:{vid}")],
+    )
+    .await?;
+    Ok(Json(view_info(vid, config)?))
+}
+
+/// `DELETE /api/v1/structures/{id}/views/{view}` (Edit).
+#[utoipa::path(delete, path = "/api/v1/structures/{id}/views/{view}", tag = "views",
+    params(("id" = u64, Path, description = "structure id"), ("view" = u64, Path, description = "view id")),
+    responses((status = 204, description = "deleted")))]
+pub async fn delete_view(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param((id, view)): Param<(u64, u64)>,
+) -> ApiResult<StatusCode> {
+    let access = authorize(&state, &caller, id, Level::Edit, "view.delete").await?;
+    let vid = own_view(&state, &caller, access.meta.id, view).await?;
+    state
+        .store
+        .delete_view(caller.tenant, vid, &actor(&caller))
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "view.delete",
+        &[&format!("structure:{id}"), &format!("view:{vid}")],
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A structure's permission rules: the highest level any matching rule grants wins; the owner and arbor admins
+/// always have Control.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulesBody {
+    /// `{"grantee": {"kind": "person", "account_id": "..."}, "level": "edit"}`; grantee kinds `person`,
+    /// `group` (`group_id`), `project_role` (`project_id`, `role_id`), `everyone`.
+    #[schema(value_type = Vec<Object>)]
+    pub rules: Vec<Rule>,
+    /// The structure version you saw (required to change them; ignored when reading).
+    #[serde(default)]
+    pub based_on: u64,
+}
+
+/// `GET /api/v1/structures/{id}/permissions` (Control).
+#[utoipa::path(get, path = "/api/v1/structures/{id}/permissions", tag = "permissions",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = RulesBody)))]
+pub async fn rules(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<Json<RulesBody>> {
+    let access = authorize(&state, &caller, id, Level::Control, "permissions.read").await?;
+    let rules = state.store.rules(caller.tenant, access.meta.id).await?;
+    audit::ok(
+        &state,
+        &caller,
+        "permissions.read",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(RulesBody {
+        rules,
+        based_on: access.meta.version.get(),
+    }))
+}
+
+/// `PUT /api/v1/structures/{id}/permissions` (Control).
+#[utoipa::path(put, path = "/api/v1/structures/{id}/permissions", tag = "permissions", request_body = RulesBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = VersionResult)))]
+pub async fn set_rules(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<RulesBody>,
+) -> ApiResult<Json<VersionResult>> {
+    if body.rules.len() > 1000 {
+        return Err(ApiError::bad_request(
+            "a structure has at most 1000 permission rules",
+        ));
+    }
+    if body.rules.iter().any(|r| r.level == Level::None) {
+        return Err(ApiError::bad_request(
+            "a rule must grant view, edit, automate or control (the highest matching rule wins, so a `none` rule would have no effect)",
+        ));
+    }
+    let access = authorize(&state, &caller, id, Level::Control, "permissions.set").await?;
+    let version = state
+        .store
+        .set_rules(
+            caller.tenant,
+            access.meta.id,
+            Version(body.based_on),
+            &body.rules,
+            &actor(&caller),
+        )
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "permissions.set",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(VersionResult {
+        version: version.get(),
+    }))
+}

@@ -1,0 +1,343 @@
+//! Forest edits with versions, per-person undo and redo, the history, and restoring an earlier version.
+//!
+//! Every change runs under the structure's lock (`content::lock`): it is applied to the in-memory content
+//! (arbor-core decides merges and conflicts), then saved with the structure version it started from; storage
+//! refuses it if another node changed the structure meanwhile, and the cached content is then dropped.
+
+use arbor_core::edit::Edit;
+use arbor_core::forest::ItemRef;
+use arbor_core::history::{Applied, ApplyError, HistoryEntry};
+use arbor_core::ids::Version;
+use arbor_core::permission::Level;
+use arbor_store::StoreError;
+use arbor_store::journal::JournalOp;
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::structures::actor;
+use super::{Access, Body, Param, Query, authorize};
+use crate::audit;
+use crate::content::{self, Loaded};
+use crate::error::{ApiError, ApiResult};
+use crate::session::Caller;
+use crate::state::{AppState, now};
+
+/// An edit of the stored forest, made on the structure version you saw.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    /// `{"op": "add", "rows": [{"depth": 0, "item": {"folder": "Q3"}}], "at": {"under": {"parent": null, "at": "last"}}}`,
+    /// `{"op": "move", "rows": [4, 9], "to": {"after": 2}}`, `{"op": "remove", "rows": [4]}`,
+    /// `{"op": "copy", "rows": [4], "to": {"before": 7}}`.
+    #[schema(value_type = Object)]
+    pub edit: Edit,
+    pub based_on: u64,
+}
+
+/// What a change did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeResult {
+    /// The structure's version after the change.
+    pub version: u64,
+    /// The change was based on an older version and merged into the changes made since.
+    pub merged: bool,
+    /// Ids of the rows it created, in order.
+    pub created: Vec<u64>,
+    pub can_undo: bool,
+    pub can_redo: bool,
+}
+
+/// Whether an edit touches generator rows (which needs the Automate level).
+fn touches_generators(loaded: &Loaded, edit: &Edit) -> bool {
+    let forest = loaded.content.forest();
+    match edit {
+        Edit::Add { rows, .. } => rows
+            .rows()
+            .iter()
+            .any(|r| matches!(r.item, arbor_core::forest::Item::Generator(_))),
+        // A subtree goes along with its row, so any generator inside it counts.
+        Edit::Move { rows, .. } | Edit::Remove { rows } | Edit::Copy { rows, .. } => {
+            rows.iter().any(|row| {
+                forest.position_of(*row).is_some_and(|pos| {
+                    forest
+                        .subtree_range(pos)
+                        .any(|p| matches!(forest.item(p), ItemRef::Generator(_)))
+                })
+            })
+        }
+    }
+}
+
+fn apply_problem(error: ApplyError) -> ApiError {
+    match error {
+        ApplyError::Conflict(conflict) => ApiError::conflict(format!(
+            "someone changed this structure: {conflict}; reload, or merge your change again"
+        ))
+        .with("current_version", json!(conflict.current.get())),
+        ApplyError::UnknownVersion { .. } => ApiError::bad_request(error.to_string()),
+        ApplyError::NothingToUndo(_) => {
+            ApiError::conflict("you have nothing to undo in this structure")
+        }
+        ApplyError::NothingToRedo(_) => {
+            ApiError::conflict("you have nothing to redo in this structure")
+        }
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+/// Runs one change of the content under the structure's lock and saves it.
+async fn change(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    action: &str,
+    run: impl FnOnce(&mut Loaded) -> Result<Applied, ApiError>,
+) -> ApiResult<ChangeResult> {
+    let mut guard = content::lock(state, caller.tenant, &access.meta).await?;
+    let Some(loaded) = guard.as_mut() else {
+        return Err(ApiError::internal(&"structure content not loaded"));
+    };
+    let applied = run(loaded)?;
+    let entry: HistoryEntry = loaded
+        .content
+        .entry(applied.version)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"the applied change has no history entry"))?;
+    let saved = state
+        .store
+        .save_forest(
+            caller.tenant,
+            access.meta.id,
+            loaded.version,
+            loaded.content.forest(),
+            Some(&entry),
+            &actor(caller),
+        )
+        .await;
+    let version = match saved {
+        Ok(version) => version,
+        Err(error) => {
+            // The in-memory content is ahead of storage now: drop it, the next use reloads.
+            *guard = None;
+            return Err(match error {
+                StoreError::Conflict { .. } => ApiError::conflict(
+                    "someone changed this structure at the same moment; reload and try again",
+                ),
+                other => other.into(),
+            });
+        }
+    };
+    loaded.saved(version);
+    let result = ChangeResult {
+        version: version.get(),
+        merged: applied.merged,
+        created: applied.created.iter().map(|r| r.get()).collect(),
+        can_undo: loaded.content.can_undo(&caller.account),
+        can_redo: loaded.content.can_redo(&caller.account),
+    };
+    drop(guard);
+    audit::ok(
+        state,
+        caller,
+        action,
+        &[&format!("structure:{}", access.meta.id)],
+    )
+    .await?;
+    Ok(result)
+}
+
+/// `POST /api/v1/structures/{id}/edits`: add, move, remove or copy rows (Edit; Automate for generator rows).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/edits", tag = "editing", request_body = EditBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = ChangeResult), (status = 409, description = "conflict with a newer change")))]
+pub async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<EditBody>,
+) -> ApiResult<Json<ChangeResult>> {
+    let access = authorize(&state, &caller, id, Level::Edit, "forest.edit").await?;
+    let automate = access.level.allows(Level::Automate);
+    let actor_id = caller.account.clone();
+    let result = change(&state, &caller, &access, "forest.edit", |loaded| {
+        if !automate && touches_generators(loaded, &body.edit) {
+            return Err(ApiError::forbidden(
+                "adding, moving or removing generators needs the Automate level",
+            ));
+        }
+        let based_on = loaded.forest_version(Version(body.based_on));
+        if body.based_on > loaded.version.get() {
+            return Err(ApiError::bad_request(format!(
+                "version {} does not exist; the structure is at version {}",
+                body.based_on, loaded.version
+            )));
+        }
+        loaded
+            .content
+            .apply(body.edit, based_on, actor_id, now())
+            .map_err(apply_problem)
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+/// `POST /api/v1/structures/{id}/undo`: takes back your last change of this structure (Edit).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/undo", tag = "editing",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = ChangeResult), (status = 409, description = "nothing to undo, or it no longer applies")))]
+pub async fn undo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<Json<ChangeResult>> {
+    let access = authorize(&state, &caller, id, Level::Edit, "forest.undo").await?;
+    let actor_id = caller.account.clone();
+    let result = change(&state, &caller, &access, "forest.undo", |loaded| {
+        loaded.content.undo(actor_id, now()).map_err(apply_problem)
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+/// `POST /api/v1/structures/{id}/redo`: re-applies your last undone change (Edit).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/redo", tag = "editing",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = ChangeResult), (status = 409, description = "nothing to redo, or it no longer applies")))]
+pub async fn redo(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<Json<ChangeResult>> {
+    let access = authorize(&state, &caller, id, Level::Edit, "forest.redo").await?;
+    let actor_id = caller.account.clone();
+    let result = change(&state, &caller, &access, "forest.redo", |loaded| {
+        loaded.content.redo(actor_id, now()).map_err(apply_problem)
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+/// A version to go back to.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreBody {
+    /// The structure version whose rows to bring back.
+    pub version: u64,
+}
+
+/// `POST /api/v1/structures/{id}/restore`: makes the rows what they were at an earlier version, as a new
+/// change that can be undone (Edit).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/restore", tag = "editing", request_body = RestoreBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = ChangeResult)))]
+pub async fn restore(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<RestoreBody>,
+) -> ApiResult<Json<ChangeResult>> {
+    let access = authorize(&state, &caller, id, Level::Edit, "forest.restore").await?;
+    let actor_id = caller.account.clone();
+    let result = change(&state, &caller, &access, "forest.restore", |loaded| {
+        if body.version > loaded.version.get() {
+            return Err(ApiError::bad_request(format!(
+                "version {} does not exist; the structure is at version {}",
+                body.version, loaded.version
+            )));
+        }
+        let to = loaded.forest_version(Version(body.version));
+        loaded
+            .content
+            .restore(to, actor_id, now())
+            .map_err(apply_problem)
+    })
+    .await?;
+    Ok(Json(result))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    /// Only entries after this journal position (for paging).
+    #[serde(default)]
+    after: u64,
+}
+
+/// One change in a structure's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// The journal position (for paging with `after`).
+    pub seq: u64,
+    /// The structure version this change produced, where it has one.
+    pub version: Option<u64>,
+    pub at: i64,
+    pub actor: String,
+    /// `forest.changed`, `rules.set`, `generator.set`, `structure.updated`, ...
+    pub op: String,
+    /// For forest changes: `edit`, `undo`, `redo` or `restore`.
+    pub action: Option<String>,
+    /// For forest changes: how many single-row steps it took.
+    pub steps: Option<usize>,
+}
+
+/// `GET /api/v1/structures/{id}/history`: who changed what and when, oldest first, 500 at a time (View).
+#[utoipa::path(get, path = "/api/v1/structures/{id}/history", tag = "editing",
+    params(("id" = u64, Path, description = "structure id"), ("after" = Option<u64>, Query, description = "journal position to continue after")),
+    responses((status = 200, body = Vec<HistoryItem>)))]
+pub async fn history(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Query(query): Query<HistoryQuery>,
+) -> ApiResult<Json<Vec<HistoryItem>>> {
+    let access = authorize(&state, &caller, id, Level::View, "structure.history").await?;
+    let entries = state
+        .store
+        .structure_journal(caller.tenant, access.meta.id, query.after, 500)
+        .await?;
+    let items = entries
+        .into_iter()
+        .map(|entry| {
+            let (version, action, steps) = match &entry.op {
+                JournalOp::ForestChanged { version, entry, .. } => (
+                    Some(version.get()),
+                    Some(
+                        match entry.action {
+                            arbor_core::history::Action::Edit { .. } => "edit",
+                            arbor_core::history::Action::Undo { .. } => "undo",
+                            arbor_core::history::Action::Redo { .. } => "redo",
+                            arbor_core::history::Action::Restore { .. } => "restore",
+                        }
+                        .to_owned(),
+                    ),
+                    Some(entry.change.steps().len()),
+                ),
+                JournalOp::StructureUpdated { version, .. }
+                | JournalOp::RulesSet { version, .. }
+                | JournalOp::GeneratorSet { version, .. }
+                | JournalOp::GeneratorDeleted { version, .. }
+                | JournalOp::ForestReplaced { version, .. } => (Some(version.get()), None, None),
+                _ => (None, None, None),
+            };
+            HistoryItem {
+                seq: entry.seq,
+                version,
+                at: entry.at.as_unix_millis(),
+                actor: entry.actor.as_str().to_owned(),
+                op: entry.op.name().to_owned(),
+                action,
+                steps,
+            }
+        })
+        .collect();
+    audit::ok(
+        &state,
+        &caller,
+        "structure.history",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(items))
+}

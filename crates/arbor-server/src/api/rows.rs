@@ -1,0 +1,711 @@
+//! The effective forest: windows of rows with column values, "refresh now", and exports.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use arbor_core::columns::{Column, ColumnValues, View};
+use arbor_core::data::FieldValue;
+use arbor_core::effective::{EffectiveItem, Source};
+use arbor_core::forest::ItemRef;
+use arbor_core::generator::Generator;
+use arbor_core::permission::Level;
+use arbor_store::model::ViewId;
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use super::config::view_info;
+use super::{Access, Body, Param, Query, authorize, load_generators};
+use crate::audit;
+use crate::compute::{self, Request};
+use crate::content;
+use crate::error::{ApiError, ApiResult};
+use crate::export;
+use crate::session::Caller;
+use crate::state::{AppState, jira_tenant};
+
+/// The largest window one request may ask for.
+const MAX_WINDOW: usize = 2000;
+
+/// Which rows are expanded: every row shallower than `depth`, plus `open`, minus `closed` (row keys).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expansion {
+    #[serde(default = "one")]
+    pub depth: u16,
+    #[serde(default)]
+    pub open: Vec<String>,
+    #[serde(default)]
+    pub closed: Vec<String>,
+}
+
+fn one() -> u16 {
+    1
+}
+
+/// A window of the effective forest.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WindowBody {
+    /// A saved view's id; the default columns when absent (unless `columns` is given).
+    pub view: Option<u64>,
+    /// Columns to show instead of a saved view's (an unsaved view being edited).
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub columns: Option<Vec<Column>>,
+    #[serde(default)]
+    pub expand: Expansion,
+    /// The first row of the window, counted among the rows shown under the expansion.
+    #[serde(default)]
+    pub offset: usize,
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    200
+}
+
+/// One cell: what to show, the number behind it, and for statuses their category.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cell {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<f64>,
+    /// `new`, `indeterminate` or `done` for statuses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// A formula's error, shown in its cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One row of a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowRow {
+    /// Stable across recomputations; used for expansion.
+    pub key: String,
+    /// The stored row (manual rows only): the row to name in edits.
+    pub row: Option<u64>,
+    /// The generator that produced it (generated rows only).
+    pub generator: Option<u64>,
+    pub depth: u16,
+    /// `issue`, `folder`, `memo` or `group`.
+    pub kind: &'static str,
+    pub issue_id: Option<u64>,
+    pub issue_key: Option<String>,
+    /// The issue's summary, the folder's name, the memo's text or the group's label.
+    pub title: String,
+    pub has_children: bool,
+    pub expanded: bool,
+    /// One per column, `null` where empty.
+    pub cells: Vec<Option<Cell>>,
+}
+
+/// How old the Jira data behind an answer is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Freshness {
+    /// Age of the oldest Jira value used, in milliseconds (`null` when no Jira data was needed).
+    pub data_age_ms: Option<u64>,
+    /// Some data is older than its TTL: Jira was unreachable or throttled and earlier data was served.
+    pub stale: bool,
+    /// Milliseconds since this forest was computed.
+    pub computed_ms_ago: u64,
+    /// Jira requests made to compute it.
+    pub jira_requests: u64,
+}
+
+/// What a generator cost in the last run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratorRun {
+    pub id: u64,
+    pub elapsed_ms: f64,
+    pub rows_added: usize,
+    pub rows_removed: usize,
+}
+
+/// A window of rows, with everything needed to show it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Window {
+    pub version: u64,
+    /// Column titles, in order.
+    pub columns: Vec<String>,
+    /// Rows shown under the expansion (what the scroll bar spans).
+    pub total: usize,
+    /// Rows of the whole effective forest you may see.
+    pub visible_rows: usize,
+    /// Issue rows withheld because Jira does not show them to you.
+    pub hidden: usize,
+    pub offset: usize,
+    pub rows: Vec<WindowRow>,
+    pub freshness: Freshness,
+    pub generators: Vec<GeneratorRun>,
+    /// Set when the generators' time budget ran out: the generator that was running; the result is partial.
+    pub stopped_at: Option<u64>,
+}
+
+/// The columns of a request: given ones, a saved view's, or the default view.
+async fn chosen_columns(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    view: Option<u64>,
+    given: Option<Vec<Column>>,
+) -> ApiResult<Vec<Column>> {
+    if let Some(columns) = given {
+        for (index, column) in columns.iter().enumerate() {
+            column
+                .validate()
+                .map_err(|e| ApiError::bad_request(format!("column {}: {e}", index + 1)))?;
+        }
+        return Ok(columns);
+    }
+    let Some(view) = view else {
+        return Ok(View::default_columns());
+    };
+    let vid = ViewId::new(view).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let views = state.store.views(caller.tenant, access.meta.id).await?;
+    let (_, config) = views
+        .into_iter()
+        .find(|(v, _)| *v == vid)
+        .ok_or_else(|| ApiError::not_found("no such view in this structure"))?;
+    Ok(view_info(vid, config)?.columns)
+}
+
+/// Computes (or reuses) the caller's effective forest of a structure with these columns.
+async fn computed(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    columns: &[Column],
+) -> ApiResult<Arc<compute::Result>> {
+    let generators = load_generators(state, caller, access.meta.id).await?;
+    let forest = {
+        let guard = content::lock(state, caller.tenant, &access.meta).await?;
+        guard
+            .as_ref()
+            .map(|loaded| loaded.content.forest().clone())
+            .unwrap_or_default()
+    };
+    let mut inserted = HashMap::new();
+    for generator in generators.values() {
+        if let Generator::InsertStructure { structure_id } = generator {
+            inserted.insert(
+                *structure_id,
+                inserted_rows(state, caller, *structure_id).await?,
+            );
+        }
+    }
+    compute::forest(
+        state,
+        &access.who,
+        &caller.account,
+        Request {
+            tenant: caller.tenant,
+            structure: access.meta.id,
+            version: access.meta.version,
+            forest: &forest,
+            generators: &generators,
+            columns,
+            inserted: &inserted,
+        },
+    )
+    .await
+}
+
+/// The issue rows of another structure, if the caller may view it (else none).
+async fn inserted_rows(
+    state: &AppState,
+    caller: &Caller,
+    raw: u64,
+) -> ApiResult<Vec<(arbor_core::ids::IssueId, u32)>> {
+    match authorize(state, caller, raw, Level::View, "structure.read").await {
+        Ok(other) => {
+            let guard = content::lock(state, caller.tenant, &other.meta).await?;
+            Ok(guard
+                .as_ref()
+                .map(|l| compute::issue_rows(l.content.forest()))
+                .unwrap_or_default())
+        }
+        Err(error)
+            if error.status == StatusCode::NOT_FOUND || error.status == StatusCode::FORBIDDEN =>
+        {
+            Ok(Vec::new())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn column_title(column: &Column) -> String {
+    match column {
+        Column::Field { field } => field.as_str().to_owned(),
+        Column::Totals {
+            function, field, ..
+        } => format!("{function:?} of {field}").to_lowercase(),
+        Column::Progress { basis } => format!("Progress ({basis:?})").to_lowercase(),
+        Column::Formula { formula } => formula.clone(),
+    }
+}
+
+fn field_cell(value: &FieldValue) -> Cell {
+    let category = match value {
+        FieldValue::Named { key: Some(key), .. } => Some(key.to_string()),
+        _ => None,
+    };
+    Cell {
+        text: value.display(),
+        number: value.as_number(),
+        category,
+        error: None,
+    }
+}
+
+fn cell(values: &ColumnValues, row: usize) -> Option<Cell> {
+    match values {
+        ColumnValues::Field(list) => list.get(row)?.as_ref().map(field_cell),
+        ColumnValues::Computed(list) => match list.get(row)? {
+            Ok(value) => {
+                let text = value.to_string();
+                let number = match value {
+                    arbor_core::formula::Value::Number(n) => Some(*n),
+                    _ => None,
+                };
+                (!text.is_empty()).then_some(Cell {
+                    text,
+                    number,
+                    category: None,
+                    error: None,
+                })
+            }
+            Err(error) => Some(Cell {
+                text: String::new(),
+                number: None,
+                category: None,
+                error: Some(error.clone()),
+            }),
+        },
+        ColumnValues::Progress(list) => list.get(row).copied().flatten().map(|p| Cell {
+            text: format!("{:.0} %", p * 100.0),
+            number: Some(p),
+            category: None,
+            error: None,
+        }),
+    }
+}
+
+/// Title, kind and issue of a row of the computed forest.
+fn describe_row(
+    result: &compute::Result,
+    stored: &arbor_core::forest::Forest,
+    row: usize,
+) -> (&'static str, String, Option<u64>, Option<String>) {
+    match result.forest.item(row) {
+        EffectiveItem::Issue(id) => {
+            let issue = result.data.issue(id);
+            let summary = issue
+                .and_then(|i| {
+                    i.field(&arbor_core::data::FieldId::new("summary"))
+                        .flatten()
+                })
+                .map(FieldValue::display)
+                .unwrap_or_default();
+            (
+                "issue",
+                summary,
+                Some(id.get()),
+                issue.map(|i| i.key.to_string()),
+            )
+        }
+        EffectiveItem::Stored(row_id) => {
+            let item = stored.position_of(row_id).map(|p| stored.row(p).item);
+            match item {
+                Some(ItemRef::Folder(name)) => ("folder", name.as_str().to_owned(), None, None),
+                Some(ItemRef::Memo(text)) => ("memo", text.as_str().to_owned(), None, None),
+                _ => ("folder", String::new(), None, None),
+            }
+        }
+        EffectiveItem::Group(group) => (
+            "group",
+            result
+                .forest
+                .group_label(group)
+                .map(|g| g.label.to_string())
+                .unwrap_or_default(),
+            None,
+            None,
+        ),
+    }
+}
+
+/// The rows shown under an expansion, as indices into the forest.
+fn shown_rows(result: &compute::Result, expand: &Expansion) -> Vec<usize> {
+    let open: HashSet<u64> = expand.open.iter().filter_map(|k| k.parse().ok()).collect();
+    let closed: HashSet<u64> = expand
+        .closed
+        .iter()
+        .filter_map(|k| k.parse().ok())
+        .collect();
+    let forest = &result.forest;
+    let mut shown = Vec::new();
+    let mut row = 0;
+    while row < forest.len() {
+        shown.push(row);
+        let key = forest.key(row);
+        let expanded =
+            !closed.contains(&key) && (forest.depth(row) < expand.depth || open.contains(&key));
+        row = if expanded {
+            row + 1
+        } else {
+            forest.subtree_end(row)
+        };
+    }
+    shown
+}
+
+/// `POST /api/v1/structures/{id}/rows`: a window of the effective forest as you see it (View).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/rows", tag = "rows", request_body = WindowBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = Window)))]
+pub async fn window(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<WindowBody>,
+) -> ApiResult<Json<Window>> {
+    if body.limit > MAX_WINDOW {
+        return Err(ApiError::bad_request(format!(
+            "a window has at most {MAX_WINDOW} rows; ask for several"
+        )));
+    }
+    let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
+    let columns = chosen_columns(&state, &caller, &access, body.view, body.columns).await?;
+    let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
+    let stored = {
+        let guard = content::lock(&state, caller.tenant, &access.meta).await?;
+        guard
+            .as_ref()
+            .map(|l| l.content.forest().clone())
+            .unwrap_or_default()
+    };
+    let shown = shown_rows(&result, &body.expand);
+    let forest = &result.forest;
+    let rows = shown
+        .iter()
+        .skip(body.offset)
+        .take(body.limit)
+        .map(|&row| {
+            let (kind, title, issue_id, issue_key) = describe_row(&result, &stored, row);
+            let has_children = row + 1 < forest.len() && forest.depth(row + 1) > forest.depth(row);
+            let key = forest.key(row);
+            let open = body.expand.open.iter().any(|k| k.parse() == Ok(key));
+            let closed = body.expand.closed.iter().any(|k| k.parse() == Ok(key));
+            WindowRow {
+                key: key.to_string(),
+                row: match forest.source(row) {
+                    Source::Manual(r) => Some(r.get()),
+                    Source::Generated(_) => None,
+                },
+                generator: match forest.source(row) {
+                    Source::Generated(g) => Some(g.get()),
+                    Source::Manual(_) => None,
+                },
+                depth: forest.depth(row),
+                kind,
+                issue_id,
+                issue_key,
+                title,
+                has_children,
+                expanded: has_children
+                    && !closed
+                    && (forest.depth(row) < body.expand.depth || open),
+                cells: result.values.iter().map(|v| cell(v, row)).collect(),
+            }
+        })
+        .collect();
+    audit::ok(
+        &state,
+        &caller,
+        "structure.read",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(Window {
+        version: access.meta.version.get(),
+        columns: columns.iter().map(column_title).collect(),
+        total: shown.len(),
+        visible_rows: forest.len(),
+        hidden: result.hidden,
+        offset: body.offset,
+        rows,
+        freshness: freshness(&result),
+        generators: generator_runs(&result),
+        stopped_at: result.stopped_at.map(arbor_core::ids::GeneratorId::get),
+    }))
+}
+
+fn freshness(result: &compute::Result) -> Freshness {
+    Freshness {
+        data_age_ms: result
+            .data_age
+            .map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
+        stale: result.load.stale,
+        computed_ms_ago: u64::try_from(result.computed_at.elapsed().as_millis())
+            .unwrap_or(u64::MAX),
+        jira_requests: result.load.requests,
+    }
+}
+
+fn generator_runs(result: &compute::Result) -> Vec<GeneratorRun> {
+    let mut runs: Vec<GeneratorRun> = result
+        .costs
+        .iter()
+        .map(|(id, cost)| GeneratorRun {
+            id: id.get(),
+            elapsed_ms: cost.elapsed.as_secs_f64() * 1000.0,
+            rows_added: cost.rows_added,
+            rows_removed: cost.rows_removed,
+        })
+        .collect();
+    runs.sort_by_key(|r| r.id);
+    runs
+}
+
+/// `POST /api/v1/structures/{id}/refresh`: "refresh now" — forget your cached results and the Jira data
+/// behind this structure, so the next window reads Jira again (View).
+#[utoipa::path(post, path = "/api/v1/structures/{id}/refresh", tag = "rows",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 204, description = "the next window reads Jira again")))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<StatusCode> {
+    let access = authorize(&state, &caller, id, Level::View, "structure.refresh").await?;
+    let kept = state.computed.take_person(caller.tenant, &caller.account);
+    let tenant = jira_tenant(caller.tenant);
+    let mut issues = HashSet::new();
+    for result in kept.iter().filter(|r| r.structure == access.meta.id) {
+        issues.extend((0..result.forest.len()).filter_map(|row| result.forest.issue(row)));
+    }
+    for issue in &issues {
+        state.caches.invalidate_issue(&tenant, *issue).await;
+    }
+    // The structure's queries and children lists are read again too (for everyone: results are cheap to redo).
+    let queries: HashSet<String> = load_generators(&state, &caller, access.meta.id)
+        .await?
+        .values()
+        .filter_map(|g| match g {
+            Generator::InsertJql { jql } => Some(jql.clone()),
+            _ => None,
+        })
+        .collect();
+    state
+        .caches
+        .invalidate_results(&tenant, move |key| match key {
+            arbor_jira::cache::ResultKey::Jql(query) => queries.contains(query.as_ref()),
+            arbor_jira::cache::ResultKey::Children(parent) => issues.contains(parent),
+        });
+    audit::ok(
+        &state,
+        &caller,
+        "structure.refresh",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ExportQuery {
+    format: String,
+    view: Option<u64>,
+}
+
+/// `GET /api/v1/structures/{id}/export?format=csv|xlsx|json[&view=V]` (View): CSV or XLSX of the view with
+/// every row expanded (the hierarchy as outline levels), or JSON of the structure's ids and configuration.
+#[utoipa::path(get, path = "/api/v1/structures/{id}/export", tag = "rows",
+    params(("id" = u64, Path, description = "structure id"),
+           ("format" = String, Query, description = "csv, xlsx or json"),
+           ("view" = Option<u64>, Query, description = "saved view for csv and xlsx")),
+    responses((status = 200, description = "the file", content_type = "application/octet-stream")))]
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Query(query): Query<ExportQuery>,
+) -> ApiResult<Response> {
+    let access = authorize(&state, &caller, id, Level::View, "structure.export").await?;
+    let name = safe_file_name(&access.meta.name);
+    let (content_type, extension, bytes) = match query.format.as_str() {
+        "json" => {
+            let body = Box::pin(json_export(&state, &caller, &access)).await?;
+            ("application/json", "json", body.to_string().into_bytes())
+        }
+        "csv" | "xlsx" => {
+            let columns = chosen_columns(&state, &caller, &access, query.view, None).await?;
+            let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
+            let stored = {
+                let guard = content::lock(&state, caller.tenant, &access.meta).await?;
+                guard
+                    .as_ref()
+                    .map(|l| l.content.forest().clone())
+                    .unwrap_or_default()
+            };
+            let table = export_table(&result, &stored, &columns);
+            if query.format == "csv" {
+                ("text/csv; charset=utf-8", "csv", export::csv(&table))
+            } else {
+                (
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    "xlsx",
+                    export::xlsx(&table).map_err(|e| ApiError::internal(&e))?,
+                )
+            }
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "unknown export format `{}`; use csv, xlsx or json",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
+    audit::ok(
+        &state,
+        &caller,
+        &format!("structure.export.{extension}"),
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{name}.{extension}\""))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// A file name made of the structure's name: letters, digits, `-` and `_` only.
+fn safe_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    if cleaned.trim_matches('_').is_empty() {
+        "structure".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+fn export_table(
+    result: &compute::Result,
+    stored: &arbor_core::forest::Forest,
+    columns: &[Column],
+) -> export::Table {
+    let mut titles = vec!["Key".to_owned(), "Title".to_owned()];
+    titles.extend(columns.iter().map(column_title));
+    let rows = (0..result.forest.len())
+        .map(|row| {
+            let (_, title, _, key) = describe_row(result, stored, row);
+            let mut cells = vec![
+                key.map_or(export::Cell::Empty, export::Cell::Text),
+                export::Cell::Text(title),
+            ];
+            cells.extend(result.values.iter().map(|values| match cell(values, row) {
+                None => export::Cell::Empty,
+                Some(Cell {
+                    error: Some(error), ..
+                }) => export::Cell::Text(format!("error: {error}")),
+                Some(Cell {
+                    number: Some(n), ..
+                }) => export::Cell::Number(n),
+                Some(Cell { text, .. }) => export::Cell::Text(text),
+            }));
+            export::ExportRow {
+                depth: result.forest.depth(row),
+                cells,
+            }
+        })
+        .collect();
+    export::Table {
+        columns: titles,
+        rows,
+    }
+}
+
+/// The structure's ids and configuration: stored rows (issue ids only), generators, views, rules.
+async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiResult<Value> {
+    let generators = state
+        .store
+        .generators(caller.tenant, access.meta.id)
+        .await?;
+    let views = state.store.views(caller.tenant, access.meta.id).await?;
+    let rules = if access.level.allows(Level::Control) {
+        Some(state.store.rules(caller.tenant, access.meta.id).await?)
+    } else {
+        None
+    };
+    let rows = {
+        let guard = content::lock(state, caller.tenant, &access.meta).await?;
+        guard
+            .as_ref()
+            .map(|l| l.content.forest().to_rows())
+            .unwrap_or_default()
+    };
+    // Stored issue rows the caller may not see are left out (their subtrees move up), and counted.
+    let result = Box::pin(computed(state, caller, access, &View::default_columns())).await?;
+    let (rows, hidden) = without_hidden_issues(rows, |id| result.data.issue(id).is_some());
+    Ok(json!({
+        "format": "arbor-structure/1",
+        "structure": {
+            "id": access.meta.id.get(),
+            "name": access.meta.name,
+            "description": access.meta.description,
+            "owner": access.meta.owner.as_str(),
+            "version": access.meta.version.get(),
+        },
+        "rows": rows,
+        "generators": generators.iter().map(|(id, config)| json!({"id": id.get(), "config": config})).collect::<Vec<_>>(),
+        "views": views.iter().map(|(id, config)| json!({"id": id.get(), "name": config.name, "columns": config.columns})).collect::<Vec<_>>(),
+        "rules": rules,
+        "hidden": hidden,
+    }))
+}
+
+/// Drops issue rows `visible` rejects; rows below a dropped row move up one level per dropped ancestor.
+fn without_hidden_issues(
+    rows: Vec<arbor_core::forest::Row>,
+    visible: impl Fn(arbor_core::ids::IssueId) -> bool,
+) -> (Vec<arbor_core::forest::Row>, usize) {
+    let mut kept = Vec::with_capacity(rows.len());
+    let mut dropped_depths: Vec<u16> = Vec::new();
+    let mut hidden = 0;
+    for mut row in rows {
+        while dropped_depths.last().is_some_and(|d| *d >= row.depth) {
+            dropped_depths.pop();
+        }
+        if let arbor_core::forest::Item::Issue(id) = row.item
+            && !visible(id)
+        {
+            hidden += 1;
+            dropped_depths.push(row.depth);
+            continue;
+        }
+        row.depth -= u16::try_from(dropped_depths.len()).unwrap_or(row.depth);
+        kept.push(row);
+    }
+    (kept, hidden)
+}

@@ -1,0 +1,305 @@
+//! Structures: the session, list, create, describe, rename, delete.
+
+use arbor_core::ids::{ActorId, Timestamp};
+use arbor_core::permission::Level;
+use arbor_store::model::{Actor, NewStructure, StructureMeta};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{Body, Param, authorize, level_of};
+use crate::audit;
+use crate::error::{ApiError, ApiResult};
+use crate::people;
+use crate::session::Caller;
+use crate::state::{AppState, now};
+
+/// The signed-in person and what the browser needs to make changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfo {
+    pub account_id: String,
+    pub tenant: u64,
+    /// The Jira site this session belongs to.
+    pub site: String,
+    /// Send this as `X-CSRF-Token` with every request that changes something.
+    pub csrf_token: String,
+    /// When the session ends unless used (Unix milliseconds).
+    pub expires_at: i64,
+}
+
+/// `GET /api/v1/session`
+#[utoipa::path(get, path = "/api/v1/session", tag = "session",
+    responses((status = 200, body = SessionInfo), (status = 401, description = "not signed in")))]
+pub async fn session(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<SessionInfo>> {
+    let site = state
+        .site(caller.tenant)
+        .map(|s| s.config.site_url.to_string())
+        .unwrap_or_default();
+    Ok(Json(SessionInfo {
+        account_id: caller.account.as_str().to_owned(),
+        tenant: caller.tenant.get(),
+        site,
+        csrf_token: caller.csrf.clone(),
+        expires_at: caller.expires_at.as_unix_millis(),
+    }))
+}
+
+/// A structure as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StructureSummary {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    /// Changes with every change of the structure; send it back as `based_on`.
+    pub version: u64,
+    /// What you may do: `view`, `edit`, `automate` or `control`.
+    #[schema(value_type = String)]
+    pub level: Level,
+    /// Someone else owns it and shared it with you.
+    pub shared_with_me: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl StructureSummary {
+    pub fn new(meta: &StructureMeta, level: Level, me: &ActorId) -> Self {
+        Self {
+            id: meta.id.get(),
+            name: meta.name.clone(),
+            description: meta.description.clone(),
+            owner: meta.owner.as_str().to_owned(),
+            version: meta.version.get(),
+            level,
+            shared_with_me: meta.owner != *me,
+            created_at: meta.created_at.as_unix_millis(),
+            updated_at: meta.updated_at.as_unix_millis(),
+        }
+    }
+}
+
+/// `GET /api/v1/structures`: the structures you may see.
+#[utoipa::path(get, path = "/api/v1/structures", tag = "structures",
+    responses((status = 200, body = Vec<StructureSummary>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<StructureSummary>>> {
+    let all = state.store.structures(caller.tenant).await?;
+    let who = people::credentials(&state, &caller).await?;
+    let mut out = Vec::new();
+    for meta in &all {
+        let level = level_of(&state, &caller, &who, meta).await?;
+        if level.allows(Level::View) {
+            out.push(StructureSummary::new(meta, level, &caller.account));
+        }
+    }
+    audit::ok(&state, &caller, "structure.list", &[]).await?;
+    Ok(Json(out))
+}
+
+/// The name and description of a structure.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewStructureBody {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+const NAME_MAX: usize = 200;
+const DESCRIPTION_MAX: usize = 10_000;
+
+/// Checks a name or description: not empty (names), bounded, no control characters but newlines and tabs in
+/// descriptions.
+fn checked(what: &str, text: &str, max: usize, multiline: bool) -> ApiResult<String> {
+    let text = if multiline {
+        text.trim_end()
+    } else {
+        text.trim()
+    };
+    if !multiline && text.is_empty() {
+        return Err(ApiError::bad_request(format!(
+            "the {what} must not be empty"
+        )));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(ApiError::bad_request(format!(
+            "the {what} is {chars} characters long; the most is {max}"
+        )));
+    }
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && !(multiline && (*c == '\n' || *c == '\t')))
+    {
+        return Err(ApiError::bad_request(format!(
+            "the {what} must not contain the control character U+{:04X}",
+            u32::from(c)
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+pub fn checked_name(name: &str) -> ApiResult<String> {
+    checked("name", name, NAME_MAX, false)
+}
+
+pub fn checked_description(description: &str) -> ApiResult<String> {
+    checked("description", description, DESCRIPTION_MAX, true)
+}
+
+pub fn actor(caller: &Caller) -> Actor {
+    Actor::new(caller.account.clone(), now())
+}
+
+/// `POST /api/v1/structures`
+#[utoipa::path(post, path = "/api/v1/structures", tag = "structures", request_body = NewStructureBody,
+    responses((status = 201, body = StructureSummary), (status = 400, description = "invalid name or description")))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Body(body): Body<NewStructureBody>,
+) -> ApiResult<(StatusCode, Json<StructureSummary>)> {
+    let new = NewStructure {
+        name: checked_name(&body.name)?,
+        description: checked_description(&body.description)?,
+        owner: caller.account.clone(),
+    };
+    let meta = state
+        .store
+        .create_structure(caller.tenant, &new, &actor(&caller))
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "structure.create",
+        &[&format!("structure:{}", meta.id)],
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StructureSummary::new(
+            &meta,
+            Level::Control,
+            &caller.account,
+        )),
+    ))
+}
+
+/// `GET /api/v1/structures/{id}`
+#[utoipa::path(get, path = "/api/v1/structures/{id}", tag = "structures",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = StructureSummary), (status = 404, description = "no such structure, or not visible to you")))]
+pub async fn describe(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<Json<StructureSummary>> {
+    let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
+    audit::ok(
+        &state,
+        &caller,
+        "structure.read",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(StructureSummary::new(
+        &access.meta,
+        access.level,
+        &caller.account,
+    )))
+}
+
+/// A rename or a new description, based on the version you saw.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStructureBody {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub based_on: u64,
+}
+
+/// `PATCH /api/v1/structures/{id}`: rename or describe (Control).
+#[utoipa::path(patch, path = "/api/v1/structures/{id}", tag = "structures", request_body = UpdateStructureBody,
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 200, body = StructureSummary), (status = 409, description = "changed since based_on")))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Body(body): Body<UpdateStructureBody>,
+) -> ApiResult<Json<StructureSummary>> {
+    let access = authorize(&state, &caller, id, Level::Control, "structure.update").await?;
+    let name = match &body.name {
+        Some(name) => checked_name(name)?,
+        None => access.meta.name.clone(),
+    };
+    let description = match &body.description {
+        Some(text) => checked_description(text)?,
+        None => access.meta.description.clone(),
+    };
+    state
+        .store
+        .update_structure(
+            caller.tenant,
+            access.meta.id,
+            arbor_core::ids::Version(body.based_on),
+            &name,
+            &description,
+            &actor(&caller),
+        )
+        .await?;
+    audit::ok(
+        &state,
+        &caller,
+        "structure.update",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    let meta = state
+        .store
+        .structure(caller.tenant, access.meta.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("the structure was deleted meanwhile"))?;
+    Ok(Json(StructureSummary::new(
+        &meta,
+        access.level,
+        &caller.account,
+    )))
+}
+
+/// `DELETE /api/v1/structures/{id}` (Control).
+#[utoipa::path(delete, path = "/api/v1/structures/{id}", tag = "structures",
+    params(("id" = u64, Path, description = "structure id")),
+    responses((status = 204, description = "deleted")))]
+pub async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+) -> ApiResult<StatusCode> {
+    let access = authorize(&state, &caller, id, Level::Control, "structure.delete").await?;
+    state
+        .store
+        .delete_structure(caller.tenant, access.meta.id, &actor(&caller))
+        .await?;
+    state.contents.forget(caller.tenant, access.meta.id);
+    audit::ok(
+        &state,
+        &caller,
+        "structure.delete",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Milliseconds since the Unix epoch of a stored time.
+pub fn millis(at: Timestamp) -> i64 {
+    at.as_unix_millis()
+}

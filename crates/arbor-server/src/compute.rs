@@ -1,0 +1,273 @@
+//! The effective forest of a structure as one person sees it, with the values of a view's columns.
+//!
+//! The engine (arbor-core) answers with what it lacks; the loader (arbor-jira) fetches exactly that as the
+//! person, from its caches or from Jira; this repeats until nothing is missing. Then the rows Jira does not
+//! show the person are withheld (`permission::visible_to`), and only then are columns computed, so no total
+//! includes a hidden row. Results are kept for a short while per (structure version, person, view), which is
+//! what makes windows of a 100,000-row structure cheap; the data under them has arbor-jira's own TTLs, and
+//! every response states how old it is.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use arbor_core::columns::{self, Column, ColumnValues, FieldBindings, ForestRows};
+use arbor_core::data::{FieldId, IssueData};
+use arbor_core::effective::{Clock, EffectiveForest, GeneratorCost, RunContext, evaluate};
+use arbor_core::forest::{Forest, ItemRef};
+use arbor_core::generator::Generator;
+use arbor_core::ids::{ActorId, GeneratorId, Version};
+use arbor_core::permission::visible_to;
+use arbor_jira::client::Credentials;
+use arbor_jira::loader::LoadReport;
+use arbor_store::model::{StructureId, TenantId};
+use jql::eval::{EvalContext, StandardCatalog};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, now};
+
+/// How many rounds of "evaluate, then load what is missing" a computation may take.
+const MAX_ROUNDS: usize = 32;
+
+/// One computed forest, ready to be windowed.
+#[derive(Debug)]
+pub struct Result {
+    pub structure: StructureId,
+    pub forest: EffectiveForest,
+    /// Issue rows withheld from this person.
+    pub hidden: usize,
+    pub data: IssueData,
+    pub columns: Vec<Column>,
+    pub values: Vec<ColumnValues>,
+    pub costs: HashMap<GeneratorId, GeneratorCost>,
+    /// The generator at which the run stopped because its time budget ran out.
+    pub stopped_at: Option<GeneratorId>,
+    pub load: LoadReport,
+    /// When the oldest Jira data used was fetched, in milliseconds before `computed_at`.
+    pub data_age: Option<Duration>,
+    pub computed_at: Instant,
+}
+
+type Key = (TenantId, StructureId, Version, ActorId, u64);
+
+/// Recently computed forests.
+#[derive(Debug)]
+pub struct Computed {
+    reuse: Duration,
+    results: Mutex<HashMap<Key, Arc<Result>>>,
+    /// One lock per key, so concurrent requests for the same forest compute it once.
+    pending: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Computed {
+    pub fn new(reuse: Duration) -> Self {
+        Self {
+            reuse,
+            results: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn fresh(&self, key: &Key) -> Option<Arc<Result>> {
+        let results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        results
+            .get(key)
+            .filter(|r| r.computed_at.elapsed() < self.reuse)
+            .cloned()
+    }
+
+    fn keep(&self, key: Key, result: Arc<Result>) {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        let reuse = self.reuse;
+        results.retain(|_, r| r.computed_at.elapsed() < reuse);
+        results.insert(key, result);
+    }
+
+    /// Drops every kept result of a person (after "refresh now") and returns them.
+    pub fn take_person(&self, tenant: TenantId, account: &ActorId) -> Vec<Arc<Result>> {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut taken = Vec::new();
+        results.retain(|k, r| {
+            let theirs = k.0 == tenant && &k.3 == account;
+            if theirs {
+                taken.push(Arc::clone(r));
+            }
+            !theirs
+        });
+        taken
+    }
+}
+
+/// What to compute.
+#[derive(Debug)]
+pub struct Request<'a> {
+    pub tenant: TenantId,
+    pub structure: StructureId,
+    pub version: Version,
+    pub forest: &'a Forest,
+    pub generators: &'a HashMap<GeneratorId, Generator>,
+    pub columns: &'a [Column],
+    /// Issue rows of other structures this one inserts, already checked against the person's access.
+    pub inserted: &'a HashMap<u64, Vec<(arbor_core::ids::IssueId, u32)>>,
+}
+
+struct Wall(Instant);
+
+impl Clock for Wall {
+    fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+}
+
+fn columns_key(columns: &[Column]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for column in columns {
+        serde_json::to_string(column)
+            .unwrap_or_default()
+            .hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
+/// The forest as `who` sees it, computed or reused.
+pub async fn forest(
+    state: &AppState,
+    who: &Credentials,
+    account: &ActorId,
+    request: Request<'_>,
+) -> ApiResult<Arc<Result>> {
+    let key: Key = (
+        request.tenant,
+        request.structure,
+        request.version,
+        account.clone(),
+        columns_key(request.columns),
+    );
+    if let Some(hit) = state.computed.fresh(&key) {
+        return Ok(hit);
+    }
+    let lock = {
+        let mut pending = state
+            .computed
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(pending.entry(key.clone()).or_default())
+    };
+    let _computing = lock.lock().await;
+    if let Some(hit) = state.computed.fresh(&key) {
+        return Ok(hit);
+    }
+    let started = Instant::now();
+    // Boxed: the loading loop's future is large, and every handler awaits this one.
+    let result = Arc::new(Box::pin(compute(state, who, &request)).await?);
+    state.metrics.computed(started.elapsed());
+    state.computed.keep(key.clone(), Arc::clone(&result));
+    state
+        .computed
+        .pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(&key);
+    Ok(result)
+}
+
+async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> ApiResult<Result> {
+    let site = state
+        .site(request.tenant)
+        .ok_or_else(ApiError::unauthorized)?;
+    let catalog = StandardCatalog::new();
+    let points = FieldId::new(&site.config.story_points_field);
+    let bindings = FieldBindings::standard(&points);
+    let rank = FieldId::new(&site.config.rank_field);
+    let column_fields: Vec<FieldId> = {
+        let mut fields: Vec<FieldId> = request
+            .columns
+            .iter()
+            .flat_map(|c| c.fields(&bindings))
+            .collect();
+        // The key and summary are always shown with an issue row.
+        fields.push(FieldId::new("summary"));
+        fields.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        fields.dedup();
+        fields
+    };
+    let now_ms = now().as_unix_millis();
+    let mut data = IssueData::new();
+    for (id, rows) in request.inserted {
+        data.insert_structure(*id, rows.clone());
+    }
+    let mut load = LoadReport::default();
+    for _ in 0..MAX_ROUNDS {
+        // The engine's context borrows trait objects that are not `Send`: it must not live across an await.
+        let evaluation = {
+            let clock = Wall(Instant::now());
+            let context = RunContext {
+                generators: request.generators,
+                catalog: &catalog,
+                jql: EvalContext {
+                    current_user: Some(who.account_id.as_ref()),
+                    ..EvalContext::at(jql::eval::Timestamp(now_ms))
+                },
+                rank_field: &rank,
+                bindings: &bindings,
+                limits: state.config.engine,
+                clock: &clock,
+            };
+            evaluate(request.forest, &data, &context).map_err(|e| {
+                ApiError::bad_request(format!("the structure cannot be computed: {e}"))
+            })?
+        };
+        let mut needs = evaluation.needs;
+        let wanted = columns::needs(&evaluation.forest, &data, &column_fields);
+        needs.issues.extend(wanted.issues);
+        needs.fields.extend(wanted.fields);
+        needs.structures.clear();
+        if needs.is_empty() {
+            let visible = visible_to(&evaluation.forest, &data);
+            let values = {
+                let time = jiff::Timestamp::from_millisecond(now_ms)
+                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+                let rows = ForestRows::new(&visible.forest, &data, &bindings, time);
+                request
+                    .columns
+                    .iter()
+                    .map(|column| columns::compute(column, &rows))
+                    .collect()
+            };
+            let data_age = load.age(site.loader.caches());
+            return Ok(Result {
+                structure: request.structure,
+                forest: visible.forest,
+                hidden: visible.hidden,
+                data,
+                columns: request.columns.to_vec(),
+                values,
+                costs: evaluation.costs,
+                stopped_at: evaluation.stopped_at,
+                load,
+                data_age,
+                computed_at: Instant::now(),
+            });
+        }
+        if !needs.fields.is_empty() || !needs.issues.is_empty() {
+            // Issues found this round are fetched with every column's fields at once.
+            needs.fields.extend(column_fields.iter().cloned());
+        }
+        let report = site.loader.load(who, &needs, &mut data).await?;
+        load.add(&report);
+    }
+    Err(ApiError::internal(&"the structure's data did not settle"))
+}
+
+/// Issue ids in stored rows of kind issue, with their depth, for structures inserted by another one.
+pub fn issue_rows(forest: &Forest) -> Vec<(arbor_core::ids::IssueId, u32)> {
+    forest
+        .iter()
+        .filter_map(|row| match row.item {
+            ItemRef::Issue(id) => Some((id, u32::from(row.depth))),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,105 @@
+//! What the server needs to know, as typed values. The `arbor` binary builds this from its configuration
+//! file; tests and `arbor demo` build it directly.
+
+use std::time::Duration;
+
+use arbor_core::effective::Limits as EngineLimits;
+use arbor_jira::auth::OAuthConfig;
+use arbor_jira::cache::CacheConfig;
+use arbor_jira::client::{ApiBase, ClientConfig};
+use url::Url;
+
+/// The server's settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The origin people use (`https://arbor.example.com`): the OAuth callback is built from it and
+    /// state-changing requests must come from it.
+    pub public_url: Url,
+    /// The Jira sites this deployment serves; each is one tenant.
+    pub sites: Vec<SiteConfig>,
+    pub sessions: SessionConfig,
+    pub limits: RequestLimits,
+    pub caches: CacheConfig,
+    pub client: ClientConfig,
+    pub engine: EngineLimits,
+    /// How long a computed effective forest is reused for the same person, structure version and view before
+    /// it is computed again (the issue data under it has its own, longer TTLs).
+    pub forest_reuse: Duration,
+    /// Account ids of arbor admins: Control on every structure of their site.
+    pub admins: Vec<String>,
+}
+
+/// One Jira site: where its REST API is and how people sign in to it.
+#[derive(Debug, Clone)]
+pub struct SiteConfig {
+    /// The site's URL as accessible-resources reports it; the tenant's key in storage.
+    pub site_url: Url,
+    pub api: ApiBase,
+    pub oauth: OAuthConfig,
+    /// The site's story point field (`customfield_10016` on most Cloud sites).
+    pub story_points_field: String,
+    /// The site's rank field (`customfield_10019` on most Cloud sites).
+    pub rank_field: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionConfig {
+    /// A session not used for this long ends.
+    pub idle: Duration,
+    /// A session ends this long after sign-in, used or not.
+    pub absolute: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(30 * 60),
+            absolute: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// The largest request body accepted.
+    pub body_bytes: usize,
+    /// How long one request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// Requests per minute from one client address (before sign-in too).
+    pub per_client_per_minute: u32,
+    /// Requests per minute of one signed-in person.
+    pub per_person_per_minute: u32,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 2 * 1024 * 1024,
+            request_timeout: Duration::from_secs(60),
+            per_client_per_minute: 6000,
+            per_person_per_minute: 3000,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Defaults for everything but where the server is and which sites it serves.
+    pub fn new(public_url: Url, sites: Vec<SiteConfig>) -> Self {
+        Self {
+            public_url,
+            sites,
+            sessions: SessionConfig::default(),
+            limits: RequestLimits::default(),
+            caches: CacheConfig::default(),
+            client: ClientConfig::default(),
+            engine: EngineLimits::default(),
+            forest_reuse: Duration::from_secs(15),
+            admins: Vec::new(),
+        }
+    }
+
+    /// The OAuth callback URL: `{public_url}/auth/callback`.
+    pub fn callback_url(&self) -> Result<Url, url::ParseError> {
+        self.public_url.join("/auth/callback")
+    }
+}

@@ -1,0 +1,143 @@
+//! Structures' editable content in memory: arbor-core's `StructureContent` (forest, history, undo stacks),
+//! rebuilt from the structure's change journal and kept in step with it.
+//!
+//! Two version counters meet here. The *structure version* (storage's) moves on every change of a structure
+//! — renames, rules, generators, forest edits — and is what clients send back as `based_on`. The *forest
+//! version* (arbor-core's) counts forest changes only and drives merging and undo. Each loaded structure keeps,
+//! per forest version, the structure version it produced, to translate one into the other.
+//!
+//! Consistency: every use first compares the cached structure version with storage's; when another node (or
+//! another path) changed the structure, the journal entries since the last one read are applied. Writes
+//! happen under the structure's async mutex, so one node never interleaves two edits of one structure;
+//! across nodes, storage's version check turns a race into a conflict, and the cached content is dropped.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arbor_core::history::StructureContent;
+use arbor_core::ids::Version;
+use arbor_store::journal::JournalOp;
+use arbor_store::model::{StructureId, StructureMeta, TenantId};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// A structure's content as loaded from its journal.
+#[derive(Debug)]
+pub struct Loaded {
+    pub content: StructureContent,
+    /// The structure version the content corresponds to.
+    pub version: Version,
+    /// `produced[i]` is the structure version that forest version `i + 1` produced.
+    pub produced: Vec<Version>,
+    /// The last journal sequence number read.
+    last_seq: u64,
+}
+
+impl Loaded {
+    /// The forest version a client saw when it had structure version `based_on`.
+    pub fn forest_version(&self, based_on: Version) -> Version {
+        Version(self.produced.partition_point(|v| *v <= based_on) as u64)
+    }
+
+    /// Records a forest change this node just saved as structure version `version`.
+    pub fn saved(&mut self, version: Version) {
+        self.produced.push(version);
+        self.version = version;
+    }
+}
+
+type Slot = Arc<tokio::sync::Mutex<Option<Loaded>>>;
+
+/// Loaded structures, one async mutex each.
+#[derive(Debug, Default)]
+pub struct Contents(Mutex<HashMap<(TenantId, StructureId), Slot>>);
+
+impl Contents {
+    fn slot(&self, tenant: TenantId, id: StructureId) -> Slot {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry((tenant, id)).or_default())
+    }
+
+    pub fn forget(&self, tenant: TenantId, id: StructureId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(tenant, id));
+    }
+}
+
+/// Locks a structure's content, brought up to date with storage (`meta` is the structure as just read).
+pub async fn lock(
+    state: &AppState,
+    tenant: TenantId,
+    meta: &StructureMeta,
+) -> ApiResult<tokio::sync::OwnedMutexGuard<Option<Loaded>>> {
+    let slot = state.contents.slot(tenant, meta.id);
+    let mut guard = slot.lock_owned().await;
+    let loaded = guard.get_or_insert_with(|| Loaded {
+        content: StructureContent::new(),
+        version: Version(0),
+        produced: Vec::new(),
+        last_seq: 0,
+    });
+    if loaded.version != meta.version
+        && let Err(error) = catch_up(state, tenant, meta.id, loaded).await
+    {
+        // Whatever was half applied is dropped; the next use reloads from the start.
+        *guard = None;
+        return Err(error);
+    }
+    Ok(guard)
+}
+
+/// Applies the journal entries written since the content was last read.
+async fn catch_up(
+    state: &AppState,
+    tenant: TenantId,
+    id: StructureId,
+    loaded: &mut Loaded,
+) -> ApiResult<()> {
+    let mut entries = Vec::new();
+    loop {
+        let page = state
+            .store
+            .structure_journal(tenant, id, loaded.last_seq, 1000)
+            .await?;
+        let done = page.len() < 1000;
+        if let Some(last) = page.last() {
+            loaded.last_seq = last.seq;
+        }
+        entries.extend(page);
+        if done {
+            break;
+        }
+    }
+    // Forest changes are replayed in one pass, not one by one.
+    let mut history = std::mem::take(&mut loaded.content).history().to_vec();
+    for entry in entries {
+        match entry.op {
+            // This node's own saves are already applied (the journal is read from the last entry *read*).
+            JournalOp::ForestChanged { version, .. } if version <= loaded.version => {}
+            JournalOp::ForestChanged { version, entry, .. } => {
+                history.push(entry);
+                loaded.produced.push(version);
+                loaded.version = version;
+            }
+            JournalOp::ForestReplaced { .. } => {
+                return Err(ApiError::internal(
+                    &"a structure's forest was replaced wholesale; its history cannot be replayed",
+                ));
+            }
+            JournalOp::StructureUpdated { version, .. }
+            | JournalOp::RulesSet { version, .. }
+            | JournalOp::GeneratorSet { version, .. }
+            | JournalOp::GeneratorDeleted { version, .. } => {
+                loaded.version = loaded.version.max(version);
+            }
+            _ => {}
+        }
+    }
+    loaded.content = StructureContent::from_history(history).map_err(|e| ApiError::internal(&e))?;
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document, and the landing page.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+use crate::api;
+use crate::state::AppState;
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: storage answers and the server is not shutting down.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    if state.is_shutting_down() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "shutting down" })),
+        )
+            .into_response();
+    }
+    match state.store.schema_version().await {
+        Ok(version) => {
+            Json(json!({ "status": "ready", "schema_version": version })).into_response()
+        }
+        Err(error) => {
+            tracing::warn!(%error, "readiness check: storage does not answer");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "storage unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let mut response = state.metrics.render(&state.jira.metrics).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// The OpenAPI 3.1 document of `/api/v1`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "arbor",
+        description = "Structures of Jira issues: build them by hand and by rules, see them with totals, \
+                       progress and formulas, share them with exact permissions. Every error is \
+                       application/problem+json. Requests that change something need the X-CSRF-Token \
+                       header from GET /api/v1/session.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        api::structures::session,
+        api::structures::list,
+        api::structures::create,
+        api::structures::describe,
+        api::structures::update,
+        api::structures::delete,
+        api::rows::window,
+        api::rows::refresh,
+        api::rows::export,
+        api::edits::edit,
+        api::edits::undo,
+        api::edits::redo,
+        api::edits::history,
+        api::edits::restore,
+        api::config::generators,
+        api::config::add_generator,
+        api::config::change_generator,
+        api::config::remove_generator,
+        api::config::views,
+        api::config::create_view,
+        api::config::update_view,
+        api::config::delete_view,
+        api::config::rules,
+        api::config::set_rules,
+    )
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+/// The document as served and committed (`crates/arbor-server/openapi.json`).
+pub fn openapi_json() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// `GET /api/v1/openapi.json`
+pub async fn openapi() -> Response {
+    let mut response = openapi_json().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// `GET /`: where the demo and every deployment start.
+pub async fn index() -> Html<&'static str> {
+    Html(include_str!("index.html"))
+}

@@ -1,0 +1,227 @@
+//! The signed-in person's Jira credentials and what Jira says about them (their groups).
+//!
+//! Tokens: kept encrypted in storage (arbor-store), and in memory per node for speed. An access token close to
+//! its expiry is refreshed through arbor-jira, which serialises refreshes per person; the rotated refresh
+//! token is stored at once, since the old one is now spent. A refused refresh means "sign in again": the
+//! person's tokens are deleted and no wider credential is ever used instead.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arbor_core::ids::{ActorId, Timestamp};
+use arbor_core::permission::Requester;
+use arbor_jira::auth::{AuthError, RefreshToken, TokenSet};
+use arbor_jira::cache::PeopleKind;
+use arbor_jira::client::{AccessToken, Credentials};
+use arbor_store::model::{OAuthToken, TenantId};
+use axum::http::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ApiResult};
+use crate::session::{Caller, add};
+use crate::state::{AppState, Site, jira_tenant, now};
+
+/// Refresh an access token this long before it expires.
+const REFRESH_MARGIN_MS: i64 = 60_000;
+
+#[derive(Clone)]
+struct Held {
+    access: AccessToken,
+    refresh: Option<RefreshToken>,
+    expires_at: Timestamp,
+}
+
+/// Access tokens held in memory, per (tenant, person).
+#[derive(Default)]
+pub struct Tokens(Mutex<HashMap<(TenantId, ActorId), Held>>);
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tokens(***)")
+    }
+}
+
+/// The token set as stored (encrypted by the store).
+#[derive(Serialize, Deserialize)]
+struct StoredTokens {
+    access: String,
+    refresh: Option<String>,
+}
+
+fn sign_in_again() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "jira-sign-in-expired",
+        "your Jira sign-in has expired or was revoked; sign in again",
+    )
+}
+
+impl Tokens {
+    fn get(&self, key: &(TenantId, ActorId)) -> Option<Held> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    }
+
+    fn put(&self, key: (TenantId, ActorId), held: Held) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, held);
+    }
+
+    pub fn forget(&self, tenant: TenantId, account: &ActorId) {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&(tenant, account.clone()));
+    }
+}
+
+/// Keeps a person's new tokens (after sign-in or a refresh): in storage first, then in memory.
+pub async fn keep_tokens(
+    state: &AppState,
+    tenant: TenantId,
+    account: &ActorId,
+    tokens: &TokenSet,
+) -> ApiResult<()> {
+    let expires_at = add(now(), tokens.expires_in);
+    let stored = StoredTokens {
+        access: tokens.access.expose_secret().to_owned(),
+        refresh: tokens
+            .refresh
+            .as_ref()
+            .map(|r| r.expose_secret().to_owned()),
+    };
+    let text = serde_json::to_string(&stored).map_err(|e| ApiError::internal(&e))?;
+    state
+        .store
+        .put_oauth_token(
+            tenant,
+            &OAuthToken {
+                account_id: account.clone(),
+                tokens: SecretString::from(text),
+                expires_at,
+            },
+        )
+        .await?;
+    state.tokens.put(
+        (tenant, account.clone()),
+        Held {
+            access: tokens.access.clone(),
+            refresh: tokens.refresh.clone(),
+            expires_at,
+        },
+    );
+    Ok(())
+}
+
+/// The caller's credentials for Jira, refreshed when close to expiry.
+pub async fn credentials(state: &AppState, caller: &Caller) -> ApiResult<Credentials> {
+    let site = state
+        .site(caller.tenant)
+        .ok_or_else(ApiError::unauthorized)?;
+    let key = (caller.tenant, caller.account.clone());
+    let held = match state.tokens.get(&key) {
+        Some(held) => held,
+        None => {
+            let stored = state
+                .store
+                .oauth_token(caller.tenant, &caller.account)
+                .await?
+                .ok_or_else(sign_in_again)?;
+            let tokens: StoredTokens =
+                serde_json::from_str(stored.tokens.expose_secret()).map_err(|_| sign_in_again())?;
+            let held = Held {
+                access: AccessToken::new(tokens.access),
+                refresh: tokens.refresh.map(RefreshToken::new),
+                expires_at: stored.expires_at,
+            };
+            state.tokens.put(key.clone(), held.clone());
+            held
+        }
+    };
+    let access = if held.expires_at.as_unix_millis() - now().as_unix_millis() > REFRESH_MARGIN_MS {
+        held.access
+    } else {
+        refresh(state, site, caller, held.refresh).await?
+    };
+    Ok(Credentials::new(caller.account.as_str(), access))
+}
+
+async fn refresh(
+    state: &AppState,
+    site: &Site,
+    caller: &Caller,
+    refresh: Option<RefreshToken>,
+) -> ApiResult<AccessToken> {
+    let refresh = refresh.ok_or_else(sign_in_again)?;
+    match site.auth.refresh(caller.account.as_str(), &refresh).await {
+        Ok(tokens) => {
+            keep_tokens(state, caller.tenant, &caller.account, &tokens).await?;
+            Ok(tokens.access)
+        }
+        Err(AuthError::SignInAgain) => {
+            state.tokens.forget(caller.tenant, &caller.account);
+            state
+                .store
+                .delete_oauth_token(caller.tenant, &caller.account)
+                .await?;
+            Err(sign_in_again())
+        }
+        Err(AuthError::Unavailable(_)) => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "jira-unavailable",
+            "the Atlassian sign-in service is not answering; try again shortly",
+        )),
+        Err(other) => Err(ApiError::internal(&other)),
+    }
+}
+
+/// The caller as the permission rules see them: their account, their Jira groups, and whether they are an
+/// arbor admin. Groups are read as the caller and cached (arbor-jira's people cache).
+pub async fn requester(
+    state: &AppState,
+    caller: &Caller,
+    who: &Credentials,
+) -> ApiResult<Requester> {
+    let site = state
+        .site(caller.tenant)
+        .ok_or_else(ApiError::unauthorized)?;
+    let client = site.loader.client().clone();
+    let token = who.token.clone();
+    let account = caller.account.as_str().to_owned();
+    let person: Arc<str> = Arc::from(caller.account.as_str());
+    let groups = state
+        .caches
+        .people(
+            &jira_tenant(caller.tenant),
+            &person,
+            PeopleKind::Groups,
+            async move { client.groups(&token, &account).await },
+        )
+        .await?;
+    let group_ids: BTreeSet<String> = groups
+        .value
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .filter_map(|g| g["groupId"].as_str().or_else(|| g["name"].as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Requester {
+        account_id: caller.account.as_str().to_owned(),
+        group_ids,
+        project_roles: Default::default(),
+        is_admin: state
+            .config
+            .admins
+            .iter()
+            .any(|a| a == caller.account.as_str()),
+    })
+}

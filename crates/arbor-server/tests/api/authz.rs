@@ -1,0 +1,319 @@
+//! The authorisation matrix: every structure endpoint × every level × owner, another person, another tenant.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{Browser, spawn_sites};
+
+/// A request: method, path and body.
+type Call = (Method, String, Option<Value>);
+
+/// An endpoint, the level it needs, and how to call it on structure `id` at version `v`.
+struct Endpoint {
+    name: &'static str,
+    needs: &'static str,
+    call: fn(id: u64, v: u64, gen_id: u64, view: u64) -> Call,
+}
+
+const LEVELS: [&str; 5] = ["none", "view", "edit", "automate", "control"];
+
+fn rank(level: &str) -> usize {
+    LEVELS.iter().position(|l| *l == level).unwrap()
+}
+
+fn endpoints() -> Vec<Endpoint> {
+    vec![
+        Endpoint {
+            name: "describe",
+            needs: "view",
+            call: |id, _, _, _| (Method::GET, format!("/api/v1/structures/{id}"), None),
+        },
+        Endpoint {
+            name: "rows",
+            needs: "view",
+            call: |id, _, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/structures/{id}/rows"),
+                    Some(json!({})),
+                )
+            },
+        },
+        Endpoint {
+            name: "refresh",
+            needs: "view",
+            call: |id, _, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/structures/{id}/refresh"),
+                    None,
+                )
+            },
+        },
+        Endpoint {
+            name: "export",
+            needs: "view",
+            call: |id, _, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/structures/{id}/export?format=json"),
+                    None,
+                )
+            },
+        },
+        Endpoint {
+            name: "history",
+            needs: "view",
+            call: |id, _, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/structures/{id}/history"),
+                    None,
+                )
+            },
+        },
+        Endpoint {
+            name: "generators",
+            needs: "view",
+            call: |id, _, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/structures/{id}/generators"),
+                    None,
+                )
+            },
+        },
+        Endpoint {
+            name: "views",
+            needs: "view",
+            call: |id, _, _, _| (Method::GET, format!("/api/v1/structures/{id}/views"), None),
+        },
+        Endpoint {
+            name: "edit",
+            needs: "edit",
+            call: |id, v, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/structures/{id}/edits"),
+                    Some(
+                        json!({"based_on": v, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "last"}}, "rows": [{"depth": 0, "item": {"folder": "x"}}]}}),
+                    ),
+                )
+            },
+        },
+        Endpoint {
+            name: "undo",
+            needs: "edit",
+            call: |id, _, _, _| (Method::POST, format!("/api/v1/structures/{id}/undo"), None),
+        },
+        Endpoint {
+            name: "redo",
+            needs: "edit",
+            call: |id, _, _, _| (Method::POST, format!("/api/v1/structures/{id}/redo"), None),
+        },
+        Endpoint {
+            name: "restore",
+            needs: "edit",
+            call: |id, _, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/structures/{id}/restore"),
+                    Some(json!({"version": 1})),
+                )
+            },
+        },
+        Endpoint {
+            name: "create view",
+            needs: "edit",
+            call: |id, _, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/structures/{id}/views"),
+                    Some(json!({"name": "v", "columns": [{"kind": "field", "field": "status"}]})),
+                )
+            },
+        },
+        Endpoint {
+            name: "update view",
+            needs: "edit",
+            call: |id, _, _, view| {
+                (
+                    Method::PUT,
+                    format!("/api/v1/structures/{id}/views/{view}"),
+                    Some(json!({"name": "v2", "columns": []})),
+                )
+            },
+        },
+        Endpoint {
+            name: "add generator",
+            needs: "automate",
+            call: |id, v, _, _| {
+                (
+                    Method::POST,
+                    format!("/api/v1/structures/{id}/generators"),
+                    Some(
+                        json!({"config": {"kind": "remove_duplicates"}, "at": {"under": {"parent": null, "at": "last"}}, "based_on": v}),
+                    ),
+                )
+            },
+        },
+        Endpoint {
+            name: "change generator",
+            needs: "automate",
+            call: |id, v, g, _| {
+                (
+                    Method::PUT,
+                    format!("/api/v1/structures/{id}/generators/{g}"),
+                    Some(
+                        json!({"config": {"kind": "insert_jql", "jql": "issuetype = Epic"}, "based_on": v}),
+                    ),
+                )
+            },
+        },
+        Endpoint {
+            name: "read permissions",
+            needs: "control",
+            call: |id, _, _, _| {
+                (
+                    Method::GET,
+                    format!("/api/v1/structures/{id}/permissions"),
+                    None,
+                )
+            },
+        },
+        Endpoint {
+            name: "rename",
+            needs: "control",
+            call: |id, v, _, _| {
+                (
+                    Method::PATCH,
+                    format!("/api/v1/structures/{id}"),
+                    Some(json!({"name": "renamed", "based_on": v})),
+                )
+            },
+        },
+    ]
+}
+
+async fn call(
+    who: &Browser,
+    endpoint: &Endpoint,
+    id: u64,
+    v: u64,
+    g: u64,
+    view: u64,
+) -> StatusCode {
+    let (method, path, body) = (endpoint.call)(id, v, g, view);
+    who.send(method, &path, body).await.0
+}
+
+#[tokio::test]
+async fn every_endpoint_at_every_level_for_owner_other_person_and_other_tenant() {
+    let app = spawn_sites(2, |_| {}).await;
+    let owner = app.sign_in_to(0, "admin").await;
+    let other = app.sign_in_to(0, "dev").await;
+    let foreigner = app.sign_in_to(1, "admin").await;
+    let id = owner.create("Matrix").await;
+    let generator = owner
+        .add_generator(id, json!({"kind": "insert_jql", "jql": "issuetype = Epic"}))
+        .await["id"]
+        .as_u64()
+        .unwrap();
+    let (_, view) = owner
+        .post(
+            &format!("/api/v1/structures/{id}/views"),
+            json!({"name": "v", "columns": []}),
+        )
+        .await;
+    let view = view["id"].as_u64().unwrap();
+    for level in LEVELS {
+        let version = owner.version(id).await;
+        let rules = if level == "none" {
+            json!([])
+        } else {
+            json!([{"grantee": {"kind": "person", "account_id": other.account}, "level": level}])
+        };
+        let (status, body) = owner
+            .send(
+                Method::PUT,
+                &format!("/api/v1/structures/{id}/permissions"),
+                Some(json!({"rules": rules, "based_on": version})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for endpoint in endpoints() {
+            let v = owner.version(id).await;
+            let status = call(&other, &endpoint, id, v, generator, view).await;
+            let allowed = rank(level) >= rank(endpoint.needs);
+            let refused = matches!(
+                status,
+                StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED
+            );
+            if allowed {
+                assert!(!refused, "{level}: {} refused with {status}", endpoint.name);
+            } else if level == "none" {
+                assert_eq!(
+                    status,
+                    StatusCode::NOT_FOUND,
+                    "{level}: {} must look absent",
+                    endpoint.name
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{level}: {} must be forbidden",
+                    endpoint.name
+                );
+            }
+            let v = owner.version(id).await;
+            let status = call(&foreigner, &endpoint, id, v, generator, view).await;
+            assert_eq!(
+                status,
+                StatusCode::NOT_FOUND,
+                "other tenant: {}",
+                endpoint.name
+            );
+        }
+    }
+    for endpoint in endpoints() {
+        let v = owner.version(id).await;
+        let status = call(&owner, &endpoint, id, v, generator, view).await;
+        assert!(
+            !matches!(
+                status,
+                StatusCode::FORBIDDEN | StatusCode::NOT_FOUND | StatusCode::UNAUTHORIZED
+            ),
+            "owner: {} refused with {status}",
+            endpoint.name
+        );
+    }
+    // Deletion: Control only; the other person with Edit cannot.
+    let version = owner.version(id).await;
+    owner
+        .send(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+            Some(json!({"rules": [{"grantee": {"kind": "person", "account_id": other.account}, "level": "automate"}], "based_on": version})))
+        .await;
+    let (status, _) = other
+        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = foreigner
+        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = owner
+        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // Refusals were audited.
+    let tenant = app.store.tenants().await.unwrap()[0].id;
+    let audit = app.store.audit_entries(tenant, 0, 10_000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.entry.outcome == arbor_store::audit::Outcome::Denied
+                && e.entry.actor.as_ref().map(arbor_core::ids::ActorId::as_str) == Some(other.account.as_str()))
+    );
+    app.stop().await;
+}

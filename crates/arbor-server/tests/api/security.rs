@@ -1,0 +1,237 @@
+//! Web hardening: CSRF, injection strings, malformed and oversized bodies, security headers.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{spawn, spawn_sites};
+
+#[tokio::test]
+async fn state_changing_requests_need_the_csrf_token_and_our_origin() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let create = |builder: reqwest::RequestBuilder| builder.json(&json!({"name": "x"}));
+    let url = me.url("/api/v1/structures");
+    let without = create(me.http.post(&url)).send().await.unwrap();
+    assert_eq!(without.status(), StatusCode::FORBIDDEN);
+    let problem: Value = without.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/csrf");
+    let wrong = create(me.http.post(&url).header("x-csrf-token", "guess"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let cross_site = create(
+        me.http
+            .post(&url)
+            .header("x-csrf-token", &me.csrf)
+            .header("sec-fetch-site", "cross-site"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let foreign_origin = create(
+        me.http
+            .post(&url)
+            .header("x-csrf-token", &me.csrf)
+            .header("origin", "https://evil.example"),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(foreign_origin.status(), StatusCode::FORBIDDEN);
+    let (_, list) = me.get("/api/v1/structures").await;
+    assert_eq!(list, json!([]), "nothing was created");
+    let ok = create(
+        me.http
+            .post(&url)
+            .header("x-csrf-token", &me.csrf)
+            .header("origin", &app.base),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    app.stop().await;
+}
+
+const INJECTIONS: [&str; 5] = [
+    "'; DROP TABLE structures; --",
+    "1 OR 1=1",
+    "\" OR \"\"=\"",
+    "x'); DELETE FROM audit_log; --",
+    "%27%20OR%201%3D1",
+];
+
+#[tokio::test]
+async fn injection_strings_in_every_parameter_are_harmless() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Kept").await;
+    for text in INJECTIONS {
+        let made = me.create(text).await;
+        let (_, described) = me.get(&format!("/api/v1/structures/{made}")).await;
+        assert_eq!(described["name"], text, "stored as text");
+        let encoded: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+        for path in [
+            format!("/api/v1/structures/{encoded}"),
+            format!("/api/v1/structures/{id}/export?format={encoded}"),
+            format!("/api/v1/structures/{id}/history?after={encoded}"),
+        ] {
+            let (status, problem) = me.get(&path).await;
+            assert!(status.is_client_error(), "{path}: {status}");
+            assert!(problem["detail"].is_string(), "{path}: {problem}");
+        }
+        let version = me.version(id).await;
+        let (status, _) = me
+            .post(&format!("/api/v1/structures/{id}/generators"),
+                json!({"config": {"kind": "insert_jql", "jql": text}, "at": {"under": {"parent": null, "at": "last"}}, "based_on": version}))
+            .await;
+        assert!(status.is_client_error() || status.is_success(), "{status}");
+    }
+    let (_, list) = me.get("/api/v1/structures").await;
+    assert_eq!(list.as_array().unwrap().len(), 1 + INJECTIONS.len());
+    assert!(app.store.verify_audit().await.unwrap().fault.is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_get_clear_problems() {
+    let app = spawn_sites(1, |config| config.limits.body_bytes = 4096).await;
+    let me = app.sign_in("admin").await;
+    let url = me.url("/api/v1/structures");
+    for (body, content_type, expected) in [
+        ("{\"name\": ", "application/json", StatusCode::BAD_REQUEST),
+        (
+            "{\"name\": 7}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "{\"name\": \"x\", \"owner\": \"me\"}",
+            "application/json",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "name=x",
+            "application/x-www-form-urlencoded",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+    ] {
+        let response = me
+            .http
+            .post(&url)
+            .header("x-csrf-token", &me.csrf)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert!(problem["detail"].as_str().unwrap().len() > 10, "{problem}");
+    }
+    let huge = json!({"name": "x".repeat(10_000)}).to_string();
+    let response = me
+        .http
+        .post(&url)
+        .header("x-csrf-token", &me.csrf)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let (status, problem) = me.post("/api/v1/structures", json!({"name": "   "})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["detail"], "the name must not be empty");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_answer() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/healthz"),
+        (Method::GET, "/api/v1/structures"),
+        (Method::GET, "/nowhere"),
+        (Method::POST, "/api/v1/structures"),
+    ] {
+        let response = me
+            .http
+            .request(method.clone(), me.url(path))
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers();
+        let hsts = headers["strict-transport-security"].to_str().unwrap();
+        let max_age: u64 = hsts
+            .trim_start_matches("max-age=")
+            .split(';')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(max_age >= 31_536_000, "{path}: {hsts}");
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["x-frame-options"], "DENY");
+        assert!(headers.contains_key("x-request-id"));
+        if path.starts_with("/api") || response.status().is_client_error() {
+            assert_eq!(headers["cache-control"], "no-store", "{method} {path}");
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    me.create("Counted").await;
+    let http = app.client();
+    let health: Value = http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready: Value = http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    let metrics = http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("arbor_http_requests_total{method=\"POST\",route=\"/api/v1/structures\",status=\"201\"} 1"), "{metrics}");
+    assert!(metrics.contains("arbor_jira_requests_total{tenant="));
+    assert!(metrics.contains("arbor_http_request_duration_seconds_bucket"));
+    app.stop().await;
+}

@@ -1,0 +1,308 @@
+//! Structures through the API: create, rename, list, windows of the effective forest, edits with versions,
+//! undo and redo, history and restore, generators, views, exports, and two people seeing different rows.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::spawn;
+
+fn titles(window: &Value) -> Vec<String> {
+    window["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn create_rename_list_and_delete() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Roadmap").await;
+    let version = me.version(id).await;
+    let (status, renamed) = me
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/structures/{id}"),
+            Some(json!({"name": "Roadmap 2027", "description": "next year", "based_on": version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["name"], "Roadmap 2027");
+    // A stale version is a clear conflict.
+    let (status, problem) = me
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/structures/{id}"),
+            Some(json!({"name": "Again", "based_on": version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("reload"));
+    let (_, list) = me.get("/api/v1/structures").await;
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["level"], "control");
+    let (status, _) = me
+        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = me.get(&format!("/api/v1/structures/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn edits_undo_redo_history_and_restore() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Plan").await;
+    let path = format!("/api/v1/structures/{id}/edits");
+    let v0 = me.version(id).await;
+    let (status, added) = me
+        .post(
+            &path,
+            json!({"based_on": v0, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+                "rows": [{"depth": 0, "item": {"folder": "Q1"}}, {"depth": 1, "item": {"memo": "kick-off"}},
+                         {"depth": 0, "item": {"folder": "Q2"}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added}");
+    let created: Vec<u64> = added["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(created.len(), 3);
+    assert_eq!(titles(&me.rows(id, None).await), ["Q1", "kick-off", "Q2"]);
+
+    // A move based on the old version still merges (position-based).
+    let (status, moved) = me
+        .post(&path, json!({"based_on": v0, "edit": {"op": "move", "rows": [created[2]], "to": {"before": created[0]}}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["merged"], true);
+    assert_eq!(titles(&me.rows(id, None).await), ["Q2", "Q1", "kick-off"]);
+
+    // Undo, redo.
+    let (status, undone) = me
+        .post(&format!("/api/v1/structures/{id}/undo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{undone}");
+    assert_eq!(titles(&me.rows(id, None).await), ["Q1", "kick-off", "Q2"]);
+    let (status, _) = me
+        .post(&format!("/api/v1/structures/{id}/redo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(titles(&me.rows(id, None).await), ["Q2", "Q1", "kick-off"]);
+
+    // Removing a row someone's stale edit names is a conflict that says what happened.
+    let current = me.version(id).await;
+    me.post(
+        &path,
+        json!({"based_on": current, "edit": {"op": "remove", "rows": [created[1]]}}),
+    )
+    .await;
+    let (status, conflict) = me
+        .post(&path, json!({"based_on": current, "edit": {"op": "move", "rows": [created[1]], "to": {"after": created[2]}}}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{conflict}");
+    assert!(
+        conflict["detail"].as_str().unwrap().contains("removed"),
+        "{conflict}"
+    );
+
+    // History lists every change; restoring the first version brings its rows back as a new change.
+    let (status, history) = me.get(&format!("/api/v1/structures/{id}/history")).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["edit", "edit", "undo", "redo", "edit"]);
+    let first = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["action"] == "edit")
+        .unwrap()["version"]
+        .as_u64()
+        .unwrap();
+    let (status, restored) = me
+        .post(
+            &format!("/api/v1/structures/{id}/restore"),
+            json!({"version": first}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(titles(&me.rows(id, None).await), ["Q1", "kick-off", "Q2"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn generators_fill_the_forest_and_totals_count_only_visible_rows() {
+    let app = spawn().await;
+    let admin = app.sign_in("admin").await;
+    let dev = app.sign_in("dev").await;
+    let id = admin.create("Everything").await;
+    admin
+        .add_generator(
+            id,
+            json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
+        )
+        .await;
+    admin
+        .add_generator(
+            id,
+            json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
+        )
+        .await;
+    // Share with everyone signed in, as viewers.
+    let version = admin.version(id).await;
+    let (status, body) = admin
+        .send(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+            Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": "view"}], "based_on": version})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let columns = json!([
+        {"kind": "field", "field": "status"},
+        {"kind": "totals", "function": "count", "field": "summary", "scope": "all", "with_duplicates": false}
+    ]);
+    let seen_by_admin = admin.rows(id, Some(columns.clone())).await;
+    let seen_by_dev = dev.rows(id, Some(columns.clone())).await;
+    let admin_rows = seen_by_admin["visible_rows"].as_u64().unwrap();
+    let dev_rows = seen_by_dev["visible_rows"].as_u64().unwrap();
+    assert!(admin_rows > 0);
+    assert!(
+        dev_rows < admin_rows,
+        "dev sees {dev_rows}, admin {admin_rows}"
+    );
+    // Generated rows come from searches as each person: nothing is hidden, there is simply less.
+    assert_eq!(seen_by_dev["hidden"], 0);
+    // A manual row of an issue only the admin may see is withheld from dev, and counted.
+    let ids = |w: &Value| -> Vec<u64> {
+        w["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["issue_id"].as_u64())
+            .collect()
+    };
+    let dev_ids = ids(&seen_by_dev);
+    let secret = ids(&seen_by_admin)
+        .into_iter()
+        .find(|i| !dev_ids.contains(i))
+        .unwrap();
+    let version = admin.version(id).await;
+    let (status, body) = admin
+        .post(&format!("/api/v1/structures/{id}/edits"), json!({"based_on": version,
+            "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
+                     "rows": [{"depth": 0, "item": {"folder": "Secret"}}, {"depth": 1, "item": {"issue": secret}}]}}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let seen_by_dev = dev.rows(id, Some(columns.clone())).await;
+    let seen_by_admin = admin.rows(id, Some(columns)).await;
+    assert_eq!(seen_by_dev["hidden"], 1);
+    assert!(!ids(&seen_by_dev).contains(&secret));
+    assert!(!seen_by_dev.to_string().contains(&format!("\"{secret}\"")));
+    assert_eq!(seen_by_admin["hidden"], 0);
+    assert!(ids(&seen_by_admin).contains(&secret));
+    // Totals over the whole forest match what each person sees: the top-level COUNT sums are row counts.
+    let top_count = |w: &Value| -> f64 {
+        w["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["depth"] == 0)
+            .map(|r| r["cells"][1]["number"].as_f64().unwrap_or(0.0))
+            .sum()
+    };
+    assert!(top_count(&seen_by_dev) <= dev_rows as f64);
+    assert!(top_count(&seen_by_dev) < top_count(&seen_by_admin));
+    // Freshness and generator costs come with every window.
+    assert!(seen_by_admin["freshness"]["data_age_ms"].is_u64());
+    assert_eq!(seen_by_admin["generators"].as_array().unwrap().len(), 2);
+    // A viewer cannot add generators.
+    let (status, problem) = dev
+        .post(&format!("/api/v1/structures/{id}/generators"),
+            json!({"config": {"kind": "remove_duplicates"}, "at": {"under": {"parent": null, "at": "last"}}, "based_on": version + 1}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn views_and_exports() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Export <me>").await;
+    me.add_generator(
+        id,
+        json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
+    )
+    .await;
+    let (status, view) = me
+        .post(
+            &format!("/api/v1/structures/{id}/views"),
+            json!({"name": "Status", "columns": [{"kind": "field", "field": "status"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{view}");
+    let (status, problem) = me
+        .post(
+            &format!("/api/v1/structures/{id}/views"),
+            json!({"name": "Broken", "columns": [{"kind": "formula", "formula": "1 +"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("columns[0]") && detail.contains("line 1, column 4"),
+        "{problem}"
+    );
+
+    for (format, kind) in [
+        ("csv", "text/csv"),
+        ("xlsx", "application/vnd.openxmlformats"),
+        ("json", "application/json"),
+    ] {
+        let response = me
+            .http
+            .get(me.url(&format!(
+                "/api/v1/structures/{id}/export?format={format}&view={}",
+                view["id"]
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{format}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert!(
+            response.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains(&format!("Export__me_.{format}"))
+        );
+        let bytes = response.bytes().await.unwrap();
+        assert!(bytes.len() > 20, "{format}");
+    }
+    let (status, problem) = me
+        .get(&format!("/api/v1/structures/{id}/export?format=pdf"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("csv, xlsx or json")
+    );
+    app.stop().await;
+}

@@ -1,0 +1,184 @@
+//! `arbor serve`: the configured site, storage and TLS wired into arbor-server, until interrupted.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use arbor_jira::auth::OAuthConfig;
+use arbor_jira::client::ApiBase;
+use arbor_server::tls::{CertSource, DEFAULT_SELF_SIGNED_HOSTS, Tls};
+use arbor_server::{AppState, ServerConfig, SiteConfig};
+use arbor_store::Store;
+use secrecy::SecretString;
+use url::Url;
+
+use crate::config::Config;
+use crate::storage;
+
+/// The server's settings from the configuration.
+pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
+    let jira = &config.jira;
+    if jira.site_url.is_empty() {
+        bail!(
+            "no Jira site is configured: set jira.site_url (or try `arbor demo`, which needs none)"
+        );
+    }
+    let site_url = Url::parse(&jira.site_url).context("jira.site_url is not a URL")?;
+    let Some(secret) = jira.client_secret.expose() else {
+        bail!("no OAuth client secret is configured: set ARBOR_JIRA__CLIENT_SECRET(_FILE)");
+    };
+    if jira.client_id.is_empty() {
+        bail!("no OAuth client id is configured: set jira.client_id");
+    }
+    let api = if jira.cloud_id.is_empty() {
+        ApiBase::Site(site_url.clone())
+    } else {
+        ApiBase::Cloud {
+            gateway: jira.api_url.clone(),
+            cloud_id: jira.cloud_id.clone(),
+        }
+    };
+    let oauth = OAuthConfig::at(
+        &jira.client_id,
+        SecretString::from(secret.to_owned()),
+        config.server.public_url.join("/auth/callback")?,
+        jira.auth_url.as_str(),
+        jira.api_url.as_str(),
+    )?;
+    let mut server = ServerConfig::new(
+        config.server.public_url.clone(),
+        vec![SiteConfig {
+            site_url,
+            api,
+            oauth,
+            story_points_field: jira.story_points_field.clone(),
+            rank_field: jira.rank_field.clone(),
+        }],
+    );
+    server.sessions.idle = Duration::from_secs(config.sessions.idle_minutes.max(1) * 60);
+    server.sessions.absolute = Duration::from_secs(config.sessions.absolute_hours.max(1) * 3600);
+    server.admins.clone_from(&config.admins);
+    Ok(server)
+}
+
+/// The TLS certificate: the configured files, or a self-signed one kept in the data directory.
+pub fn tls(config: &Config) -> anyhow::Result<Tls> {
+    let files = (&config.tls.cert_file, &config.tls.key_file);
+    let source = match files {
+        (cert, key) if cert.as_os_str().is_empty() && key.as_os_str().is_empty() => {
+            let mut hosts: Vec<String> = DEFAULT_SELF_SIGNED_HOSTS
+                .iter()
+                .map(|h| (*h).to_owned())
+                .collect();
+            if let Some(host) = config.server.public_url.host_str() {
+                let host = host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned();
+                if !hosts.contains(&host) {
+                    hosts.push(host);
+                }
+            }
+            CertSource::SelfSigned { hosts }
+        }
+        (cert, key) if cert.as_os_str().is_empty() || key.as_os_str().is_empty() => {
+            bail!(
+                "set both tls.cert_file and tls.key_file, or neither for a self-signed certificate"
+            )
+        }
+        (cert, key) => CertSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        },
+    };
+    Ok(Tls::load(&source, Some(&config.data_dir))?)
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then shuts down gracefully.
+pub async fn run(
+    store: Arc<dyn Store>,
+    server: ServerConfig,
+    tls: &Tls,
+    listen: SocketAddr,
+    redirect: Option<SocketAddr>,
+    ready: impl FnOnce(SocketAddr),
+) -> anyhow::Result<()> {
+    let state = AppState::new(server, store).await?;
+    let listener = std::net::TcpListener::bind(listen)
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let running = arbor_server::start(state, listener, tls).await?;
+    let addr = running.addr;
+    let redirecting = match redirect {
+        Some(at) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot listen on {at} for redirects"))?;
+            Some(tokio::spawn(arbor_server::tls::redirect_listener(
+                listener,
+                addr.port(),
+                running.stop_signal(),
+            )))
+        }
+        None => None,
+    };
+    ready(addr);
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.shutdown().await?;
+    if let Some(task) = redirecting {
+        task.await??;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// `arbor serve`.
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    let server = server_config(config)?;
+    let tls = tls(config)?;
+    let store = storage::open(config).await?;
+    let redirect = if config.server.redirect_listen.is_empty() {
+        None
+    } else {
+        Some(
+            config
+                .server
+                .redirect_listen
+                .parse()
+                .context("server.redirect_listen is not an address such as 0.0.0.0:80")?,
+        )
+    };
+    let fingerprint = tls.fingerprint().to_owned();
+    run(
+        store,
+        server,
+        &tls,
+        config.server.listen,
+        redirect,
+        |addr| {
+            tracing::info!(%addr, certificate = %fingerprint, "arbor is serving over HTTPS");
+        },
+    )
+    .await
+}
