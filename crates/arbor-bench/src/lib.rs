@@ -8,6 +8,7 @@
 
 pub mod forest;
 pub mod jira;
+pub mod server;
 pub mod sim;
 pub mod store;
 

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use arbor_bench::{Figure, Runs, forest, jira, sim, store};
+use arbor_bench::{Figure, Runs, forest, jira, server, sim, store};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -60,6 +60,17 @@ enum Scenario {
         #[arg(long, default_value_t = 20)]
         latency_ms: u64,
     },
+    /// The server over HTTPS: 200-row windows of a large structure from concurrent clients, against the same
+    /// server's /healthz.
+    Server {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        #[arg(long, default_value_t = 64)]
+        clients: usize,
+        /// How long each phase (windows, then /healthz) runs.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
     /// jira-sim: generating a synthetic site (time and peak memory of this process).
     SimSynthetic {
         #[arg(long, default_value_t = 1_000_000)]
@@ -91,6 +102,11 @@ fn main() -> ExitCode {
         Scenario::JiraLoad { issues, latency_ms } => {
             jira::jira_load(issues, latency_ms, runs).map_err(|e| e.to_string())
         }
+        Scenario::Server {
+            rows,
+            clients,
+            seconds,
+        } => server::run(rows, clients, seconds).map_err(|e| e.to_string()),
         Scenario::SimSynthetic { issues, seed } => {
             sim::synthetic_load(issues, seed).map_err(|e| e.to_string())
         }

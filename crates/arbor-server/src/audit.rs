@@ -4,12 +4,19 @@
 //!
 //! An operation whose audit entry cannot be written fails: an unrecorded read or change would break the
 //! promise the log makes.
+//!
+//! Reads of a structure's rows are recorded once per person, structure and [`READ_EVERY`] on each node:
+//! scrolling asks for a window per screenful, and the log says who read which structure when, not how far
+//! they scrolled. Every other operation, exports included, is recorded each time.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use arbor_core::ids::ActorId;
 use arbor_store::audit::{NewAuditEntry, Outcome};
-use arbor_store::model::TenantId;
+use arbor_store::model::{StructureId, TenantId};
 
 use crate::error::{ApiError, ApiResult};
 use crate::session::Caller;
@@ -85,4 +92,47 @@ pub async fn denied(
         Ok(()) => refusal,
         Err(error) => error,
     }
+}
+
+/// How often repeated reads of one structure by one person are recorded.
+pub const READ_EVERY: Duration = Duration::from_secs(300);
+
+/// When each person's reads of each structure were last recorded (per node).
+#[derive(Debug, Default)]
+pub struct Reads(Mutex<HashMap<(TenantId, ActorId, StructureId), Instant>>);
+
+/// Records a read of a structure's rows, unless the same read was recorded within [`READ_EVERY`].
+pub async fn read(state: &AppState, caller: &Caller, structure: StructureId) -> ApiResult<()> {
+    let key = (caller.tenant, caller.account.clone(), structure);
+    let now = Instant::now();
+    {
+        let mut reads = state.reads.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if reads
+            .get(&key)
+            .is_some_and(|at| now.duration_since(*at) < READ_EVERY)
+        {
+            return Ok(());
+        }
+        if reads.len() > 100_000 {
+            reads.retain(|_, at| now.duration_since(*at) < READ_EVERY);
+        }
+        reads.insert(key.clone(), now);
+    }
+    let recorded = ok(
+        state,
+        caller,
+        "structure.read",
+        &[&format!("structure:{structure}")],
+    )
+    .await;
+    if recorded.is_err() {
+        // Not recorded: the next read tries again.
+        state
+            .reads
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key);
+    }
+    recorded
 }

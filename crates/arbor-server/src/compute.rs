@@ -27,6 +27,9 @@ use jql::eval::{EvalContext, StandardCatalog};
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, now};
 
+/// How many computed forests are kept at most (per node).
+const MAX_KEPT: usize = 256;
+
 /// How many rounds of "evaluate, then load what is missing" a computation may take.
 const MAX_ROUNDS: usize = 32;
 
@@ -34,6 +37,8 @@ const MAX_ROUNDS: usize = 32;
 #[derive(Debug)]
 pub struct Result {
     pub structure: StructureId,
+    /// The stored forest it was computed from (folder names and memo texts of its rows).
+    pub stored: Forest,
     pub forest: EffectiveForest,
     /// Issue rows withheld from this person.
     pub hidden: usize,
@@ -81,6 +86,17 @@ impl Computed {
         let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
         let reuse = self.reuse;
         results.retain(|_, r| r.computed_at.elapsed() < reuse);
+        // Bounded: each result holds a whole forest and its data. The oldest make room.
+        while results.len() >= MAX_KEPT {
+            let Some(oldest) = results
+                .iter()
+                .min_by_key(|(_, r)| r.computed_at)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            results.remove(&oldest);
+        }
         results.insert(key, result);
     }
 
@@ -99,17 +115,23 @@ impl Computed {
     }
 }
 
-/// What to compute.
+/// Everything computing a forest needs; gathered only when no recent result can be reused.
 #[derive(Debug)]
-pub struct Request<'a> {
+pub struct Request {
+    /// The stored forest at the structure version being computed; kept in the result to describe rows.
+    pub forest: Forest,
+    pub generators: HashMap<GeneratorId, Generator>,
+    /// Issue rows of other structures this one inserts, already checked against the person's access.
+    pub inserted: HashMap<u64, Vec<(arbor_core::ids::IssueId, u32)>>,
+}
+
+/// Which forest: a structure at a version, for a person, with columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
     pub tenant: TenantId,
     pub structure: StructureId,
     pub version: Version,
-    pub forest: &'a Forest,
-    pub generators: &'a HashMap<GeneratorId, Generator>,
     pub columns: &'a [Column],
-    /// Issue rows of other structures this one inserts, already checked against the person's access.
-    pub inserted: &'a HashMap<u64, Vec<(arbor_core::ids::IssueId, u32)>>,
 }
 
 struct Wall(Instant);
@@ -130,19 +152,48 @@ fn columns_key(columns: &[Column]) -> u64 {
     hasher.finish()
 }
 
-/// The forest as `who` sees it, computed or reused.
-pub async fn forest(
+/// Removes a key's pending lock however the request ends (unless a newer lock replaced it).
+struct Pending<'a> {
+    computed: &'a Computed,
+    key: Key,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let mut pending = self
+            .computed
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if pending
+            .get(&self.key)
+            .is_some_and(|l| Arc::ptr_eq(l, &self.lock))
+        {
+            pending.remove(&self.key);
+        }
+    }
+}
+
+/// The forest as `who` sees it: reused when computed recently for the same structure version, person and
+/// columns; otherwise `prepare` gathers what computing needs (the stored forest is copied only then).
+pub async fn forest<F, Fut>(
     state: &AppState,
     who: &Credentials,
     account: &ActorId,
-    request: Request<'_>,
-) -> ApiResult<Arc<Result>> {
+    wanted: Wanted<'_>,
+    prepare: F,
+) -> ApiResult<Arc<Result>>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<Request>>,
+{
     let key: Key = (
-        request.tenant,
-        request.structure,
-        request.version,
+        wanted.tenant,
+        wanted.structure,
+        wanted.version,
         account.clone(),
-        columns_key(request.columns),
+        columns_key(wanted.columns),
     );
     if let Some(hit) = state.computed.fresh(&key) {
         return Ok(hit);
@@ -155,34 +206,39 @@ pub async fn forest(
             .unwrap_or_else(PoisonError::into_inner);
         Arc::clone(pending.entry(key.clone()).or_default())
     };
+    let _pending = Pending {
+        computed: &state.computed,
+        key: key.clone(),
+        lock: Arc::clone(&lock),
+    };
     let _computing = lock.lock().await;
     if let Some(hit) = state.computed.fresh(&key) {
         return Ok(hit);
     }
     let started = Instant::now();
+    let request = prepare().await?;
     // Boxed: the loading loop's future is large, and every handler awaits this one.
-    let result = Arc::new(Box::pin(compute(state, who, &request)).await?);
+    let result = Arc::new(Box::pin(compute(state, who, wanted, request)).await?);
     state.metrics.computed(started.elapsed());
-    state.computed.keep(key.clone(), Arc::clone(&result));
-    state
-        .computed
-        .pending
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(&key);
+    state.computed.keep(key, Arc::clone(&result));
     Ok(result)
 }
 
-async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> ApiResult<Result> {
+async fn compute(
+    state: &AppState,
+    who: &Credentials,
+    wanted: Wanted<'_>,
+    request: Request,
+) -> ApiResult<Result> {
     let site = state
-        .site(request.tenant)
+        .site(wanted.tenant)
         .ok_or_else(ApiError::unauthorized)?;
     let catalog = StandardCatalog::new();
     let points = FieldId::new(&site.config.story_points_field);
     let bindings = FieldBindings::standard(&points);
     let rank = FieldId::new(&site.config.rank_field);
     let column_fields: Vec<FieldId> = {
-        let mut fields: Vec<FieldId> = request
+        let mut fields: Vec<FieldId> = wanted
             .columns
             .iter()
             .flat_map(|c| c.fields(&bindings))
@@ -196,7 +252,7 @@ async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> 
     let now_ms = now().as_unix_millis();
     let mut data = IssueData::new();
     for (id, rows) in request.inserted {
-        data.insert_structure(*id, rows.clone());
+        data.insert_structure(id, rows);
     }
     let mut load = LoadReport::default();
     for _ in 0..MAX_ROUNDS {
@@ -204,7 +260,7 @@ async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> 
         let evaluation = {
             let clock = Wall(Instant::now());
             let context = RunContext {
-                generators: request.generators,
+                generators: &request.generators,
                 catalog: &catalog,
                 jql: EvalContext {
                     current_user: Some(who.account_id.as_ref()),
@@ -215,14 +271,14 @@ async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> 
                 limits: state.config.engine,
                 clock: &clock,
             };
-            evaluate(request.forest, &data, &context).map_err(|e| {
+            evaluate(&request.forest, &data, &context).map_err(|e| {
                 ApiError::bad_request(format!("the structure cannot be computed: {e}"))
             })?
         };
         let mut needs = evaluation.needs;
-        let wanted = columns::needs(&evaluation.forest, &data, &column_fields);
-        needs.issues.extend(wanted.issues);
-        needs.fields.extend(wanted.fields);
+        let for_columns = columns::needs(&evaluation.forest, &data, &column_fields);
+        needs.issues.extend(for_columns.issues);
+        needs.fields.extend(for_columns.fields);
         needs.structures.clear();
         if needs.is_empty() {
             let visible = visible_to(&evaluation.forest, &data);
@@ -230,7 +286,7 @@ async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> 
                 let time = jiff::Timestamp::from_millisecond(now_ms)
                     .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
                 let rows = ForestRows::new(&visible.forest, &data, &bindings, time);
-                request
+                wanted
                     .columns
                     .iter()
                     .map(|column| columns::compute(column, &rows))
@@ -238,11 +294,12 @@ async fn compute(state: &AppState, who: &Credentials, request: &Request<'_>) -> 
             };
             let data_age = load.age(site.loader.caches());
             return Ok(Result {
-                structure: request.structure,
+                structure: wanted.structure,
+                stored: request.forest,
                 forest: visible.forest,
                 hidden: visible.hidden,
                 data,
-                columns: request.columns.to_vec(),
+                columns: wanted.columns.to_vec(),
                 values,
                 costs: evaluation.costs,
                 stopped_at: evaluation.stopped_at,

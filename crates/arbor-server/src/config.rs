@@ -25,8 +25,6 @@ pub struct ServerConfig {
     /// How long a computed effective forest is reused for the same person, structure version and view before
     /// it is computed again (the issue data under it has its own, longer TTLs).
     pub forest_reuse: Duration,
-    /// Account ids of arbor admins: Control on every structure of their site.
-    pub admins: Vec<String>,
 }
 
 /// One Jira site: where its REST API is and how people sign in to it.
@@ -40,6 +38,8 @@ pub struct SiteConfig {
     pub story_points_field: String,
     /// The site's rank field (`customfield_10019` on most Cloud sites).
     pub rank_field: String,
+    /// Account ids of this site's arbor admins: Control on every structure of the site.
+    pub admins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +94,6 @@ impl ServerConfig {
             client: ClientConfig::default(),
             engine: EngineLimits::default(),
             forest_reuse: Duration::from_secs(15),
-            admins: Vec::new(),
         }
     }
 

@@ -91,7 +91,50 @@ pub async fn lock(
     Ok(guard)
 }
 
-/// Applies the journal entries written since the content was last read.
+/// A structure's content locked for a change. Dropped without [`Changing::commit`] — after a failure, or
+/// because the request was cancelled mid-save — the in-memory content is discarded and the next use reloads
+/// it from storage, so a change that was never saved can never be seen or built upon.
+#[derive(Debug)]
+pub struct Changing {
+    guard: tokio::sync::OwnedMutexGuard<Option<Loaded>>,
+    committed: bool,
+}
+
+impl Changing {
+    pub fn loaded(&mut self) -> ApiResult<&mut Loaded> {
+        self.guard
+            .as_mut()
+            .ok_or_else(|| ApiError::internal(&"structure content not loaded"))
+    }
+
+    /// The in-memory content and storage agree again (the change was saved).
+    pub fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        if !self.committed {
+            *self.guard = None;
+        }
+    }
+}
+
+/// Locks a structure's content for a change; see [`Changing`].
+pub async fn lock_for_change(
+    state: &AppState,
+    tenant: TenantId,
+    meta: &StructureMeta,
+) -> ApiResult<Changing> {
+    Ok(Changing {
+        guard: lock(state, tenant, meta).await?,
+        committed: false,
+    })
+}
+
+/// Applies the journal entries written since the content was last read. Nothing changes until every page is
+/// read, so a cancelled catch-up leaves the content as it was.
 async fn catch_up(
     state: &AppState,
     tenant: TenantId,
@@ -99,20 +142,22 @@ async fn catch_up(
     loaded: &mut Loaded,
 ) -> ApiResult<()> {
     let mut entries = Vec::new();
+    let mut last_seq = loaded.last_seq;
     loop {
         let page = state
             .store
-            .structure_journal(tenant, id, loaded.last_seq, 1000)
+            .structure_journal(tenant, id, last_seq, 1000)
             .await?;
         let done = page.len() < 1000;
         if let Some(last) = page.last() {
-            loaded.last_seq = last.seq;
+            last_seq = last.seq;
         }
         entries.extend(page);
         if done {
             break;
         }
     }
+    loaded.last_seq = last_seq;
     // Forest changes are replayed in one pass, not one by one.
     let mut history = std::mem::take(&mut loaded.content).history().to_vec();
     for entry in entries {

@@ -25,6 +25,7 @@ pub mod seed;
 pub mod session;
 pub mod signin;
 pub mod state;
+pub mod testing;
 pub mod tls;
 
 use axum::Router;

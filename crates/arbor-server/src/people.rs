@@ -119,32 +119,58 @@ pub async fn keep_tokens(
     Ok(())
 }
 
+/// The person's tokens as storage holds them.
+async fn stored(state: &AppState, caller: &Caller) -> ApiResult<Option<Held>> {
+    let Some(stored) = state
+        .store
+        .oauth_token(caller.tenant, &caller.account)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let tokens: StoredTokens =
+        serde_json::from_str(stored.tokens.expose_secret()).map_err(|_| sign_in_again())?;
+    Ok(Some(Held {
+        access: AccessToken::new(tokens.access),
+        refresh: tokens.refresh.map(RefreshToken::new),
+        expires_at: stored.expires_at,
+    }))
+}
+
+fn fresh(held: &Held) -> bool {
+    held.expires_at.as_unix_millis() - now().as_unix_millis() > REFRESH_MARGIN_MS
+}
+
+fn same_refresh(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.expose_secret() == b.expose_secret(),
+        _ => false,
+    }
+}
+
 /// The caller's credentials for Jira, refreshed when close to expiry.
 pub async fn credentials(state: &AppState, caller: &Caller) -> ApiResult<Credentials> {
     let site = state
         .site(caller.tenant)
         .ok_or_else(ApiError::unauthorized)?;
     let key = (caller.tenant, caller.account.clone());
-    let held = match state.tokens.get(&key) {
+    let mut held = match state.tokens.get(&key) {
         Some(held) => held,
         None => {
-            let stored = state
-                .store
-                .oauth_token(caller.tenant, &caller.account)
-                .await?
-                .ok_or_else(sign_in_again)?;
-            let tokens: StoredTokens =
-                serde_json::from_str(stored.tokens.expose_secret()).map_err(|_| sign_in_again())?;
-            let held = Held {
-                access: AccessToken::new(tokens.access),
-                refresh: tokens.refresh.map(RefreshToken::new),
-                expires_at: stored.expires_at,
-            };
+            let held = stored(state, caller).await?.ok_or_else(sign_in_again)?;
             state.tokens.put(key.clone(), held.clone());
             held
         }
     };
-    let access = if held.expires_at.as_unix_millis() - now().as_unix_millis() > REFRESH_MARGIN_MS {
+    if !fresh(&held) {
+        // Another node may have rotated the tokens already: its refresh token is the live one.
+        let current = stored(state, caller).await?.ok_or_else(sign_in_again)?;
+        if !same_refresh(current.refresh.as_ref(), held.refresh.as_ref()) {
+            state.tokens.put(key.clone(), current.clone());
+        }
+        held = current;
+    }
+    let access = if fresh(&held) {
         held.access
     } else {
         refresh(state, site, caller, held.refresh).await?
@@ -166,10 +192,14 @@ async fn refresh(
         }
         Err(AuthError::SignInAgain) => {
             state.tokens.forget(caller.tenant, &caller.account);
-            state
-                .store
-                .delete_oauth_token(caller.tenant, &caller.account)
-                .await?;
+            // Only the refused tokens are deleted: newer ones a concurrent sign-in stored stay.
+            let current = stored(state, caller).await?;
+            if current.is_some_and(|c| same_refresh(c.refresh.as_ref(), Some(&refresh))) {
+                state
+                    .store
+                    .delete_oauth_token(caller.tenant, &caller.account)
+                    .await?;
+            }
             Err(sign_in_again())
         }
         Err(AuthError::Unavailable(_)) => Err(ApiError::new(
@@ -218,10 +248,17 @@ pub async fn requester(
         account_id: caller.account.as_str().to_owned(),
         group_ids,
         project_roles: Default::default(),
-        is_admin: state
-            .config
+        is_admin: is_admin(state, caller),
+    })
+}
+
+/// Whether the caller is an arbor admin of their site (admins are per site: one account id may exist on
+/// several sites).
+pub fn is_admin(state: &AppState, caller: &Caller) -> bool {
+    state.site(caller.tenant).is_some_and(|site| {
+        site.config
             .admins
             .iter()
-            .any(|a| a == caller.account.as_str()),
+            .any(|a| a == caller.account.as_str())
     })
 }

@@ -185,9 +185,19 @@ impl FromRequestParts<AppState> for Caller {
             .await?
             .ok_or_else(ApiError::unauthorized)?;
         let csrf = csrf_token(token);
-        check_csrf(parts, state, &csrf)?;
-        let expires_at = keep_alive(state, tenant, &session, at).await?;
         state.limits.person(tenant, session.account_id.as_str())?;
+        if let Err(refusal) = check_csrf(parts, state, &csrf) {
+            let who = crate::audit::Who {
+                tenant: Some(tenant),
+                actor: Some(&session.account_id),
+                client: origin.client,
+                request_id: origin.request_id.as_deref(),
+            };
+            crate::audit::record(state, who, "csrf", &[], arbor_store::audit::Outcome::Denied)
+                .await?;
+            return Err(refusal);
+        }
+        let expires_at = keep_alive(state, tenant, &session, at).await?;
         Ok(Self {
             tenant,
             account: session.account_id,

@@ -69,14 +69,31 @@ pub struct CallbackQuery {
     error: Option<String>,
 }
 
-/// `GET /auth/callback`: checks `state`, exchanges the code, checks the site, opens a session.
+/// `GET /auth/callback`: checks `state`, exchanges the code, checks the site, opens a session. The sign-in
+/// cookie is cleared whatever the outcome: a `state` is good for one attempt.
 pub async fn callback(
     State(state): State<AppState>,
     origin: Origin,
     headers: HeaderMap,
     Query(query): Query<CallbackQuery>,
+) -> Response {
+    let mut response = match finish(&state, &origin, &headers, query).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&expired_cookie(SIGNIN_COOKIE, "Lax")) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+async fn finish(
+    state: &AppState,
+    origin: &Origin,
+    headers: &HeaderMap,
+    query: CallbackQuery,
 ) -> ApiResult<Response> {
-    let kept = cookie(&headers, SIGNIN_COOKIE).and_then(|v| v.split_once('.'));
+    let kept = cookie(headers, SIGNIN_COOKIE).and_then(|v| v.split_once('.'));
     let Some((site_index, kept_state)) = kept else {
         return Err(ApiError::bad_request(
             "this sign-in was not started here or took longer than 10 minutes; start again",
@@ -90,7 +107,7 @@ pub async fn callback(
         .get(index)
         .ok_or_else(|| ApiError::bad_request("the sign-in cookie names no site; start again"))?;
     if let Some(error) = query.error {
-        signin_failed(&state, site.tenant, &origin, "declined", Outcome::Failed).await?;
+        signin_failed(state, site.tenant, origin, "declined", Outcome::Failed).await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "signin-declined",
@@ -117,7 +134,7 @@ pub async fn callback(
                 AuthError::StateMismatch => "state-mismatch",
                 _ => "code-refused",
             };
-            signin_failed(&state, site.tenant, &origin, reason, Outcome::Failed).await?;
+            signin_failed(state, site.tenant, origin, reason, Outcome::Failed).await?;
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "signin-failed",
@@ -136,9 +153,9 @@ pub async fn callback(
         .any(|r| r.url.trim_end_matches('/') == wanted)
     {
         signin_failed(
-            &state,
+            state,
             site.tenant,
-            &origin,
+            origin,
             "no-site-access",
             Outcome::Denied,
         )
@@ -159,13 +176,13 @@ pub async fn callback(
             "the account id is not valid",
         )
     })?;
-    people::keep_tokens(&state, site.tenant, &account, &tokens).await?;
+    people::keep_tokens(state, site.tenant, &account, &tokens).await?;
     let token = random_token()?;
     let at = now();
-    let session = new_session(&state, account.clone(), &token, at);
+    let session = new_session(state, account.clone(), &token, at);
     state.store.create_session(site.tenant, &session).await?;
     audit::record(
-        &state,
+        state,
         Who {
             tenant: Some(site.tenant),
             actor: Some(&account),
@@ -187,7 +204,6 @@ pub async fn callback(
         headers,
         &session_cookie(site.tenant, &token, state.config.sessions.absolute),
     )?;
-    set_cookie(headers, &expired_cookie(SIGNIN_COOKIE, "Lax"))?;
     Ok(response)
 }
 

@@ -59,6 +59,7 @@ pub struct Inner {
     pub tokens: Tokens,
     pub contents: Contents,
     pub computed: Computed,
+    pub reads: crate::audit::Reads,
     shutting_down: AtomicBool,
 }
 
@@ -123,6 +124,7 @@ impl AppState {
             metrics: Metrics::default(),
             tokens: Tokens::default(),
             contents: Contents::default(),
+            reads: crate::audit::Reads::default(),
             shutting_down: AtomicBool::new(false),
         })))
     }

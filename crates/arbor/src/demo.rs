@@ -318,6 +318,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
         )?,
         story_points_field: "customfield_10016".into(),
         rank_field: "customfield_10019".into(),
+        admins: Vec::new(),
     };
     let points = site.story_points_field.clone();
     let config = ServerConfig::new(public.clone(), vec![site]);

@@ -54,11 +54,11 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
             oauth,
             story_points_field: jira.story_points_field.clone(),
             rank_field: jira.rank_field.clone(),
+            admins: config.admins.clone(),
         }],
     );
     server.sessions.idle = Duration::from_secs(config.sessions.idle_minutes.max(1) * 60);
     server.sessions.absolute = Duration::from_secs(config.sessions.absolute_hours.max(1) * 3600);
-    server.admins.clone_from(&config.admins);
     Ok(server)
 }
 

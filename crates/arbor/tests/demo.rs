@@ -8,10 +8,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use arbor::demo::{self, DemoOptions};
-use reqwest::cookie::Jar;
-use reqwest::{Client, StatusCode};
+use arbor_server::testing::{self, Browser};
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use url::Url;
 
 /// Log lines, kept in memory and scanned at the end.
 #[derive(Clone, Default)]
@@ -28,96 +27,37 @@ impl Write for Captured {
     }
 }
 
-struct Person {
-    http: Client,
-    base: String,
-    csrf: String,
-}
+struct Person(Browser);
 
 async fn sign_in(demo: &demo::Demo, name: &str) -> Person {
-    let http = Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(demo.certificate_pem.as_bytes()).unwrap(),
+    Person(
+        testing::sign_in(
+            demo.url.as_str(),
+            &demo.certificate_pem,
+            demo.sim.base_url(),
+            0,
+            name,
         )
-        .cookie_provider(Arc::new(Jar::default()))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let base = demo.url.as_str().trim_end_matches('/').to_owned();
-    let login = http.get(format!("{base}/auth/login")).send().await.unwrap();
-    let authorize = Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
-    let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
-    form.push(("account".into(), name.into()));
-    let chosen = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(format!("{}/authorize", demo.sim.base_url()))
-        .form(&form)
-        .send()
         .await
-        .unwrap();
-    let callback = Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
-    let done = http
-        .get(format!(
-            "{base}/auth/callback?{}",
-            callback.query().unwrap()
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(done.status(), StatusCode::OK);
-    let session: Value = http
-        .get(format!("{base}/api/v1/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Person {
-        http,
-        base,
-        csrf: session["csrf_token"].as_str().unwrap().to_owned(),
-    }
+        .unwrap(),
+    )
 }
 
 impl Person {
     async fn get(&self, path: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        response.json().await.unwrap()
+        let (status, body) = self.0.send(Method::GET, path, None).await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{path}");
+        body
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("x-csrf-token", &self.csrf)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
+        let (status, body) = self.0.send(Method::POST, path, Some(&body)).await.unwrap();
+        assert!(status.is_success(), "{path}: {status}");
+        body
     }
 
     async fn bytes(&self, path: &str) -> Vec<u8> {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let response = self.0.http.get(self.0.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         response.bytes().await.unwrap().to_vec()
     }

@@ -28,9 +28,26 @@ pub struct GeneratorInfo {
     pub id: u64,
     /// The stored row that holds it (its scope is that row's parent's subtree).
     pub row: Option<u64>,
-    /// `insert_jql`, `extend_children`, `group_by_field`, ... with their settings.
+    /// `insert_jql`, `extend_children`, `group_by_field`, ... with their settings. Below the Automate level,
+    /// issue keys and structure ids in it are withheld (`insert_keys` shows how many keys it lists).
     #[schema(value_type = Object)]
-    pub config: Generator,
+    pub config: serde_json::Value,
+}
+
+/// A generator's configuration as someone with `level` may see it: issue keys (which may name issues Jira
+/// hides from them) and other structures' ids only from the Automate level, who may change them anyway.
+pub fn shown_config(config: &Generator, level: Level) -> ApiResult<serde_json::Value> {
+    let mut value = serde_json::to_value(config).map_err(|e| ApiError::internal(&e))?;
+    if !level.allows(Level::Automate)
+        && let Some(object) = value.as_object_mut()
+    {
+        if let Some(keys) = object.remove("keys") {
+            let count = keys.as_array().map_or(0, Vec::len);
+            object.insert("keys_count".into(), serde_json::json!(count));
+        }
+        object.remove("structure_id");
+    }
+    Ok(value)
 }
 
 /// `GET /api/v1/structures/{id}/generators` (View).
@@ -62,12 +79,14 @@ pub async fn generators(
     drop(guard);
     let mut out: Vec<GeneratorInfo> = configs
         .into_iter()
-        .map(|(gid, config)| GeneratorInfo {
-            id: gid.get(),
-            row: rows.iter().find(|(g, _)| *g == gid).map(|(_, r)| *r),
-            config,
+        .map(|(gid, config)| {
+            Ok(GeneratorInfo {
+                id: gid.get(),
+                row: rows.iter().find(|(g, _)| *g == gid).map(|(_, r)| *r),
+                config: shown_config(&config, access.level)?,
+            })
         })
-        .collect();
+        .collect::<ApiResult<_>>()?;
     out.sort_by_key(|g| g.id);
     audit::ok(
         &state,
@@ -117,24 +136,39 @@ pub async fn add_generator(
 ) -> ApiResult<(StatusCode, Json<NewGeneratorResult>)> {
     checked_generator(&body.config)?;
     let access = authorize(&state, &caller, id, Level::Automate, "generator.add").await?;
-    let existing = state
-        .store
-        .generators(caller.tenant, access.meta.id)
-        .await?;
-    let next = existing.keys().map(|g| g.get()).max().unwrap_or(0) + 1;
-    let gid = GeneratorId::new(next).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let config = serde_json::to_value(&body.config).map_err(|e| ApiError::internal(&e))?;
-    let mut guard = content::lock(&state, caller.tenant, &access.meta).await?;
-    let Some(loaded) = guard.as_mut() else {
-        return Err(ApiError::internal(&"structure content not loaded"));
-    };
+    let mut changing = content::lock_for_change(&state, caller.tenant, &access.meta).await?;
+    let loaded = changing.loaded()?;
     if body.based_on > loaded.version.get() {
         return Err(ApiError::bad_request(format!(
             "version {} does not exist; the structure is at version {}",
             body.based_on, loaded.version
         )));
     }
+    // The id is chosen under the structure's lock, so two additions cannot pick the same one.
+    let existing = state
+        .store
+        .generators(caller.tenant, access.meta.id)
+        .await?;
+    let next = existing.keys().map(|g| g.get()).max().unwrap_or(0) + 1;
+    let gid = GeneratorId::new(next).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // The row is placed in memory first: if it cannot be, nothing is stored.
     let based_on = loaded.forest_version(Version(body.based_on));
+    let edit = Edit::Add {
+        rows: Fragment::single(Item::Generator(gid)),
+        at: body.at,
+    };
+    let applied = loaded
+        .content
+        .apply(edit, based_on, caller.account.clone(), now())
+        .map_err(|error| {
+            ApiError::conflict(format!("the generator's row cannot be placed: {error}"))
+        })?;
+    let entry = loaded
+        .content
+        .entry(applied.version)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"no history entry"))?;
     let version = state
         .store
         .set_generator(
@@ -147,33 +181,7 @@ pub async fn add_generator(
         )
         .await?;
     loaded.version = version;
-    let edit = Edit::Add {
-        rows: Fragment::single(Item::Generator(gid)),
-        at: body.at,
-    };
-    let applied = match loaded
-        .content
-        .apply(edit, based_on, caller.account.clone(), now())
-    {
-        Ok(applied) => applied,
-        Err(error) => {
-            // The configuration was stored but has no row: take it back.
-            let _ = state
-                .store
-                .delete_generator(caller.tenant, access.meta.id, version, gid, &actor(&caller))
-                .await;
-            *guard = None;
-            return Err(ApiError::conflict(format!(
-                "the generator's row cannot be placed: {error}"
-            )));
-        }
-    };
-    let entry = loaded
-        .content
-        .entry(applied.version)
-        .cloned()
-        .ok_or_else(|| ApiError::internal(&"no history entry"))?;
-    let saved = state
+    let version = match state
         .store
         .save_forest(
             caller.tenant,
@@ -183,17 +191,25 @@ pub async fn add_generator(
             Some(&entry),
             &actor(&caller),
         )
-        .await;
-    let version = match saved {
+        .await
+    {
         Ok(version) => version,
         Err(error) => {
-            *guard = None;
+            // A configuration without a row is never run; still, take it back rather than leave it.
+            if let Err(undo) = state
+                .store
+                .delete_generator(caller.tenant, access.meta.id, version, gid, &actor(&caller))
+                .await
+            {
+                tracing::warn!(structure = %access.meta.id, generator = %gid, error = %undo,
+                    "a generator configuration without a row was left behind");
+            }
             return Err(error.into());
         }
     };
     loaded.saved(version);
     let row = applied.created.first().map_or(0, |r| r.get());
-    drop(guard);
+    changing.commit();
     audit::ok(
         &state,
         &caller,
@@ -281,10 +297,8 @@ pub async fn remove_generator(
 ) -> ApiResult<Json<VersionResult>> {
     let access = authorize(&state, &caller, id, Level::Automate, "generator.remove").await?;
     let gid = GeneratorId::new(generator).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let mut guard = content::lock(&state, caller.tenant, &access.meta).await?;
-    let Some(loaded) = guard.as_mut() else {
-        return Err(ApiError::internal(&"structure content not loaded"));
-    };
+    let mut changing = content::lock_for_change(&state, caller.tenant, &access.meta).await?;
+    let loaded = changing.loaded()?;
     let rows: Vec<_> = loaded
         .content
         .forest()
@@ -309,7 +323,7 @@ pub async fn remove_generator(
             .entry(applied.version)
             .cloned()
             .ok_or_else(|| ApiError::internal(&"no history entry"))?;
-        match state
+        version = state
             .store
             .save_forest(
                 caller.tenant,
@@ -319,33 +333,17 @@ pub async fn remove_generator(
                 Some(&entry),
                 &actor(&caller),
             )
-            .await
-        {
-            Ok(saved) => {
-                loaded.saved(saved);
-                version = saved;
-            }
-            Err(error) => {
-                *guard = None;
-                return Err(error.into());
-            }
-        }
+            .await?;
+        loaded.saved(version);
     }
-    let result = state
+    // If this fails, the rows are gone and the configuration stays: it runs nowhere, and removing again
+    // finishes the job.
+    version = state
         .store
         .delete_generator(caller.tenant, access.meta.id, version, gid, &actor(&caller))
-        .await;
-    match result {
-        Ok(v) => {
-            loaded.version = v;
-            version = v;
-        }
-        Err(error) => {
-            *guard = None;
-            return Err(error.into());
-        }
-    }
-    drop(guard);
+        .await?;
+    loaded.version = version;
+    changing.commit();
     audit::ok(
         &state,
         &caller,
@@ -395,8 +393,12 @@ fn view_config(body: &ViewBody) -> ApiResult<ViewConfig> {
 }
 
 pub fn view_info(id: ViewId, config: ViewConfig) -> ApiResult<ViewInfo> {
-    let columns = serde_json::from_value(config.columns)
-        .map_err(|e| ApiError::internal(&format!("view {id} does not load: {e}")))?;
+    let columns = serde_json::from_value(config.columns).map_err(|e| {
+        ApiError::internal(&format!(
+            "view {id} does not load: {}",
+            crate::error::json_shape(&e)
+        ))
+    })?;
     Ok(ViewInfo {
         id: id.get(),
         name: config.name,
@@ -568,6 +570,17 @@ pub async fn set_rules(
     if body.rules.len() > 1000 {
         return Err(ApiError::bad_request(
             "a structure has at most 1000 permission rules",
+        ));
+    }
+    if body.rules.iter().any(|r| {
+        matches!(
+            r.grantee,
+            arbor_core::permission::Grantee::ProjectRole { .. }
+        )
+    }) {
+        // Refused rather than stored: a rule that can never match would look like sharing that happens.
+        return Err(ApiError::bad_request(
+            "project-role rules are not supported yet; grant the level to the role's group, to people, or to everyone signed in",
         ));
     }
     if body.rules.iter().any(|r| r.level == Level::None) {

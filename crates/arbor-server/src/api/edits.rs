@@ -50,25 +50,20 @@ pub struct ChangeResult {
     pub can_redo: bool,
 }
 
-/// Whether an edit touches generator rows (which needs the Automate level).
-fn touches_generators(loaded: &Loaded, edit: &Edit) -> bool {
-    let forest = loaded.content.forest();
-    match edit {
-        Edit::Add { rows, .. } => rows
-            .rows()
-            .iter()
-            .any(|r| matches!(r.item, arbor_core::forest::Item::Generator(_))),
-        // A subtree goes along with its row, so any generator inside it counts.
-        Edit::Move { rows, .. } | Edit::Remove { rows } | Edit::Copy { rows, .. } => {
-            rows.iter().any(|row| {
-                forest.position_of(*row).is_some_and(|pos| {
-                    forest
-                        .subtree_range(pos)
-                        .any(|p| matches!(forest.item(p), ItemRef::Generator(_)))
-                })
-            })
-        }
-    }
+/// Where the generators sit: (row, parent row, generator), in forest order. A change that alters this adds,
+/// removes or moves generators, whatever it was asked as (an edit, an undo, a redo, a restore).
+fn generator_places(forest: &arbor_core::forest::Forest) -> Vec<(u64, Option<u64>, u64)> {
+    forest
+        .iter()
+        .filter_map(|row| match row.item {
+            ItemRef::Generator(g) => Some((
+                row.id.get(),
+                forest.parent_of(row.pos).map(|p| forest.row_id(p).get()),
+                g.get(),
+            )),
+            _ => None,
+        })
+        .collect()
 }
 
 fn apply_problem(error: ApplyError) -> ApiError {
@@ -96,17 +91,31 @@ async fn change(
     action: &str,
     run: impl FnOnce(&mut Loaded) -> Result<Applied, ApiError>,
 ) -> ApiResult<ChangeResult> {
-    let mut guard = content::lock(state, caller.tenant, &access.meta).await?;
-    let Some(loaded) = guard.as_mut() else {
-        return Err(ApiError::internal(&"structure content not loaded"));
-    };
+    let mut changing = content::lock_for_change(state, caller.tenant, &access.meta).await?;
+    let loaded = changing.loaded()?;
+    let before = generator_places(loaded.content.forest());
     let applied = run(loaded)?;
+    if !access.level.allows(Level::Automate) && generator_places(loaded.content.forest()) != before
+    {
+        // `changing` is dropped unsaved: the change is discarded.
+        let refusal = ApiError::forbidden(
+            "this change adds, removes or moves generators, which needs the Automate level",
+        );
+        return Err(audit::denied(
+            state,
+            caller,
+            action,
+            &[&format!("structure:{}", access.meta.id)],
+            refusal,
+        )
+        .await);
+    }
     let entry: HistoryEntry = loaded
         .content
         .entry(applied.version)
         .cloned()
         .ok_or_else(|| ApiError::internal(&"the applied change has no history entry"))?;
-    let saved = state
+    let version = state
         .store
         .save_forest(
             caller.tenant,
@@ -116,20 +125,13 @@ async fn change(
             Some(&entry),
             &actor(caller),
         )
-        .await;
-    let version = match saved {
-        Ok(version) => version,
-        Err(error) => {
-            // The in-memory content is ahead of storage now: drop it, the next use reloads.
-            *guard = None;
-            return Err(match error {
-                StoreError::Conflict { .. } => ApiError::conflict(
-                    "someone changed this structure at the same moment; reload and try again",
-                ),
-                other => other.into(),
-            });
-        }
-    };
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => ApiError::conflict(
+                "someone changed this structure at the same moment; reload and try again",
+            ),
+            other => other.into(),
+        })?;
     loaded.saved(version);
     let result = ChangeResult {
         version: version.get(),
@@ -138,7 +140,7 @@ async fn change(
         can_undo: loaded.content.can_undo(&caller.account),
         can_redo: loaded.content.can_redo(&caller.account),
     };
-    drop(guard);
+    changing.commit();
     audit::ok(
         state,
         caller,
@@ -160,14 +162,8 @@ pub async fn edit(
     Body(body): Body<EditBody>,
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.edit").await?;
-    let automate = access.level.allows(Level::Automate);
     let actor_id = caller.account.clone();
     let result = change(&state, &caller, &access, "forest.edit", |loaded| {
-        if !automate && touches_generators(loaded, &body.edit) {
-            return Err(ApiError::forbidden(
-                "adding, moving or removing generators needs the Automate level",
-            ));
-        }
         let based_on = loaded.forest_version(Version(body.based_on));
         if body.based_on > loaded.version.get() {
             return Err(ApiError::bad_request(format!(

@@ -166,11 +166,7 @@ pub async fn level_of(
 ) -> ApiResult<Level> {
     let rules = state.store.rules(caller.tenant, meta.id).await?;
     let mut requester = Requester::new(caller.account.as_str());
-    requester.is_admin = state
-        .config
-        .admins
-        .iter()
-        .any(|a| a == caller.account.as_str());
+    requester.is_admin = people::is_admin(state, caller);
     let level = resolve_level(&rules, meta.owner.as_str(), &requester);
     let best_possible = rules.iter().map(|r| r.level).max().unwrap_or(Level::None);
     let names_groups = rules
@@ -194,10 +190,12 @@ pub async fn authorize(
 ) -> ApiResult<Access> {
     let id = structure_id(raw_id)?;
     let object = format!("structure:{id}");
+    // Credentials first: a caller whose Jira sign-in lapsed learns that before, and regardless of, whether
+    // the structure exists.
+    let who = people::credentials(state, caller).await?;
     let Some(meta) = state.store.structure(caller.tenant, id).await? else {
         return Err(audit::denied(state, caller, action, &[&object], missing()).await);
     };
-    let who = people::credentials(state, caller).await?;
     let level = level_of(state, caller, &who, &meta).await?;
     if !level.allows(required) {
         let refusal = if level == Level::None {
@@ -228,7 +226,12 @@ pub async fn load_generators(
         .map(|(gid, value)| {
             serde_json::from_value::<Generator>(value)
                 .map(|g| (gid, g))
-                .map_err(|e| ApiError::internal(&format!("generator {gid} does not load: {e}")))
+                .map_err(|e| {
+                    ApiError::internal(&format!(
+                        "generator {gid} does not load: {}",
+                        crate::error::json_shape(&e)
+                    ))
+                })
         })
         .collect()
 }

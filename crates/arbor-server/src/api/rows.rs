@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::config::view_info;
+use super::config::{shown_config, view_info};
 use super::{Access, Body, Param, Query, authorize, load_generators};
 use crate::audit;
-use crate::compute::{self, Request};
+use crate::compute;
 use crate::content;
 use crate::error::{ApiError, ApiResult};
 use crate::export;
@@ -156,6 +156,9 @@ async fn chosen_columns(
     given: Option<Vec<Column>>,
 ) -> ApiResult<Vec<Column>> {
     if let Some(columns) = given {
+        if columns.len() > 100 {
+            return Err(ApiError::bad_request("a view has at most 100 columns"));
+        }
         for (index, column) in columns.iter().enumerate() {
             column
                 .validate()
@@ -182,38 +185,56 @@ async fn computed(
     access: &Access,
     columns: &[Column],
 ) -> ApiResult<Arc<compute::Result>> {
-    let generators = load_generators(state, caller, access.meta.id).await?;
-    let forest = {
-        let guard = content::lock(state, caller.tenant, &access.meta).await?;
-        guard
-            .as_ref()
-            .map(|loaded| loaded.content.forest().clone())
-            .unwrap_or_default()
+    let wanted = compute::Wanted {
+        tenant: caller.tenant,
+        structure: access.meta.id,
+        version: access.meta.version,
+        columns,
     };
-    let mut inserted = HashMap::new();
-    for generator in generators.values() {
-        if let Generator::InsertStructure { structure_id } = generator {
-            inserted.insert(
-                *structure_id,
-                inserted_rows(state, caller, *structure_id).await?,
-            );
+    compute::forest(state, &access.who, &caller.account, wanted, || async {
+        let generators = load_generators(state, caller, access.meta.id).await?;
+        let forest = {
+            let guard = content::lock(state, caller.tenant, &access.meta).await?;
+            guard
+                .as_ref()
+                .map(|loaded| loaded.content.forest().clone())
+                .unwrap_or_default()
+        };
+        let forest = without_unknown_generators(forest, &generators);
+        let mut inserted = HashMap::new();
+        for generator in generators.values() {
+            if let Generator::InsertStructure { structure_id } = generator {
+                inserted.insert(
+                    *structure_id,
+                    Box::pin(inserted_rows(state, caller, *structure_id)).await?,
+                );
+            }
         }
-    }
-    compute::forest(
-        state,
-        &access.who,
-        &caller.account,
-        Request {
-            tenant: caller.tenant,
-            structure: access.meta.id,
-            version: access.meta.version,
-            forest: &forest,
-            generators: &generators,
-            columns,
-            inserted: &inserted,
-        },
-    )
+        Ok(compute::Request {
+            forest,
+            generators,
+            inserted,
+        })
+    })
     .await
+}
+
+/// The forest without generator rows whose configuration is gone (a removal undone, an old version
+/// restored): they run nowhere, rather than failing the whole structure.
+fn without_unknown_generators(
+    forest: arbor_core::forest::Forest,
+    generators: &HashMap<arbor_core::ids::GeneratorId, Generator>,
+) -> arbor_core::forest::Forest {
+    let unknown =
+        |item: &ItemRef<'_>| matches!(item, ItemRef::Generator(g) if !generators.contains_key(g));
+    if !forest.iter().any(|row| unknown(&row.item)) {
+        return forest;
+    }
+    let kept = forest
+        .iter()
+        .filter(|row| !unknown(&row.item) || !forest.is_leaf(row.pos))
+        .map(arbor_core::forest::RowRef::to_row);
+    arbor_core::forest::Forest::from_rows(kept.collect::<Vec<_>>()).unwrap_or(forest)
 }
 
 /// The issue rows of another structure, if the caller may view it (else none).
@@ -230,8 +251,12 @@ async fn inserted_rows(
                 .map(|l| compute::issue_rows(l.content.forest()))
                 .unwrap_or_default())
         }
+        // Gone, not shared with the caller, or not a structure id at all: it inserts nothing.
         Err(error)
-            if error.status == StatusCode::NOT_FOUND || error.status == StatusCode::FORBIDDEN =>
+            if matches!(
+                error.status,
+                StatusCode::NOT_FOUND | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST
+            ) =>
         {
             Ok(Vec::new())
         }
@@ -299,7 +324,6 @@ fn cell(values: &ColumnValues, row: usize) -> Option<Cell> {
 /// Title, kind and issue of a row of the computed forest.
 fn describe_row(
     result: &compute::Result,
-    stored: &arbor_core::forest::Forest,
     row: usize,
 ) -> (&'static str, String, Option<u64>, Option<String>) {
     match result.forest.item(row) {
@@ -320,6 +344,7 @@ fn describe_row(
             )
         }
         EffectiveItem::Stored(row_id) => {
+            let stored = &result.stored;
             let item = stored.position_of(row_id).map(|p| stored.row(p).item);
             match item {
                 Some(ItemRef::Folder(name)) => ("folder", name.as_str().to_owned(), None, None),
@@ -383,13 +408,6 @@ pub async fn window(
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
     let columns = chosen_columns(&state, &caller, &access, body.view, body.columns).await?;
     let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
-    let stored = {
-        let guard = content::lock(&state, caller.tenant, &access.meta).await?;
-        guard
-            .as_ref()
-            .map(|l| l.content.forest().clone())
-            .unwrap_or_default()
-    };
     let shown = shown_rows(&result, &body.expand);
     let forest = &result.forest;
     let rows = shown
@@ -397,7 +415,7 @@ pub async fn window(
         .skip(body.offset)
         .take(body.limit)
         .map(|&row| {
-            let (kind, title, issue_id, issue_key) = describe_row(&result, &stored, row);
+            let (kind, title, issue_id, issue_key) = describe_row(&result, row);
             let has_children = row + 1 < forest.len() && forest.depth(row + 1) > forest.depth(row);
             let key = forest.key(row);
             let open = body.expand.open.iter().any(|k| k.parse() == Ok(key));
@@ -425,13 +443,7 @@ pub async fn window(
             }
         })
         .collect();
-    audit::ok(
-        &state,
-        &caller,
-        "structure.read",
-        &[&format!("structure:{id}")],
-    )
-    .await?;
+    audit::read(&state, &caller, access.meta.id).await?;
     Ok(Json(Window {
         version: access.meta.version.get(),
         columns: columns.iter().map(column_title).collect(),
@@ -547,14 +559,7 @@ pub async fn export(
         "csv" | "xlsx" => {
             let columns = chosen_columns(&state, &caller, &access, query.view, None).await?;
             let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
-            let stored = {
-                let guard = content::lock(&state, caller.tenant, &access.meta).await?;
-                guard
-                    .as_ref()
-                    .map(|l| l.content.forest().clone())
-                    .unwrap_or_default()
-            };
-            let table = export_table(&result, &stored, &columns);
+            let table = export_table(&result, &columns);
             if query.format == "csv" {
                 ("text/csv; charset=utf-8", "csv", export::csv(&table))
             } else {
@@ -610,16 +615,12 @@ fn safe_file_name(name: &str) -> String {
     }
 }
 
-fn export_table(
-    result: &compute::Result,
-    stored: &arbor_core::forest::Forest,
-    columns: &[Column],
-) -> export::Table {
+fn export_table(result: &compute::Result, columns: &[Column]) -> export::Table {
     let mut titles = vec!["Key".to_owned(), "Title".to_owned()];
     titles.extend(columns.iter().map(column_title));
     let rows = (0..result.forest.len())
         .map(|row| {
-            let (_, title, _, key) = describe_row(result, stored, row);
+            let (_, title, _, key) = describe_row(result, row);
             let mut cells = vec![
                 key.map_or(export::Cell::Empty, export::Cell::Text),
                 export::Cell::Text(title),
@@ -648,10 +649,7 @@ fn export_table(
 
 /// The structure's ids and configuration: stored rows (issue ids only), generators, views, rules.
 async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiResult<Value> {
-    let generators = state
-        .store
-        .generators(caller.tenant, access.meta.id)
-        .await?;
+    let generators = load_generators(state, caller, access.meta.id).await?;
     let views = state.store.views(caller.tenant, access.meta.id).await?;
     let rules = if access.level.allows(Level::Control) {
         Some(state.store.rules(caller.tenant, access.meta.id).await?)
@@ -678,7 +676,10 @@ async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiR
             "version": access.meta.version.get(),
         },
         "rows": rows,
-        "generators": generators.iter().map(|(id, config)| json!({"id": id.get(), "config": config})).collect::<Vec<_>>(),
+        "generators": generators
+            .iter()
+            .map(|(id, config)| Ok(json!({"id": id.get(), "config": shown_config(config, access.level)?})))
+            .collect::<ApiResult<Vec<_>>>()?,
         "views": views.iter().map(|(id, config)| json!({"id": id.get(), "name": config.name, "columns": config.columns})).collect::<Vec<_>>(),
         "rules": rules,
         "hidden": hidden,

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Browser, spawn_sites};
+use crate::{Browser, Calls, spawn_sites};
 
 /// A request: method, path and body.
 type Call = (Method, String, Option<Value>);
@@ -114,11 +114,13 @@ fn endpoints() -> Vec<Endpoint> {
         Endpoint {
             name: "restore",
             needs: "edit",
-            call: |id, _, _, _| {
+            // The current version: allowed at Edit (and a clear 400, since nothing changes). Restoring a
+            // version from before the generator existed would remove it, which needs Automate.
+            call: |id, v, _, _| {
                 (
                     Method::POST,
                     format!("/api/v1/structures/{id}/restore"),
-                    Some(json!({"version": 1})),
+                    Some(json!({"version": v})),
                 )
             },
         },
@@ -204,7 +206,7 @@ async fn call(
     view: u64,
 ) -> StatusCode {
     let (method, path, body) = (endpoint.call)(id, v, g, view);
-    who.send(method, &path, body).await.0
+    who.call(method, &path, body).await.0
 }
 
 #[tokio::test]
@@ -234,7 +236,7 @@ async fn every_endpoint_at_every_level_for_owner_other_person_and_other_tenant()
             json!([{"grantee": {"kind": "person", "account_id": other.account}, "level": level}])
         };
         let (status, body) = owner
-            .send(
+            .call(
                 Method::PUT,
                 &format!("/api/v1/structures/{id}/permissions"),
                 Some(json!({"rules": rules, "based_on": version})),
@@ -291,19 +293,19 @@ async fn every_endpoint_at_every_level_for_owner_other_person_and_other_tenant()
     // Deletion: Control only; the other person with Edit cannot.
     let version = owner.version(id).await;
     owner
-        .send(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
             Some(json!({"rules": [{"grantee": {"kind": "person", "account_id": other.account}, "level": "automate"}], "based_on": version})))
         .await;
     let (status, _) = other
-        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .call(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = foreigner
-        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .call(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = owner
-        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .call(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     // Refusals were audited.
@@ -313,7 +315,83 @@ async fn every_endpoint_at_every_level_for_owner_other_person_and_other_tenant()
         audit
             .iter()
             .any(|e| e.entry.outcome == arbor_store::audit::Outcome::Denied
-                && e.entry.actor.as_ref().map(arbor_core::ids::ActorId::as_str) == Some(other.account.as_str()))
+                && e.entry.actor.as_ref().map(arbor_core::ids::ActorId::as_str)
+                    == Some(other.account.as_str()))
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn changes_that_add_or_remove_generators_need_automate_however_they_are_asked() {
+    let app = spawn_sites(1, |_| {}).await;
+    let owner = app.sign_in("admin").await;
+    let editor = app.sign_in("dev").await;
+    let id = owner.create("Guarded").await;
+    let v0 = owner.version(id).await;
+    owner
+        .post(&format!("/api/v1/structures/{id}/edits"), json!({"based_on": v0,
+            "edit": {"op": "add", "at": {"under": {"parent": null, "at": "last"}}, "rows": [{"depth": 0, "item": {"folder": "F"}}]}}))
+        .await;
+    let before_generator = owner.version(id).await;
+    owner
+        .add_generator(id, json!({"kind": "insert_jql", "jql": "issuetype = Epic"}))
+        .await;
+    let version = owner.version(id).await;
+    owner
+        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+            Some(json!({"rules": [{"grantee": {"kind": "person", "account_id": editor.account}, "level": "edit"}], "based_on": version})))
+        .await;
+    let rows_before = editor.rows(id, None).await["visible_rows"].clone();
+    // Restoring a version from before the generator would remove it: refused, and nothing changed.
+    let (status, problem) = editor
+        .post(
+            &format!("/api/v1/structures/{id}/restore"),
+            json!({"version": before_generator}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("Automate"));
+    assert_eq!(editor.rows(id, None).await["visible_rows"], rows_before);
+    // The owner removes the generator, then undoes the removal: its row comes back without a configuration,
+    // and the structure still computes (the row runs nowhere).
+    let generators = owner
+        .get(&format!("/api/v1/structures/{id}/generators"))
+        .await
+        .1;
+    let generator = generators[0]["id"].as_u64().unwrap();
+    let (status, _) = owner
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/structures/{id}/generators/{generator}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = owner
+        .post(&format!("/api/v1/structures/{id}/undo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let window = owner.rows(id, None).await;
+    assert_eq!(window["visible_rows"], 1, "only the folder: {window}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn project_role_rules_are_refused_until_they_can_match() {
+    let app = spawn_sites(1, |_| {}).await;
+    let owner = app.sign_in("admin").await;
+    let id = owner.create("Roles").await;
+    let version = owner.version(id).await;
+    let (status, problem) = owner
+        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+            Some(json!({"rules": [{"grantee": {"kind": "project_role", "project_id": 1, "role_id": 2}, "level": "view"}], "based_on": version})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not supported yet")
     );
     app.stop().await;
 }

@@ -12,12 +12,13 @@ use std::sync::Arc;
 
 use arbor_jira::auth::OAuthConfig;
 use arbor_jira::client::ApiBase;
+use arbor_server::testing::{self, Browser};
 use arbor_server::tls::Tls;
 use arbor_server::{AppState, Running, ServerConfig, SiteConfig};
 use arbor_store::Store;
 use arbor_store::crypto::MasterKey;
 use jira_sim::server::{self, Controls, DataSource, RunningSim, SimConfig};
-use reqwest::cookie::{CookieStore, Jar};
+use reqwest::cookie::Jar;
 use reqwest::{Client, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -42,9 +43,10 @@ pub fn quiet() -> Controls {
     controls
 }
 
-pub async fn sim(seed: u64) -> RunningSim {
+pub async fn sim(seed: u64, tweak: fn(&mut SimConfig)) -> RunningSim {
     let mut config = SimConfig::new(DataSource::Synthetic { issues: 400, seed });
     config.controls = quiet();
+    tweak(&mut config);
     server::start(config).await.unwrap()
 }
 
@@ -63,14 +65,24 @@ pub fn site(sim: &RunningSim) -> SiteConfig {
         .unwrap(),
         story_points_field: "customfield_10016".into(),
         rank_field: "customfield_10019".into(),
+        admins: Vec::new(),
     }
 }
 
 /// arbor serving `sites` simulators (one tenant each).
 pub async fn spawn_sites(sites: usize, tweak: impl FnOnce(&mut ServerConfig)) -> App {
+    spawn_with(sites, |_| {}, tweak).await
+}
+
+/// arbor serving `sites` simulators configured by `sim_tweak`.
+pub async fn spawn_with(
+    sites: usize,
+    sim_tweak: fn(&mut SimConfig),
+    tweak: impl FnOnce(&mut ServerConfig),
+) -> App {
     let mut sims = Vec::new();
     for n in 0..sites {
-        sims.push(sim(7 + n as u64).await);
+        sims.push(sim(7 + n as u64, sim_tweak).await);
     }
     let data_dir = tempfile::tempdir().unwrap();
     let store = arbor_store::open(
@@ -103,28 +115,9 @@ pub async fn spawn() -> App {
     spawn_sites(1, |_| {}).await
 }
 
-/// A browser: cookies kept, redirects not followed (the tests follow the sign-in by hand).
-#[allow(missing_debug_implementations)]
-pub struct Browser {
-    pub http: Client,
-    pub jar: Arc<Jar>,
-    pub base: String,
-    pub csrf: String,
-    pub account: String,
-}
-
 impl App {
     pub fn client(&self) -> Client {
-        self.client_with(Arc::new(Jar::default()))
-    }
-
-    pub fn client_with(&self, jar: Arc<Jar>) -> Client {
-        Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(self.cert_pem.as_bytes()).unwrap())
-            .cookie_provider(jar)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+        testing::client(&self.cert_pem, Arc::new(Jar::default())).unwrap()
     }
 
     /// Signs `person` in through the simulator's 3LO page, as a browser would.
@@ -133,57 +126,15 @@ impl App {
     }
 
     pub async fn sign_in_to(&self, site: usize, person: &str) -> Browser {
-        let jar = Arc::new(Jar::default());
-        let http = self.client_with(Arc::clone(&jar));
-        let login = http
-            .get(format!("{}/auth/login?site={site}", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(login.status(), StatusCode::SEE_OTHER, "login redirects");
-        let authorize = Url::parse(login.headers()["location"].to_str().unwrap()).unwrap();
-        let mut form: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
-        form.push(("account".into(), person.into()));
-        let sim_http = Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let chosen = sim_http
-            .post(format!("{}/authorize", self.sims[site].base_url()))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert!(chosen.status().is_redirection(), "{}", chosen.status());
-        let callback = Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
-        let ours = format!(
-            "{}{}?{}",
-            self.base,
-            callback.path(),
-            callback.query().unwrap()
-        );
-        let done = http.get(ours).send().await.unwrap();
-        assert_eq!(
-            done.status(),
-            StatusCode::OK,
-            "{}",
-            done.text().await.unwrap()
-        );
-        let session: Value = http
-            .get(format!("{}/api/v1/session", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        Browser {
-            http,
-            jar,
-            base: self.base.clone(),
-            csrf: session["csrf_token"].as_str().unwrap().to_owned(),
-            account: session["account_id"].as_str().unwrap().to_owned(),
-        }
+        testing::sign_in(
+            &self.base,
+            &self.cert_pem,
+            self.sims[site].base_url(),
+            site,
+            person,
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn stop(mut self) {
@@ -196,47 +147,45 @@ impl App {
     }
 }
 
-impl Browser {
-    /// The `Cookie` header the browser would send.
-    pub fn cookies(&self) -> String {
-        let url = Url::parse(&self.base).unwrap();
-        self.jar.cookies(&url).unwrap().to_str().unwrap().to_owned()
-    }
+/// The tests' shorthand on top of the browser-like client.
+#[allow(async_fn_in_trait)]
+pub trait Calls {
+    async fn get(&self, path: &str) -> (StatusCode, Value);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value);
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value);
+    async fn create(&self, name: &str) -> u64;
+    async fn version(&self, id: u64) -> u64;
+    async fn add_generator(&self, id: u64, config: Value) -> Value;
+    async fn rows(&self, id: u64, columns: Option<Value>) -> Value;
+}
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+impl Calls for Browser {
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
         let response = self.http.get(self.url(path)).send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn send(
+    async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self
-            .http
-            .request(method, self.url(path))
-            .header("x-csrf-token", &self.csrf);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.send(method, path, body.as_ref()).await.unwrap()
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, Some(body)).await
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
     /// Creates a structure and returns its id.
-    pub async fn create(&self, name: &str) -> u64 {
+    async fn create(&self, name: &str) -> u64 {
         let (status, body) = self
             .post("/api/v1/structures", json!({ "name": name }))
             .await;
@@ -244,14 +193,14 @@ impl Browser {
         body["id"].as_u64().unwrap()
     }
 
-    pub async fn version(&self, id: u64) -> u64 {
+    async fn version(&self, id: u64) -> u64 {
         let (status, body) = self.get(&format!("/api/v1/structures/{id}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["version"].as_u64().unwrap()
     }
 
     /// Adds a generator at the top and returns the structure's version after it.
-    pub async fn add_generator(&self, id: u64, config: Value) -> Value {
+    async fn add_generator(&self, id: u64, config: Value) -> Value {
         let based_on = self.version(id).await;
         let (status, body) = self
             .post(
@@ -264,7 +213,7 @@ impl Browser {
     }
 
     /// Every row, fully expanded.
-    pub async fn rows(&self, id: u64, columns: Option<Value>) -> Value {
+    async fn rows(&self, id: u64, columns: Option<Value>) -> Value {
         let mut body = json!({ "expand": {"depth": 100}, "limit": 2000 });
         if let Some(columns) = columns {
             body["columns"] = columns;

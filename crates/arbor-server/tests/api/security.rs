@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{spawn, spawn_sites};
+use crate::{Calls, spawn, spawn_sites};
 
 #[tokio::test]
 async fn state_changing_requests_need_the_csrf_token_and_our_origin() {
@@ -233,5 +233,72 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains("arbor_http_requests_total{method=\"POST\",route=\"/api/v1/structures\",status=\"201\"} 1"), "{metrics}");
     assert!(metrics.contains("arbor_jira_requests_total{tenant="));
     assert!(metrics.contains("arbor_http_request_duration_seconds_bucket"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limits_per_person_answer_429_with_retry_after() {
+    let app = spawn_sites(1, |config| config.limits.per_person_per_minute = 5).await;
+    let me = app.sign_in("admin").await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let response = me
+            .http
+            .get(me.url("/api/v1/structures"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            assert!(response.headers().contains_key("retry-after"));
+            let problem: Value = response.json().await.unwrap();
+            assert_eq!(problem["type"], "/problems/rate-limited");
+        }
+    }
+    // The sign-in's session request took one; the rest of the minute's budget, then refusals.
+    assert!(statuses.contains(&StatusCode::OK));
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sessions_end_when_idle() {
+    let app = spawn_sites(1, |config| {
+        config.sessions.idle = std::time::Duration::from_millis(700);
+    })
+    .await;
+    let me = app.sign_in("admin").await;
+    let (status, _) = me.get("/api/v1/structures").await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(900)).await;
+    let (status, problem) = me.get("/api/v1/structures").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn slow_jira_is_cut_off_by_the_request_timeout() {
+    let app = spawn_sites(1, |config| {
+        config.limits.request_timeout = std::time::Duration::from_millis(800);
+    })
+    .await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Slow").await;
+    me.add_generator(id, json!({"kind": "insert_jql", "jql": "issuetype = Epic"}))
+        .await;
+    let mut controls = crate::quiet();
+    controls.latency_ms = 1500;
+    app.sims[0].handle().set_controls(controls);
+    let started = std::time::Instant::now();
+    let (status, problem) = me
+        .post(&format!("/api/v1/structures/{id}/rows"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert_eq!(problem["type"], "/problems/timeout");
+    assert!(started.elapsed() < std::time::Duration::from_millis(1400));
+    app.sims[0].handle().set_controls(crate::quiet());
     app.stop().await;
 }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{spawn, spawn_sites};
+use crate::{Calls, spawn, spawn_sites, spawn_with};
 
 #[tokio::test]
 async fn signing_in_opens_a_strict_session_and_logout_kills_it() {
@@ -27,7 +27,7 @@ async fn signing_in_opens_a_strict_session_and_logout_kills_it() {
     assert_eq!(status, StatusCode::OK);
     assert!(!session["csrf_token"].as_str().unwrap().is_empty());
 
-    let (status, _) = me.send(reqwest::Method::POST, "/auth/logout", None).await;
+    let (status, _) = me.call(reqwest::Method::POST, "/auth/logout", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, problem) = me.get("/api/v1/structures").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
@@ -140,5 +140,30 @@ async fn a_session_of_one_tenant_is_useless_on_another() {
         .await
         .unwrap();
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expiring_access_tokens_are_refreshed_with_rotation_and_concurrent_requests_share_one_refresh()
+ {
+    // Tokens that live 30 s are always inside the refresh margin: every use refreshes.
+    let app = spawn_with(
+        1,
+        |sim| sim.token_lifetime = std::time::Duration::from_secs(30),
+        |_| {},
+    )
+    .await;
+    let me = app.sign_in("admin").await;
+    for _ in 0..3 {
+        let (status, body) = me.get("/api/v1/structures").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let requests = (0..6).map(|_| me.get("/api/v1/structures"));
+    for (status, body) in futures_util::future::join_all(requests).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // The family was never revoked: the person is still signed in to Jira.
+    let (status, _) = me.get("/api/v1/structures").await;
+    assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }

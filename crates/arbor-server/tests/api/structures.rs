@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::spawn;
+use crate::{Calls, spawn};
 
 fn titles(window: &Value) -> Vec<String> {
     window["rows"]
@@ -22,7 +22,7 @@ async fn create_rename_list_and_delete() {
     let id = me.create("Roadmap").await;
     let version = me.version(id).await;
     let (status, renamed) = me
-        .send(
+        .call(
             Method::PATCH,
             &format!("/api/v1/structures/{id}"),
             Some(json!({"name": "Roadmap 2027", "description": "next year", "based_on": version})),
@@ -32,7 +32,7 @@ async fn create_rename_list_and_delete() {
     assert_eq!(renamed["name"], "Roadmap 2027");
     // A stale version is a clear conflict.
     let (status, problem) = me
-        .send(
+        .call(
             Method::PATCH,
             &format!("/api/v1/structures/{id}"),
             Some(json!({"name": "Again", "based_on": version})),
@@ -44,7 +44,7 @@ async fn create_rename_list_and_delete() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert_eq!(list[0]["level"], "control");
     let (status, _) = me
-        .send(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
+        .call(Method::DELETE, &format!("/api/v1/structures/{id}"), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = me.get(&format!("/api/v1/structures/{id}")).await;
@@ -163,7 +163,7 @@ async fn generators_fill_the_forest_and_totals_count_only_visible_rows() {
     // Share with everyone signed in, as viewers.
     let version = admin.version(id).await;
     let (status, body) = admin
-        .send(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
             Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": "view"}], "based_on": version})))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
