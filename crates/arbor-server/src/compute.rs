@@ -42,6 +42,8 @@ pub struct Result {
     pub forest: EffectiveForest,
     /// Issue rows withheld from this person.
     pub hidden: usize,
+    /// The deepest row's depth.
+    pub max_depth: u16,
     pub data: IssueData,
     pub columns: Vec<Column>,
     pub values: Vec<ColumnValues>,
@@ -293,11 +295,13 @@ async fn compute(
                     .collect()
             };
             let data_age = load.age(site.loader.caches());
+            let max_depth = visible.forest.depths().iter().copied().max().unwrap_or(0);
             return Ok(Result {
                 structure: wanted.structure,
                 stored: request.forest,
                 forest: visible.forest,
                 hidden: visible.hidden,
+                max_depth,
                 data,
                 columns: wanted.columns.to_vec(),
                 values,

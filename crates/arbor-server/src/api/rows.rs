@@ -4,8 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use arbor_core::columns::{Column, ColumnValues, View};
-use arbor_core::data::FieldValue;
-use arbor_core::effective::{EffectiveItem, Source};
+use arbor_core::data::{FieldId, FieldValue};
+use arbor_core::effective::{EffectiveForest, EffectiveItem, Source};
 use arbor_core::forest::ItemRef;
 use arbor_core::generator::Generator;
 use arbor_core::permission::Level;
@@ -89,13 +89,17 @@ pub struct WindowRow {
     /// Stable across recomputations; used for expansion.
     pub key: String,
     /// The stored row (manual rows only): the row to name in edits.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub row: Option<u64>,
     /// The generator that produced it (generated rows only).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub generator: Option<u64>,
     pub depth: u16,
     /// `issue`, `folder`, `memo` or `group`.
     pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issue_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issue_key: Option<String>,
     /// The issue's summary, the folder's name, the memo's text or the group's label.
     pub title: String,
@@ -324,16 +328,14 @@ fn cell(values: &ColumnValues, row: usize) -> Option<Cell> {
 /// Title, kind and issue of a row of the computed forest.
 fn describe_row(
     result: &compute::Result,
+    summary_field: &FieldId,
     row: usize,
 ) -> (&'static str, String, Option<u64>, Option<String>) {
     match result.forest.item(row) {
         EffectiveItem::Issue(id) => {
             let issue = result.data.issue(id);
             let summary = issue
-                .and_then(|i| {
-                    i.field(&arbor_core::data::FieldId::new("summary"))
-                        .flatten()
-                })
+                .and_then(|i| i.field(summary_field).flatten())
                 .map(FieldValue::display)
                 .unwrap_or_default();
             (
@@ -365,29 +367,58 @@ fn describe_row(
     }
 }
 
-/// The rows shown under an expansion, as indices into the forest.
-fn shown_rows(result: &compute::Result, expand: &Expansion) -> Vec<usize> {
-    let open: HashSet<u64> = expand.open.iter().filter_map(|k| k.parse().ok()).collect();
-    let closed: HashSet<u64> = expand
-        .closed
-        .iter()
-        .filter_map(|k| k.parse().ok())
-        .collect();
-    let forest = &result.forest;
-    let mut shown = Vec::new();
-    let mut row = 0;
-    while row < forest.len() {
-        shown.push(row);
-        let key = forest.key(row);
-        let expanded =
-            !closed.contains(&key) && (forest.depth(row) < expand.depth || open.contains(&key));
-        row = if expanded {
-            row + 1
-        } else {
-            forest.subtree_end(row)
-        };
+/// An expansion, parsed once per request.
+struct Expanded {
+    depth: u16,
+    open: HashSet<u64>,
+    closed: HashSet<u64>,
+}
+
+impl Expanded {
+    fn new(expand: &Expansion) -> Self {
+        let keys = |list: &[String]| list.iter().filter_map(|k| k.parse().ok()).collect();
+        Self {
+            depth: expand.depth,
+            open: keys(&expand.open),
+            closed: keys(&expand.closed),
+        }
     }
-    shown
+
+    fn is_expanded(&self, forest: &EffectiveForest, row: usize) -> bool {
+        let key = forest.key(row);
+        !self.closed.contains(&key) && (forest.depth(row) < self.depth || self.open.contains(&key))
+    }
+
+    /// How many rows the expansion shows, and those at `offset..offset + limit` (forest indices). One walk,
+    /// no allocation beyond the window: this runs on every scroll of a 100,000-row structure.
+    fn window(
+        &self,
+        forest: &EffectiveForest,
+        max_depth: u16,
+        offset: usize,
+        limit: usize,
+    ) -> (usize, Vec<usize>) {
+        if self.closed.is_empty() && self.depth > max_depth {
+            // Everything is expanded: the window is a plain range.
+            let end = offset.saturating_add(limit).min(forest.len());
+            return (forest.len(), (offset.min(end)..end).collect());
+        }
+        let mut shown = 0;
+        let mut rows = Vec::with_capacity(limit.min(MAX_WINDOW));
+        let mut row = 0;
+        while row < forest.len() {
+            if shown >= offset && rows.len() < limit {
+                rows.push(row);
+            }
+            shown += 1;
+            row = if self.is_expanded(forest, row) {
+                row + 1
+            } else {
+                forest.subtree_end(row)
+            };
+        }
+        (shown, rows)
+    }
 }
 
 /// `POST /api/v1/structures/{id}/rows`: a window of the effective forest as you see it (View).
@@ -408,18 +439,16 @@ pub async fn window(
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
     let columns = chosen_columns(&state, &caller, &access, body.view, body.columns).await?;
     let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
-    let shown = shown_rows(&result, &body.expand);
     let forest = &result.forest;
-    let rows = shown
-        .iter()
-        .skip(body.offset)
-        .take(body.limit)
-        .map(|&row| {
-            let (kind, title, issue_id, issue_key) = describe_row(&result, row);
+    let summary = FieldId::new("summary");
+    let expanded = Expanded::new(&body.expand);
+    let (total, window) = expanded.window(forest, result.max_depth, body.offset, body.limit);
+    let rows = window
+        .into_iter()
+        .map(|row| {
+            let (kind, title, issue_id, issue_key) = describe_row(&result, &summary, row);
             let has_children = row + 1 < forest.len() && forest.depth(row + 1) > forest.depth(row);
             let key = forest.key(row);
-            let open = body.expand.open.iter().any(|k| k.parse() == Ok(key));
-            let closed = body.expand.closed.iter().any(|k| k.parse() == Ok(key));
             WindowRow {
                 key: key.to_string(),
                 row: match forest.source(row) {
@@ -436,9 +465,7 @@ pub async fn window(
                 issue_key,
                 title,
                 has_children,
-                expanded: has_children
-                    && !closed
-                    && (forest.depth(row) < body.expand.depth || open),
+                expanded: has_children && expanded.is_expanded(forest, row),
                 cells: result.values.iter().map(|v| cell(v, row)).collect(),
             }
         })
@@ -447,7 +474,7 @@ pub async fn window(
     Ok(Json(Window {
         version: access.meta.version.get(),
         columns: columns.iter().map(column_title).collect(),
-        total: shown.len(),
+        total,
         visible_rows: forest.len(),
         hidden: result.hidden,
         offset: body.offset,
@@ -618,9 +645,10 @@ fn safe_file_name(name: &str) -> String {
 fn export_table(result: &compute::Result, columns: &[Column]) -> export::Table {
     let mut titles = vec!["Key".to_owned(), "Title".to_owned()];
     titles.extend(columns.iter().map(column_title));
+    let summary = FieldId::new("summary");
     let rows = (0..result.forest.len())
         .map(|row| {
-            let (_, title, _, key) = describe_row(result, row);
+            let (_, title, _, key) = describe_row(result, &summary, row);
             let mut cells = vec![
                 key.map_or(export::Cell::Empty, export::Cell::Text),
                 export::Cell::Text(title),
