@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use arbor_core::edit::NewRow;
 use arbor_core::forest::Item;
 use arbor_core::ids::{ActorId, IssueId};
-use arbor_jira::auth::OAuthConfig;
-use arbor_jira::client::ApiBase;
 use arbor_server::seed::{self, Blueprint};
 use arbor_server::testing::{self, Browser};
 use arbor_server::tls::Tls;
@@ -24,7 +22,6 @@ use arbor_store::{Location, MasterKey};
 use jira_sim::model::Site;
 use jira_sim::server::{DataSource, SimConfig};
 use reqwest::Method;
-use secrecy::SecretString;
 use serde_json::{Map, json};
 use url::Url;
 
@@ -177,22 +174,8 @@ async fn run_async(
         "https://127.0.0.1:{}",
         listener.local_addr().map_err(setup)?.port()
     );
-    let sim_url = Url::parse(sim.base_url()).map_err(setup)?;
-    let site = SiteConfig {
-        site_url: sim_url.clone(),
-        api: ApiBase::Site(sim_url),
-        oauth: OAuthConfig::at(
-            "arbor-bench",
-            SecretString::from("bench"),
-            Url::parse(&format!("{base}/auth/callback")).map_err(setup)?,
-            sim.base_url(),
-            sim.base_url(),
-        )
-        .map_err(setup)?,
-        story_points_field: "customfield_10016".into(),
-        rank_field: "customfield_10019".into(),
-        admins: Vec::new(),
-    };
+    let callback = Url::parse(&format!("{base}/auth/callback")).map_err(setup)?;
+    let site = SiteConfig::simulated(sim.base_url(), callback, "arbor-bench").map_err(setup)?;
     let mut config = ServerConfig::new(Url::parse(&base).map_err(setup)?, vec![site]);
     // The load comes from one address and one person: the per-client and per-person limits would refuse it.
     config.limits.per_client_per_minute = u32::MAX;

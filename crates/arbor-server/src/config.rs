@@ -42,6 +42,32 @@ pub struct SiteConfig {
     pub admins: Vec<String>,
 }
 
+impl SiteConfig {
+    /// A jira-sim site at `base`: its REST API, its sign-in service, the usual Cloud field ids, no admins.
+    pub fn simulated(
+        base: &str,
+        callback: Url,
+        client_id: &str,
+    ) -> Result<Self, arbor_jira::auth::AuthError> {
+        let site_url = Url::parse(base)
+            .map_err(|_| arbor_jira::auth::AuthError::Config("the simulator's URL is not a URL"))?;
+        Ok(Self {
+            api: ApiBase::Site(site_url.clone()),
+            site_url,
+            oauth: OAuthConfig::at(
+                client_id,
+                secrecy::SecretString::from("simulated"),
+                callback,
+                base,
+                base,
+            )?,
+            story_points_field: "customfield_10016".into(),
+            rank_field: "customfield_10019".into(),
+            admins: Vec::new(),
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct SessionConfig {
     /// A session not used for this long ends.

@@ -169,15 +169,3 @@ impl From<JiraError> for ApiError {
         }
     }
 }
-
-/// A JSON error described by where and what kind, without the text it choked on: stored configurations are
-/// tenant data and must not reach logs.
-pub fn json_shape(error: &serde_json::Error) -> String {
-    let kind = match error.classify() {
-        serde_json::error::Category::Io => "unreadable",
-        serde_json::error::Category::Syntax => "not valid JSON",
-        serde_json::error::Category::Data => "not of the expected shape",
-        serde_json::error::Category::Eof => "cut short",
-    };
-    format!("{kind} (line {}, column {})", error.line(), error.column())
-}

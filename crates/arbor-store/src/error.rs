@@ -55,7 +55,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A JSON error described without the value it choked on: stored values are tenant data and must not reach
 /// error messages or logs.
-pub(crate) fn json_error_without_values(error: &serde_json::Error) -> String {
+pub fn json_error_without_values(error: &serde_json::Error) -> String {
     let kind = match error.classify() {
         serde_json::error::Category::Io => "unreadable",
         serde_json::error::Category::Syntax => "not valid JSON",

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use crate::crypto::{CryptoError, MasterKey};
-pub use crate::error::{Result, StoreError};
+pub use crate::error::{Result, StoreError, json_error_without_values};
 pub use crate::postgres::SqlStore as PostgresStore;
 pub use crate::sqlite::SqlStore as SqliteStore;
 pub use crate::store::{Engine, RotationProgress, RotationSummary, Store};

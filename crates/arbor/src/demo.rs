@@ -19,15 +19,12 @@ use arbor_core::generator::{Generator, Levels};
 use arbor_core::ids::ActorId;
 use arbor_core::permission::{Grantee, Level, Rule};
 use arbor_core::progress::ProgressBasis;
-use arbor_jira::auth::OAuthConfig;
-use arbor_jira::client::ApiBase;
 use arbor_server::seed::{self, Blueprint};
 use arbor_server::tls::Tls;
 use arbor_server::{ServerConfig, SiteConfig};
 use arbor_store::{Location, MasterKey, Store};
 use jira_sim::model::{Site, Target};
 use jira_sim::server::{DataSource, RunningSim, SimConfig};
-use secrecy::SecretString;
 use url::Url;
 
 /// Where the demo keeps its data, and on which port it serves.
@@ -305,21 +302,7 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
         .with_context(|| format!("cannot listen on {listener_addr}"))?;
     let addr = listener.local_addr()?;
     let public = Url::parse(&format!("https://127.0.0.1:{}/", addr.port()))?;
-    let sim_url = Url::parse(sim.base_url())?;
-    let site = SiteConfig {
-        site_url: sim_url.clone(),
-        api: ApiBase::Site(sim_url),
-        oauth: OAuthConfig::at(
-            "arbor-demo",
-            SecretString::from("demo-secret"),
-            public.join("/auth/callback")?,
-            sim.base_url(),
-            sim.base_url(),
-        )?,
-        story_points_field: "customfield_10016".into(),
-        rank_field: "customfield_10019".into(),
-        admins: Vec::new(),
-    };
+    let site = SiteConfig::simulated(sim.base_url(), public.join("/auth/callback")?, "arbor-demo")?;
     let points = site.story_points_field.clone();
     let config = ServerConfig::new(public.clone(), vec![site]);
     let tls = Tls::self_signed(

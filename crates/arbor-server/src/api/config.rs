@@ -396,7 +396,7 @@ pub fn view_info(id: ViewId, config: ViewConfig) -> ApiResult<ViewInfo> {
     let columns = serde_json::from_value(config.columns).map_err(|e| {
         ApiError::internal(&format!(
             "view {id} does not load: {}",
-            crate::error::json_shape(&e)
+            arbor_store::json_error_without_values(&e)
         ))
     })?;
     Ok(ViewInfo {

@@ -229,7 +229,7 @@ pub async fn load_generators(
                 .map_err(|e| {
                     ApiError::internal(&format!(
                         "generator {gid} does not load: {}",
-                        crate::error::json_shape(&e)
+                        arbor_store::json_error_without_values(&e)
                     ))
                 })
         })

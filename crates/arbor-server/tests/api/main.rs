@@ -10,8 +10,6 @@ mod structures;
 
 use std::sync::Arc;
 
-use arbor_jira::auth::OAuthConfig;
-use arbor_jira::client::ApiBase;
 use arbor_server::testing::{self, Browser};
 use arbor_server::tls::Tls;
 use arbor_server::{AppState, Running, ServerConfig, SiteConfig};
@@ -20,7 +18,6 @@ use arbor_store::crypto::MasterKey;
 use jira_sim::server::{self, Controls, DataSource, RunningSim, SimConfig};
 use reqwest::cookie::Jar;
 use reqwest::{Client, StatusCode};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -51,22 +48,9 @@ pub async fn sim(seed: u64, tweak: fn(&mut SimConfig)) -> RunningSim {
 }
 
 pub fn site(sim: &RunningSim) -> SiteConfig {
-    let base = Url::parse(sim.base_url()).unwrap();
-    SiteConfig {
-        site_url: base.clone(),
-        api: ApiBase::Site(base.clone()),
-        oauth: OAuthConfig::at(
-            "arbor-test",
-            SecretString::from("test-secret"),
-            Url::parse("https://127.0.0.1/auth/callback").unwrap(),
-            sim.base_url(),
-            sim.base_url(),
-        )
-        .unwrap(),
-        story_points_field: "customfield_10016".into(),
-        rank_field: "customfield_10019".into(),
-        admins: Vec::new(),
-    }
+    // The callback is replaced by the server with its own.
+    let callback = Url::parse("https://127.0.0.1/auth/callback").unwrap();
+    SiteConfig::simulated(sim.base_url(), callback, "arbor-test").unwrap()
 }
 
 /// arbor serving `sites` simulators (one tenant each).
