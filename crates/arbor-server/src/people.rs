@@ -32,9 +32,14 @@ struct Held {
     expires_at: Timestamp,
 }
 
-/// Access tokens held in memory, per (tenant, person).
+type Person = (TenantId, ActorId);
+
+/// Access tokens held in memory, per (tenant, person), and one lock per person for refreshing.
 #[derive(Default)]
-pub struct Tokens(Mutex<HashMap<(TenantId, ActorId), Held>>);
+pub struct Tokens {
+    held: Mutex<HashMap<Person, Held>>,
+    refreshing: Mutex<HashMap<Person, Arc<tokio::sync::Mutex<()>>>>,
+}
 
 impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,7 +64,7 @@ fn sign_in_again() -> ApiError {
 
 impl Tokens {
     fn get(&self, key: &(TenantId, ActorId)) -> Option<Held> {
-        self.0
+        self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(key)
@@ -67,14 +72,23 @@ impl Tokens {
     }
 
     fn put(&self, key: (TenantId, ActorId), held: Held) {
-        self.0
+        self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(key, held);
     }
 
+    /// The lock that serialises one person's refreshes on this node.
+    fn refresh_lock(&self, key: &(TenantId, ActorId)) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(locks.entry(key.clone()).or_default())
+    }
+
     pub fn forget(&self, tenant: TenantId, account: &ActorId) {
-        self.0
+        self.held
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(tenant, account.clone()));
@@ -162,14 +176,16 @@ pub async fn credentials(state: &AppState, caller: &Caller) -> ApiResult<Credent
             held
         }
     };
-    if !fresh(&held) {
-        // Another node may have rotated the tokens already: its refresh token is the live one.
-        let current = stored(state, caller).await?.ok_or_else(sign_in_again)?;
-        if !same_refresh(current.refresh.as_ref(), held.refresh.as_ref()) {
-            state.tokens.put(key.clone(), current.clone());
-        }
-        held = current;
+    if fresh(&held) {
+        return Ok(Credentials::new(caller.account.as_str(), held.access));
     }
+    // One refresh at a time per person: whoever waited uses what the previous holder stored, and no request
+    // ever presents a refresh token that a rotation already spent (which would revoke the whole family).
+    let lock = state.tokens.refresh_lock(&key);
+    let _refreshing = lock.lock().await;
+    // Storage holds the live tokens: the previous holder of the lock, or another node, may have rotated them.
+    held = stored(state, caller).await?.ok_or_else(sign_in_again)?;
+    state.tokens.put(key, held.clone());
     let access = if fresh(&held) {
         held.access
     } else {
