@@ -9,46 +9,39 @@ use crate::{Calls, spawn, spawn_sites};
 async fn state_changing_requests_need_the_csrf_token_and_our_origin() {
     let app = spawn().await;
     let me = app.sign_in("admin").await;
-    let create = |builder: reqwest::RequestBuilder| builder.json(&json!({"name": "x"}));
     let url = me.url("/api/v1/structures");
-    let without = create(me.http.post(&url)).send().await.unwrap();
+    // A create request carrying these headers.
+    let create = |headers: &[(&str, &str)]| {
+        let mut request = me.http.post(&url).json(&json!({"name": "x"}));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send()
+    };
+    let without = create(&[]).await.unwrap();
     assert_eq!(without.status(), StatusCode::FORBIDDEN);
     let problem: Value = without.json().await.unwrap();
     assert_eq!(problem["type"], "/problems/csrf");
-    let wrong = create(me.http.post(&url).header("x-csrf-token", "guess"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let cross_site = create(
-        me.http
-            .post(&url)
-            .header("x-csrf-token", &me.csrf)
-            .header("sec-fetch-site", "cross-site"),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-    let foreign_origin = create(
-        me.http
-            .post(&url)
-            .header("x-csrf-token", &me.csrf)
-            .header("origin", "https://evil.example"),
-    )
-    .send()
-    .await
-    .unwrap();
-    assert_eq!(foreign_origin.status(), StatusCode::FORBIDDEN);
+    for refused in [
+        vec![("x-csrf-token", "guess")],
+        vec![
+            ("x-csrf-token", me.csrf.as_str()),
+            ("sec-fetch-site", "cross-site"),
+        ],
+        vec![
+            ("x-csrf-token", me.csrf.as_str()),
+            ("origin", "https://evil.example"),
+        ],
+    ] {
+        let response = create(&refused).await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{refused:?}");
+    }
     let (_, list) = me.get("/api/v1/structures").await;
     assert_eq!(list, json!([]), "nothing was created");
-    let ok = create(
-        me.http
-            .post(&url)
-            .header("x-csrf-token", &me.csrf)
-            .header("origin", &app.base),
-    )
-    .send()
+    let ok = create(&[
+        ("x-csrf-token", me.csrf.as_str()),
+        ("origin", app.base.as_str()),
+    ])
     .await
     .unwrap();
     assert_eq!(ok.status(), StatusCode::CREATED);
