@@ -27,6 +27,7 @@ pub mod signin;
 pub mod state;
 pub mod testing;
 pub mod tls;
+pub mod web;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -39,7 +40,8 @@ pub use crate::state::{AppState, StartError};
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.limits.body_bytes;
     Router::new()
-        .route("/", get(ops::index))
+        .route("/", get(web::index))
+        .route("/assets/{name}", get(web::asset))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
@@ -105,9 +105,4 @@ pub async fn openapi() -> Response {
         HeaderValue::from_static("application/json"),
     );
     response
-}
-
-/// `GET /`: where the demo and every deployment start.
-pub async fn index() -> Html<&'static str> {
-    Html(include_str!("index.html"))
 }
