@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use arbor_core::columns::{self, Column, ColumnValues, FieldBindings, ForestRows};
@@ -54,6 +54,53 @@ pub struct Result {
     /// When the oldest Jira data used was fetched, in milliseconds before `computed_at`.
     pub data_age: Option<Duration>,
     pub computed_at: Instant,
+    /// The rows as the API sends them, serialised once, block by block as windows first reach them.
+    pub encoded: Encoded,
+}
+
+/// Rows per block of [`Encoded`].
+const BLOCK: usize = 256;
+
+/// Bytes of serialised rows, one block of [`BLOCK`] rows at a time: a window of a large forest then costs
+/// copies of contiguous bytes rather than walking issue data scattered over the heap on every scroll.
+#[derive(Debug)]
+pub struct Encoded {
+    blocks: Vec<OnceLock<Block>>,
+}
+
+/// Rows `first..first + ends.len()` of a forest, serialised back to back; `ends[i]` is where row
+/// `first + i` ends in `bytes`.
+#[derive(Debug, Default)]
+pub struct Block {
+    pub bytes: Vec<u8>,
+    pub ends: Vec<usize>,
+}
+
+impl Encoded {
+    fn new(rows: usize) -> Self {
+        Self {
+            blocks: (0..rows.div_ceil(BLOCK)).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// The serialised row `row`, encoding its block with `encode(first, end)` the first time it is needed.
+    pub fn row(&self, row: usize, encode: impl FnOnce(usize, usize) -> Block) -> &[u8] {
+        let Some(block) = self.blocks.get(row / BLOCK) else {
+            return &[];
+        };
+        let first = row / BLOCK * BLOCK;
+        let block = block.get_or_init(|| encode(first, first + BLOCK));
+        let index = row - first;
+        let start = match index.checked_sub(1) {
+            Some(before) => block.ends.get(before).copied().unwrap_or(0),
+            None => 0,
+        };
+        block
+            .ends
+            .get(index)
+            .and_then(|&end| block.bytes.get(start..end))
+            .unwrap_or(&[])
+    }
 }
 
 type Key = (TenantId, StructureId, Version, ActorId, u64);
@@ -296,6 +343,7 @@ async fn compute(
             };
             let data_age = load.age(site.loader.caches());
             let max_depth = visible.forest.depths().iter().copied().max().unwrap_or(0);
+            let encoded = Encoded::new(visible.forest.len());
             return Ok(Result {
                 structure: wanted.structure,
                 stored: request.forest,
@@ -310,6 +358,7 @@ async fn compute(
                 load,
                 data_age,
                 computed_at: Instant::now(),
+                encoded,
             });
         }
         if !needs.fields.is_empty() || !needs.issues.is_empty() {

@@ -12,7 +12,10 @@ const ASSETS: &[(&str, &str, &str)] = &[];
 
 /// `GET /`: the board's page.
 pub async fn index() -> Response {
-    asset_response("text/html; charset=utf-8", include_str!("../web/index.html"))
+    asset_response(
+        "text/html; charset=utf-8",
+        include_str!("../web/index.html"),
+    )
 }
 
 /// `GET /assets/{name}`.

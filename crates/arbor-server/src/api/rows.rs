@@ -10,7 +10,6 @@ use arbor_core::forest::ItemRef;
 use arbor_core::generator::Generator;
 use arbor_core::permission::Level;
 use arbor_store::model::ViewId;
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -69,9 +68,17 @@ fn default_limit() -> usize {
     200
 }
 
-/// One cell: what to show, the number behind it, and for statuses their category.
+/// One cell: `null` when empty, a string when there is only text to show, else [`DetailedCell`].
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Cell {
+#[serde(untagged)]
+pub enum Cell {
+    Text(String),
+    Detailed(DetailedCell),
+}
+
+/// A cell with the number behind its text, its status category or a formula's error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailedCell {
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<f64>,
@@ -81,6 +88,21 @@ pub struct Cell {
     /// A formula's error, shown in its cell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Cell {
+    fn new(text: String, number: Option<f64>, category: Option<String>) -> Self {
+        if number.is_none() && category.is_none() {
+            Self::Text(text)
+        } else {
+            Self::Detailed(DetailedCell {
+                text,
+                number,
+                category,
+                error: None,
+            })
+        }
+    }
 }
 
 /// One row of a window.
@@ -104,9 +126,10 @@ pub struct WindowRow {
     /// The issue's summary, the folder's name, the memo's text or the group's label.
     pub title: String,
     pub has_children: bool,
-    pub expanded: bool,
     /// One per column, `null` where empty.
     pub cells: Vec<Option<Cell>>,
+    /// Last, so that a row serialised once (as not expanded) is marked expanded by changing its end.
+    pub expanded: bool,
 }
 
 /// How old the Jira data behind an answer is.
@@ -144,12 +167,27 @@ pub struct Window {
     /// Issue rows withheld because Jira does not show them to you.
     pub hidden: usize,
     pub offset: usize,
-    pub rows: Vec<WindowRow>,
     pub freshness: Freshness,
     pub generators: Vec<GeneratorRun>,
     /// Set when the generators' time budget ran out: the generator that was running; the result is partial.
     pub stopped_at: Option<u64>,
+    /// Last: the rows, serialised once per computed forest ([`compute::Encoded`]), are spliced in here.
+    #[schema(value_type = Vec<WindowRow>)]
+    pub rows: SplicedRows,
 }
+
+/// Serialised as `[]`, which the window's rows then replace.
+#[derive(Debug)]
+pub struct SplicedRows;
+
+impl Serialize for SplicedRows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(std::iter::empty::<()>())
+    }
+}
+
+/// How a serialised [`Window`] ends before its rows are spliced in.
+const EMPTY_ROWS_END: &[u8] = b"\"rows\":[]}";
 
 /// The columns of a request: given ones, a saved view's, or the default view.
 async fn chosen_columns(
@@ -284,12 +322,7 @@ fn field_cell(value: &FieldValue) -> Cell {
         FieldValue::Named { key: Some(key), .. } => Some(key.to_string()),
         _ => None,
     };
-    Cell {
-        text: value.display(),
-        number: value.as_number(),
-        category,
-        error: None,
-    }
+    Cell::new(value.display(), value.as_number(), category)
 }
 
 fn cell(values: &ColumnValues, row: usize) -> Option<Cell> {
@@ -302,26 +335,20 @@ fn cell(values: &ColumnValues, row: usize) -> Option<Cell> {
                     arbor_core::formula::Value::Number(n) => Some(*n),
                     _ => None,
                 };
-                (!text.is_empty()).then_some(Cell {
-                    text,
-                    number,
-                    category: None,
-                    error: None,
-                })
+                (!text.is_empty()).then(|| Cell::new(text, number, None))
             }
-            Err(error) => Some(Cell {
+            Err(error) => Some(Cell::Detailed(DetailedCell {
                 text: String::new(),
                 number: None,
                 category: None,
                 error: Some(error.clone()),
-            }),
+            })),
         },
-        ColumnValues::Progress(list) => list.get(row).copied().flatten().map(|p| Cell {
-            text: format!("{:.0} %", p * 100.0),
-            number: Some(p),
-            category: None,
-            error: None,
-        }),
+        ColumnValues::Progress(list) => list
+            .get(row)
+            .copied()
+            .flatten()
+            .map(|p| Cell::new(format!("{:.0} %", p * 100.0), Some(p), None)),
     }
 }
 
@@ -430,7 +457,7 @@ pub async fn window(
     caller: Caller,
     Param(id): Param<u64>,
     Body(body): Body<WindowBody>,
-) -> ApiResult<Json<Window>> {
+) -> ApiResult<Response> {
     if body.limit > MAX_WINDOW {
         return Err(ApiError::bad_request(format!(
             "a window has at most {MAX_WINDOW} rows; ask for several"
@@ -440,49 +467,101 @@ pub async fn window(
     let columns = chosen_columns(&state, &caller, &access, body.view, body.columns).await?;
     let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
     let forest = &result.forest;
-    let summary = FieldId::new("summary");
     let expanded = Expanded::new(&body.expand);
     let (total, window) = expanded.window(forest, result.max_depth, body.offset, body.limit);
-    let rows = window
-        .into_iter()
-        .map(|row| {
-            let (kind, title, issue_id, issue_key) = describe_row(&result, &summary, row);
-            let has_children = row + 1 < forest.len() && forest.depth(row + 1) > forest.depth(row);
-            let key = forest.key(row);
-            WindowRow {
-                key: key.to_string(),
-                row: match forest.source(row) {
-                    Source::Manual(r) => Some(r.get()),
-                    Source::Generated(_) => None,
-                },
-                generator: match forest.source(row) {
-                    Source::Generated(g) => Some(g.get()),
-                    Source::Manual(_) => None,
-                },
-                depth: forest.depth(row),
-                kind,
-                issue_id,
-                issue_key,
-                title,
-                has_children,
-                expanded: has_children && expanded.is_expanded(forest, row),
-                cells: result.values.iter().map(|v| cell(v, row)).collect(),
-            }
-        })
+    let encode = |first: usize, end: usize| encode_rows(&result, first, end.min(forest.len()));
+    let fragments: Vec<&[u8]> = window
+        .iter()
+        .map(|&row| result.encoded.row(row, encode))
         .collect();
     audit::read(&state, &caller, access.meta.id).await?;
-    Ok(Json(Window {
+    let head = Window {
         version: access.meta.version.get(),
         columns: columns.iter().map(column_title).collect(),
         total,
         visible_rows: forest.len(),
         hidden: result.hidden,
         offset: body.offset,
-        rows,
         freshness: freshness(&result),
         generators: generator_runs(&result),
         stopped_at: result.stopped_at.map(arbor_core::ids::GeneratorId::get),
-    }))
+        rows: SplicedRows,
+    };
+    let rows_len: usize = fragments.iter().map(|f| f.len() + 1).sum();
+    let mut bytes = Vec::with_capacity(rows_len + 1024);
+    serde_json::to_writer(&mut bytes, &head).map_err(|e| ApiError::internal(&e))?;
+    if !bytes.ends_with(EMPTY_ROWS_END) {
+        return Err(ApiError::internal(
+            &"a window's rows are not its last field",
+        ));
+    }
+    bytes.truncate(bytes.len() - b"[]}".len());
+    bytes.push(b'[');
+    for (n, (&row, fragment)) in window.iter().zip(&fragments).enumerate() {
+        if n > 0 {
+            bytes.push(b',');
+        }
+        let is_open = has_children(forest, row) && expanded.is_expanded(forest, row);
+        match fragment.strip_suffix(NOT_EXPANDED) {
+            Some(start) if is_open => {
+                bytes.extend_from_slice(start);
+                bytes.extend_from_slice(EXPANDED);
+            }
+            _ => bytes.extend_from_slice(fragment),
+        }
+    }
+    bytes.extend_from_slice(b"]}");
+    let mut response = bytes.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
+}
+
+fn has_children(forest: &EffectiveForest, row: usize) -> bool {
+    row + 1 < forest.len() && forest.depth(row + 1) > forest.depth(row)
+}
+
+/// How a row serialised by [`encode_rows`] ends, and how it ends when the row is shown expanded.
+const NOT_EXPANDED: &[u8] = b"\"expanded\":false}";
+const EXPANDED: &[u8] = b"\"expanded\":true}";
+
+/// Rows `first..end` of a computed forest serialised as [`WindowRow`]s (not expanded), back to back.
+fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::Block {
+    let forest = &result.forest;
+    let summary = FieldId::new("summary");
+    let mut block = compute::Block::default();
+    for row in first..end {
+        let (kind, title, issue_id, issue_key) = describe_row(result, &summary, row);
+        let source = forest.source(row);
+        let encoded = WindowRow {
+            key: forest.key(row).to_string(),
+            row: match source {
+                Source::Manual(r) => Some(r.get()),
+                Source::Generated(_) => None,
+            },
+            generator: match source {
+                Source::Generated(g) => Some(g.get()),
+                Source::Manual(_) => None,
+            },
+            depth: forest.depth(row),
+            kind,
+            issue_id,
+            issue_key,
+            title,
+            has_children: has_children(forest, row),
+            cells: result.values.iter().map(|v| cell(v, row)).collect(),
+            expanded: false,
+        };
+        // Strings, numbers, booleans and lists into a Vec: this cannot fail. Were it to, the row would
+        // be sent as `null` rather than as broken JSON.
+        if serde_json::to_writer(&mut block.bytes, &encoded).is_err() {
+            block.bytes.extend_from_slice(b"null");
+        }
+        block.ends.push(block.bytes.len());
+    }
+    block
 }
 
 fn freshness(result: &compute::Result) -> Freshness {
@@ -655,13 +734,15 @@ fn export_table(result: &compute::Result, columns: &[Column]) -> export::Table {
             ];
             cells.extend(result.values.iter().map(|values| match cell(values, row) {
                 None => export::Cell::Empty,
-                Some(Cell {
+                Some(Cell::Detailed(DetailedCell {
                     error: Some(error), ..
-                }) => export::Cell::Text(format!("error: {error}")),
-                Some(Cell {
+                })) => export::Cell::Text(format!("error: {error}")),
+                Some(Cell::Detailed(DetailedCell {
                     number: Some(n), ..
-                }) => export::Cell::Number(n),
-                Some(Cell { text, .. }) => export::Cell::Text(text),
+                })) => export::Cell::Number(n),
+                Some(Cell::Text(text) | Cell::Detailed(DetailedCell { text, .. })) => {
+                    export::Cell::Text(text)
+                }
             }));
             export::ExportRow {
                 depth: result.forest.depth(row),

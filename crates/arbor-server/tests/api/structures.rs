@@ -306,3 +306,91 @@ async fn views_and_exports() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
+    let app = spawn().await;
+    let admin = app.sign_in("admin").await;
+    let id = admin.create("Epics and stories").await;
+    admin
+        .add_generator(
+            id,
+            json!({"kind": "insert_jql", "jql": "issuetype in (Epic, Story) ORDER BY key"}),
+        )
+        .await;
+    admin
+        .add_generator(
+            id,
+            json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
+        )
+        .await;
+    let columns =
+        json!([{"kind": "field", "field": "status"}, {"kind": "field", "field": "issuetype"}]);
+    let window = |expand: Value, offset: u64, limit: u64| {
+        let body = json!({"columns": columns, "expand": expand, "offset": offset, "limit": limit});
+        let admin = &admin;
+        async move {
+            let (status, window) = admin
+                .post(&format!("/api/v1/structures/{id}/rows"), body)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{window}");
+            window
+        }
+    };
+    let all = window(json!({"depth": 100}), 0, 2000).await;
+    let all_rows = all["rows"].as_array().unwrap().clone();
+    assert_eq!(all["total"], all_rows.len());
+    assert!(
+        all_rows.len() > 300,
+        "{} rows: too few to cross a block",
+        all_rows.len()
+    );
+    // Any slice of the fully expanded forest is the same rows, whichever block they were serialised in.
+    for offset in [0, 1, 255, 256, 257, all_rows.len() as u64 - 3] {
+        let part = window(json!({"depth": 100}), offset, 5).await;
+        let expected: Vec<Value> = all_rows
+            .iter()
+            .skip(offset as usize)
+            .take(5)
+            .cloned()
+            .collect();
+        assert_eq!(
+            part["rows"].as_array().unwrap(),
+            &expected,
+            "offset {offset}"
+        );
+    }
+    for row in &all_rows {
+        assert_eq!(row["expanded"], row["has_children"], "{row}");
+        // A status carries its category; an issue type is text only.
+        assert!(row["cells"][0]["category"].is_string(), "{row}");
+        assert!(row["cells"][1].is_string(), "{row}");
+    }
+    // Only the top level (no row shallower than depth 0 is expanded): every row collapsed.
+    let top = window(json!({"depth": 0}), 0, 2000).await;
+    let top_rows = top["rows"].as_array().unwrap();
+    assert!(
+        top_rows
+            .iter()
+            .all(|r| r["depth"] == 0 && r["expanded"] == false)
+    );
+    assert_eq!(top["total"], top_rows.len());
+    // One epic opened: it is marked expanded and its children follow it.
+    let epic = top_rows
+        .iter()
+        .position(|r| r["has_children"] == true)
+        .unwrap();
+    let key = top_rows[epic]["key"].as_str().unwrap().to_owned();
+    let opened = window(json!({"depth": 0, "open": [key]}), 0, 2000).await;
+    let opened_rows = opened["rows"].as_array().unwrap();
+    assert_eq!(opened_rows[epic]["expanded"], true);
+    assert_eq!(opened_rows[epic + 1]["depth"], 1);
+    assert!(opened["total"].as_u64() > top["total"].as_u64());
+    // Everything open but that epic closed: it is not expanded, and none of its rows is shown.
+    let closed = window(json!({"depth": 100, "closed": [key]}), 0, 2000).await;
+    let closed_rows = closed["rows"].as_array().unwrap();
+    let at = closed_rows.iter().position(|r| r["key"] == key).unwrap();
+    assert_eq!(closed_rows[at]["expanded"], false);
+    assert!(closed_rows.get(at + 1).is_none_or(|r| r["depth"] == 0));
+    app.stop().await;
+}
