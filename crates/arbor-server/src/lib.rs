@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod people;
+pub mod recent;
 pub mod seed;
 pub mod session;
 pub mod signin;

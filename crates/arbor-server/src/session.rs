@@ -179,11 +179,19 @@ impl FromRequestParts<AppState> for Caller {
         }
         let hash = token_hash(token);
         let at = now();
-        let session = state
-            .store
-            .session(tenant, &hash, at)
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
+        let session = match state.sessions.get(&(tenant, hash)) {
+            Ok(session) if session.expires_at > at => session,
+            Ok(_) => return Err(ApiError::unauthorized()),
+            Err(ticket) => {
+                let session = state
+                    .store
+                    .session(tenant, &hash, at)
+                    .await?
+                    .ok_or_else(ApiError::unauthorized)?;
+                state.sessions.keep((tenant, hash), session.clone(), ticket);
+                session
+            }
+        };
         let csrf = csrf_token(token);
         state.limits.person(tenant, session.account_id.as_str())?;
         if let Err(refusal) = check_csrf(parts, state, &csrf) {
@@ -227,6 +235,7 @@ async fn keep_alive(
         .store
         .extend_session(tenant, &session.token_hash, wanted)
         .await?;
+    state.sessions.forget(&(tenant, session.token_hash));
     Ok(wanted)
 }
 

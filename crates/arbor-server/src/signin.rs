@@ -230,6 +230,7 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
         .store
         .delete_session(caller.tenant, &caller.token_hash)
         .await?;
+    state.sessions.forget(&(caller.tenant, caller.token_hash));
     audit::ok(&state, &caller, "signout", &[]).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     set_cookie(

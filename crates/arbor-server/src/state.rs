@@ -5,13 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use arbor_core::ids::Timestamp;
+use arbor_core::permission::Rule;
 use arbor_jira::auth::Auth;
 use arbor_jira::cache::Caches;
 use arbor_jira::client::{JiraClient, Tenants};
 use arbor_jira::loader::{Loader, LoaderConfig};
 use arbor_jira::webhook::WebhookReceiver;
 use arbor_store::Store;
-use arbor_store::model::TenantId;
+use arbor_store::model::{Session, StructureId, StructureMeta, TenantId};
 
 use crate::compute::Computed;
 use crate::config::{ServerConfig, SiteConfig};
@@ -19,6 +20,7 @@ use crate::content::Contents;
 use crate::limits::RateLimits;
 use crate::metrics::Metrics;
 use crate::people::Tokens;
+use crate::recent::Recent;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +62,18 @@ pub struct Inner {
     pub contents: Contents,
     pub computed: Computed,
     pub reads: crate::audit::Reads,
+    /// Sessions by tenant and token hash, as read in the last second.
+    pub sessions: Recent<(TenantId, [u8; 32]), Session>,
+    /// Structures with their permission rules, as read in the last second.
+    pub structures: Recent<(TenantId, StructureId), Arc<Described>>,
     shutting_down: AtomicBool,
+}
+
+/// A structure's description and the rules that decide who may do what with it.
+#[derive(Debug)]
+pub struct Described {
+    pub meta: StructureMeta,
+    pub rules: Vec<Rule>,
 }
 
 impl std::ops::Deref for AppState {
@@ -125,6 +138,8 @@ impl AppState {
             tokens: Tokens::default(),
             contents: Contents::default(),
             reads: crate::audit::Reads::default(),
+            sessions: Recent::new(),
+            structures: Recent::new(),
             shutting_down: AtomicBool::new(false),
         })))
     }

@@ -8,12 +8,13 @@ pub mod rows;
 pub mod structures;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use arbor_core::generator::Generator;
 use arbor_core::ids::GeneratorId;
-use arbor_core::permission::{Grantee, Level, Requester, resolve_level};
+use arbor_core::permission::{Grantee, Level, Requester, Rule, resolve_level};
 use arbor_jira::client::Credentials;
-use arbor_store::model::{StructureId, StructureMeta};
+use arbor_store::model::{StructureId, StructureMeta, TenantId};
 use axum::Router;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -25,7 +26,7 @@ use crate::audit;
 use crate::error::{ApiError, ApiResult};
 use crate::people;
 use crate::session::Caller;
-use crate::state::AppState;
+use crate::state::{AppState, Described};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -154,20 +155,60 @@ pub struct Access {
     pub meta: StructureMeta,
     pub level: Level,
     pub who: Credentials,
+    /// Set for changes: the structure's description is read again after them.
+    _changing: Option<Changing>,
 }
 
-/// The caller's level on a structure. Groups are asked of Jira only when a rule names a group and nothing
-/// cheaper already decides.
+/// Forgets a structure's recently read description when the change that holds it is done.
+#[derive(Debug)]
+struct Changing {
+    state: AppState,
+    key: (TenantId, StructureId),
+}
+
+impl Drop for Changing {
+    fn drop(&mut self) {
+        self.state.structures.forget(&self.key);
+    }
+}
+
+/// A structure with its rules: as read in the last second, or from storage (always, when `fresh`).
+pub async fn described(
+    state: &AppState,
+    tenant: TenantId,
+    id: StructureId,
+    fresh: bool,
+) -> ApiResult<Option<Arc<Described>>> {
+    let ticket = match state.structures.get(&(tenant, id)) {
+        Ok(described) if !fresh => return Ok(Some(described)),
+        Ok(_) => None,
+        Err(ticket) => Some(ticket),
+    };
+    let Some(meta) = state.store.structure(tenant, id).await? else {
+        return Ok(None);
+    };
+    let rules = state.store.rules(tenant, id).await?;
+    let described = Arc::new(Described { meta, rules });
+    if let Some(ticket) = ticket {
+        state
+            .structures
+            .keep((tenant, id), Arc::clone(&described), ticket);
+    }
+    Ok(Some(described))
+}
+
+/// The caller's level on a structure with these rules. Groups are asked of Jira only when a rule names a
+/// group and nothing cheaper already decides.
 pub async fn level_of(
     state: &AppState,
     caller: &Caller,
     who: &Credentials,
     meta: &StructureMeta,
+    rules: &[Rule],
 ) -> ApiResult<Level> {
-    let rules = state.store.rules(caller.tenant, meta.id).await?;
     let mut requester = Requester::new(caller.account.as_str());
     requester.is_admin = people::is_admin(state, caller);
-    let level = resolve_level(&rules, meta.owner.as_str(), &requester);
+    let level = resolve_level(rules, meta.owner.as_str(), &requester);
     let best_possible = rules.iter().map(|r| r.level).max().unwrap_or(Level::None);
     let names_groups = rules
         .iter()
@@ -176,7 +217,7 @@ pub async fn level_of(
         return Ok(level);
     }
     let requester = people::requester(state, caller, who).await?;
-    Ok(resolve_level(&rules, meta.owner.as_str(), &requester))
+    Ok(resolve_level(rules, meta.owner.as_str(), &requester))
 }
 
 /// Loads a structure and checks the caller has `required` on it. Someone without even View is told the
@@ -193,10 +234,12 @@ pub async fn authorize(
     // Credentials first: a caller whose Jira sign-in lapsed learns that before, and regardless of, whether
     // the structure exists.
     let who = people::credentials(state, caller).await?;
-    let Some(meta) = state.store.structure(caller.tenant, id).await? else {
+    // Changes read storage; reads may use what was read in the last second.
+    let changes = required > Level::View;
+    let Some(described) = described(state, caller.tenant, id, changes).await? else {
         return Err(audit::denied(state, caller, action, &[&object], missing()).await);
     };
-    let level = level_of(state, caller, &who, &meta).await?;
+    let level = level_of(state, caller, &who, &described.meta, &described.rules).await?;
     if !level.allows(required) {
         let refusal = if level == Level::None {
             missing()
@@ -207,7 +250,15 @@ pub async fn authorize(
         };
         return Err(audit::denied(state, caller, action, &[&object], refusal).await);
     }
-    Ok(Access { meta, level, who })
+    Ok(Access {
+        meta: described.meta.clone(),
+        level,
+        who,
+        _changing: changes.then(|| Changing {
+            state: state.clone(),
+            key: (caller.tenant, id),
+        }),
+    })
 }
 
 fn missing() -> ApiError {

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Body, Param, authorize, level_of};
+use super::{Body, Param, authorize, described, level_of};
 use crate::audit;
 use crate::error::{ApiError, ApiResult};
 use crate::people;
@@ -94,7 +94,12 @@ pub async fn list(
     let who = people::credentials(&state, &caller).await?;
     let mut out = Vec::new();
     for meta in &all {
-        let level = level_of(&state, &caller, &who, meta).await?;
+        let rules = match described(&state, caller.tenant, meta.id, false).await? {
+            Some(described) => described.rules.clone(),
+            // Deleted since the list was read.
+            None => continue,
+        };
+        let level = level_of(&state, &caller, &who, meta, &rules).await?;
         if level.allows(Level::View) {
             out.push(StructureSummary::new(meta, level, &caller.account));
         }

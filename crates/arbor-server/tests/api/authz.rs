@@ -395,3 +395,47 @@ async fn project_role_rules_are_refused_until_they_can_match() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_revoked_permission_takes_effect_on_the_next_request() {
+    let app = spawn_sites(1, |_| {}).await;
+    let owner = app.sign_in("admin").await;
+    let dev = app.sign_in("dev").await;
+    let id = owner.create("Shared, then not").await;
+    let share = |rules: Value| {
+        let owner = &owner;
+        async move {
+            let version = owner.version(id).await;
+            let (status, body) = owner
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/structures/{id}/permissions"),
+                    Some(json!({"rules": rules, "based_on": version})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+    };
+    share(json!([{"grantee": {"kind": "everyone"}, "level": "view"}])).await;
+    // Read twice: the second answer comes from what this node read a moment ago.
+    for _ in 0..2 {
+        let (status, body) = dev.get(&format!("/api/v1/structures/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    share(json!([])).await;
+    let (status, body) = dev.get(&format!("/api/v1/structures/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // A rename is seen at once too.
+    let version = owner.version(id).await;
+    let (status, body) = owner
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/structures/{id}"),
+            Some(json!({"name": "Renamed", "based_on": version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = owner.get(&format!("/api/v1/structures/{id}")).await;
+    assert_eq!(body["name"], "Renamed");
+    app.stop().await;
+}
