@@ -155,6 +155,11 @@ pub enum MetaKind {
 pub enum PeopleKind {
     Groups,
     Myself,
+    /// Whether the person is in a project role: `project/{project}/role/{role}` as them.
+    ProjectRole {
+        project: u64,
+        role: u64,
+    },
 }
 
 /// How fresh a cached value is.
@@ -411,7 +416,7 @@ impl Caches {
             .await
     }
 
-    /// A person's groups or profile, loaded with `load` when missing or old; concurrent loads merge.
+    /// A person's groups, profile or project-role membership, loaded with `load` when missing or old; concurrent loads merge.
     pub async fn people<F>(
         &self,
         tenant: &TenantId,

@@ -496,6 +496,18 @@ impl JiraClient {
             .await
     }
 
+    /// `GET project/{id}/role/{id}`: a project role's actors and whether the person is among them
+    /// (`currentUserRole`). Jira Cloud answers this only to people who may administer the project.
+    pub async fn project_role(
+        &self,
+        who: &AccessToken,
+        project_id: u64,
+        role_id: u64,
+    ) -> Result<Value, JiraError> {
+        self.get(who, &format!("project/{project_id}/role/{role_id}"), &[])
+            .await
+    }
+
     /// `GET mypermissions?permissions=…`.
     pub async fn my_permissions(
         &self,

@@ -9,10 +9,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arbor_core::ids::{ActorId, Timestamp};
-use arbor_core::permission::Requester;
+use arbor_core::permission::{Grantee, Requester, Rule};
 use arbor_jira::auth::{AuthError, RefreshToken, TokenSet};
 use arbor_jira::cache::PeopleKind;
-use arbor_jira::client::{AccessToken, Credentials};
+use arbor_jira::client::{AccessToken, Credentials, JiraError};
 use arbor_store::model::{OAuthToken, TenantId};
 use axum::http::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
@@ -227,45 +227,82 @@ async fn refresh(
     }
 }
 
-/// The caller as the permission rules see them: their account, their Jira groups, and whether they are an
-/// arbor admin. Groups are read as the caller and cached (arbor-jira's people cache).
+/// The caller as these rules see them: their account, whether they are an arbor admin, and — only when a
+/// rule names them — their Jira groups and their membership of the project roles named. Both are read as
+/// the caller and cached (arbor-jira's people cache).
 pub async fn requester(
     state: &AppState,
     caller: &Caller,
     who: &Credentials,
+    rules: &[Rule],
 ) -> ApiResult<Requester> {
     let site = state
         .site(caller.tenant)
         .ok_or_else(ApiError::unauthorized)?;
-    let client = site.loader.client().clone();
-    let token = who.token.clone();
-    let account = caller.account.as_str().to_owned();
+    let tenant = jira_tenant(caller.tenant);
     let person: Arc<str> = Arc::from(caller.account.as_str());
-    let groups = state
-        .caches
-        .people(
-            &jira_tenant(caller.tenant),
-            &person,
-            PeopleKind::Groups,
-            async move { client.groups(&token, &account).await },
-        )
-        .await?;
-    let group_ids: BTreeSet<String> = groups
-        .value
-        .as_array()
-        .map(|list| {
-            list.iter()
-                .filter_map(|g| g["groupId"].as_str().or_else(|| g["name"].as_str()))
-                .map(str::to_owned)
-                .collect()
+    let mut requester = Requester::new(caller.account.as_str());
+    requester.is_admin = is_admin(state, caller);
+    if rules
+        .iter()
+        .any(|r| matches!(r.grantee, Grantee::Group { .. }))
+    {
+        let client = site.loader.client().clone();
+        let token = who.token.clone();
+        let account = caller.account.as_str().to_owned();
+        let groups = state
+            .caches
+            .people(&tenant, &person, PeopleKind::Groups, async move {
+                client.groups(&token, &account).await
+            })
+            .await?;
+        requester.group_ids = groups
+            .value
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|g| g["groupId"].as_str().or_else(|| g["name"].as_str()))
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    let roles: BTreeSet<(u64, u64)> = rules
+        .iter()
+        .filter_map(|r| match r.grantee {
+            Grantee::ProjectRole {
+                project_id,
+                role_id,
+            } => Some((project_id, role_id)),
+            _ => None,
         })
-        .unwrap_or_default();
-    Ok(Requester {
-        account_id: caller.account.as_str().to_owned(),
-        group_ids,
-        project_roles: Default::default(),
-        is_admin: is_admin(state, caller),
-    })
+        .collect();
+    for (project, role) in roles {
+        let client = site.loader.client().clone();
+        let token = who.token.clone();
+        let kind = PeopleKind::ProjectRole { project, role };
+        let answer = state
+            .caches
+            .people(&tenant, &person, kind, async move {
+                match client.project_role(&token, project, role).await {
+                    // Jira answers only those who may administer the project, and nothing for a project
+                    // or role that does not exist: the rule does not match (kept as such for the TTL).
+                    Err(JiraError::NotFound | JiraError::Forbidden { .. }) => {
+                        Ok(serde_json::json!({ "currentUserRole": false }))
+                    }
+                    other => other,
+                }
+            })
+            .await?;
+        if answer.value["currentUserRole"] == true {
+            requester
+                .project_roles
+                .entry(project)
+                .or_default()
+                .insert(role);
+        }
+    }
+    Ok(requester)
 }
 
 /// Whether the caller is an arbor admin of their site (admins are per site: one account id may exist on

@@ -572,17 +572,6 @@ pub async fn set_rules(
             "a structure has at most 1000 permission rules",
         ));
     }
-    if body.rules.iter().any(|r| {
-        matches!(
-            r.grantee,
-            arbor_core::permission::Grantee::ProjectRole { .. }
-        )
-    }) {
-        // Refused rather than stored: a rule that can never match would look like sharing that happens.
-        return Err(ApiError::bad_request(
-            "project-role rules are not supported yet; grant the level to the role's group, to people, or to everyone signed in",
-        ));
-    }
     if body.rules.iter().any(|r| r.level == Level::None) {
         return Err(ApiError::bad_request(
             "a rule must grant view, edit, automate or control (the highest matching rule wins, so a `none` rule would have no effect)",

@@ -197,8 +197,8 @@ pub async fn described(
     Ok(Some(described))
 }
 
-/// The caller's level on a structure with these rules. Groups are asked of Jira only when a rule names a
-/// group and nothing cheaper already decides.
+/// The caller's level on a structure with these rules. Jira is asked about groups and project roles only
+/// when a rule names them and nothing cheaper already decides.
 pub async fn level_of(
     state: &AppState,
     caller: &Caller,
@@ -210,13 +210,22 @@ pub async fn level_of(
     requester.is_admin = people::is_admin(state, caller);
     let level = resolve_level(rules, meta.owner.as_str(), &requester);
     let best_possible = rules.iter().map(|r| r.level).max().unwrap_or(Level::None);
-    let names_groups = rules
+    // Only the rules that could raise the level send questions to Jira.
+    let could_raise: Vec<Rule> = rules
         .iter()
-        .any(|r| matches!(r.grantee, Grantee::Group { .. }) && r.level > level);
-    if level == Level::Control || level >= best_possible || !names_groups {
+        .filter(|r| {
+            r.level > level
+                && matches!(
+                    r.grantee,
+                    Grantee::Group { .. } | Grantee::ProjectRole { .. }
+                )
+        })
+        .cloned()
+        .collect();
+    if level == Level::Control || level >= best_possible || could_raise.is_empty() {
         return Ok(level);
     }
-    let requester = people::requester(state, caller, who).await?;
+    let requester = people::requester(state, caller, who, &could_raise).await?;
     Ok(resolve_level(rules, meta.owner.as_str(), &requester))
 }
 

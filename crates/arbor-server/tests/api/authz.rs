@@ -377,22 +377,63 @@ async fn changes_that_add_or_remove_generators_need_automate_however_they_are_as
 }
 
 #[tokio::test]
-async fn project_role_rules_are_refused_until_they_can_match() {
+async fn project_role_rules_match_the_members_jira_names() {
     let app = spawn_sites(1, |_| {}).await;
-    let owner = app.sign_in("admin").await;
-    let id = owner.create("Roles").await;
-    let version = owner.version(id).await;
-    let (status, problem) = owner
-        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
-            Some(json!({"rules": [{"grantee": {"kind": "project_role", "project_id": 1, "role_id": 2}, "level": "view"}], "based_on": version})))
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
-    assert!(
-        problem["detail"]
-            .as_str()
+    // A project in which dev is in a role, that role, and a role dev is not in there.
+    let (project, dev_role, other_role) = app.sims[0].handle().with_site(|site| {
+        let dev = site.person_by_name("dev").unwrap();
+        (0..site.projects.len())
+            .find_map(|p| {
+                let p = u16::try_from(p).unwrap();
+                let roles = site.roles_of(dev, p);
+                let outside = (0..site.roles.len())
+                    .map(|r| u32::try_from(r).unwrap())
+                    .find(|r| !roles.contains(r))?;
+                let inside = *roles.first()?;
+                Some((
+                    site.projects[p as usize].id.parse::<u64>().unwrap(),
+                    site.roles[inside as usize].id,
+                    site.roles[outside as usize].id,
+                ))
+            })
             .unwrap()
-            .contains("not supported yet")
-    );
+    });
+    let owner = app.sign_in("admin").await;
+    let dev = app.sign_in("dev").await;
+    let set = |role: u64, level: &'static str| {
+        let owner = &owner;
+        async move {
+            let id = owner.create(&format!("Role {role}")).await;
+            let version = owner.version(id).await;
+            let rule = json!({"grantee": {"kind": "project_role", "project_id": project, "role_id": role}, "level": level});
+            let (status, body) = owner
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/structures/{id}/permissions"),
+                    Some(json!({"rules": [rule], "based_on": version})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            id
+        }
+    };
+    let theirs = set(dev_role, "edit").await;
+    let (status, body) = dev.get(&format!("/api/v1/structures/{theirs}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["level"], "edit", "{body}");
+    let not_theirs = set(other_role, "view").await;
+    let (status, body) = dev.get(&format!("/api/v1/structures/{not_theirs}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // A role of a project that does not exist matches nobody, and says so without an error.
+    let nowhere = owner.create("Nowhere").await;
+    let version = owner.version(nowhere).await;
+    let (status, body) = owner
+        .call(Method::PUT, &format!("/api/v1/structures/{nowhere}/permissions"),
+            Some(json!({"rules": [{"grantee": {"kind": "project_role", "project_id": 999_999, "role_id": dev_role}, "level": "view"}], "based_on": version})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = dev.get(&format!("/api/v1/structures/{nowhere}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     app.stop().await;
 }
 
