@@ -25,6 +25,9 @@ pub struct ServerConfig {
     /// How long a computed effective forest is reused for the same person, structure version and view before
     /// it is computed again (the issue data under it has its own, longer TTLs).
     pub forest_reuse: Duration,
+    /// The bearer token a Prometheus scraper presents for `/metrics`; without one, only clients on this
+    /// machine (loopback) may read them.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 /// One Jira site: where its REST API is and how people sign in to it.
@@ -120,6 +123,7 @@ impl ServerConfig {
             client: ClientConfig::default(),
             engine: EngineLimits::default(),
             forest_reuse: Duration::from_secs(15),
+            metrics_token: None,
         }
     }
 

@@ -1,13 +1,18 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document, and the landing page.
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
+use secrecy::ExposeSecret;
+
 use crate::api;
+use crate::error::ApiError;
 use crate::state::AppState;
 
 /// `GET /healthz`: the process answers.
@@ -39,8 +44,33 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text format, for the configured bearer token, or else for loopback clients.
+pub async fn metrics(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let allowed = match &state.config.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                crate::session::equal_in_constant_time(
+                    given.as_bytes(),
+                    token.expose_secret().as_bytes(),
+                )
+            }),
+        None => client.ip().is_loopback(),
+    };
+    if !allowed {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics are for the configured bearer token, or for this machine when none is configured",
+        )
+        .into_response();
+    }
     let mut response = state.metrics.render(&state.jira.metrics).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -55,7 +55,7 @@ pub fn csrf_token(session_token: &str) -> String {
     URL_SAFE_NO_PAD.encode(hasher.finalize())
 }
 
-fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
+pub fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -136,6 +136,8 @@ pub struct ServerSettings {
     pub public_url: Url,
     /// An optional plain-HTTP address that only redirects to HTTPS (e.g. `0.0.0.0:80`); empty for none.
     pub redirect_listen: String,
+    /// The bearer token Prometheus presents for `/metrics`; when empty, only this machine may read them.
+    pub metrics_token: Secret,
 }
 
 impl Default for ServerSettings {
@@ -144,6 +146,7 @@ impl Default for ServerSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             public_url: Url::parse("https://127.0.0.1:8443/").expect("the default URL is valid"),
             redirect_listen: String::new(),
+            metrics_token: Secret::default(),
         }
     }
 }

@@ -230,6 +230,27 @@ async fn health_readiness_and_metrics() {
 }
 
 #[tokio::test]
+async fn metrics_need_the_configured_bearer_token() {
+    let app = spawn_sites(1, |config| {
+        config.metrics_token = Some("scraper-token".to_owned().into());
+    })
+    .await;
+    let http = app.client();
+    let scrape = |token: Option<&'static str>| {
+        let mut request = http.get(format!("{}/metrics", app.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    // Even from this machine: once a token is configured, it is what counts.
+    assert_eq!(scrape(None).await, StatusCode::FORBIDDEN);
+    assert_eq!(scrape(Some("scraper-tokeN")).await, StatusCode::FORBIDDEN);
+    assert_eq!(scrape(Some("scraper-token")).await, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn rate_limits_per_person_answer_429_with_retry_after() {
     let app = spawn_sites(1, |config| config.limits.per_person_per_minute = 5).await;
     let me = app.sign_in("admin").await;
