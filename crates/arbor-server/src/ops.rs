@@ -115,6 +115,9 @@ pub async fn metrics(
         api::config::delete_view,
         api::config::rules,
         api::config::set_rules,
+        api::assist::check_jql,
+        api::assist::check_formula,
+        api::assist::jira_metadata,
     )
 )]
 #[derive(Debug)]

@@ -2,6 +2,7 @@
 //! the caller's level from the structure's rules and audits refusals; every data-related success is audited
 //! by the handler through [`crate::audit`].
 
+pub mod assist;
 pub mod config;
 pub mod edits;
 pub mod rows;
@@ -31,6 +32,9 @@ use crate::state::{AppState, Described};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/session", get(structures::session))
+        .route("/check/jql", post(assist::check_jql))
+        .route("/check/formula", post(assist::check_formula))
+        .route("/jira/{kind}", get(assist::jira_metadata))
         .route(
             "/structures",
             get(structures::list).post(structures::create),

@@ -2,6 +2,7 @@
 //! test, and jira-sim in-process as the Jira site and its sign-in service.
 #![allow(clippy::unwrap_used)] // helpers outside #[test] functions: a panic is a failed test
 
+mod assist;
 mod authz;
 mod openapi;
 mod security;

@@ -1,0 +1,170 @@
+//! What editors need while people type: JQL and formula checks that point at the error, and the Jira site's
+//! fields, issue types, link types and statuses (read as the person, from the metadata cache).
+
+use arbor_core::formula::Formula;
+use arbor_jira::cache::MetaKind;
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{Body, Param};
+use crate::error::{ApiError, ApiResult};
+use crate::people;
+use crate::session::Caller;
+use crate::state::{AppState, jira_tenant};
+
+/// The longest text checked.
+const MAX_TEXT: usize = 20_000;
+
+/// A JQL query or a formula to check.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckBody {
+    pub text: String,
+}
+
+/// Whether the text is valid, and if not what is wrong and where.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checked {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// 1-based line of the error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column of the error, in characters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+}
+
+impl Checked {
+    fn valid() -> Self {
+        Self {
+            valid: true,
+            message: None,
+            line: None,
+            column: None,
+        }
+    }
+
+    fn error(message: String, line: usize, column: usize) -> Self {
+        Self {
+            valid: false,
+            message: Some(message),
+            line: Some(line),
+            column: Some(column),
+        }
+    }
+}
+
+fn bounded(body: &CheckBody) -> ApiResult<&str> {
+    if body.text.len() > MAX_TEXT {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_TEXT} bytes are checked"
+        )));
+    }
+    Ok(&body.text)
+}
+
+/// `POST /api/v1/check/jql`: whether a JQL query parses, and where it does not.
+#[utoipa::path(post, path = "/api/v1/check/jql", tag = "assist", request_body = CheckBody,
+    responses((status = 200, body = Checked)))]
+pub async fn check_jql(_caller: Caller, Body(body): Body<CheckBody>) -> ApiResult<Json<Checked>> {
+    Ok(Json(match jql::parse(bounded(&body)?) {
+        Ok(_) => Checked::valid(),
+        Err(error) => Checked::error(error.to_string(), error.line, error.column),
+    }))
+}
+
+/// `POST /api/v1/check/formula`: whether a formula compiles, and where it does not.
+#[utoipa::path(post, path = "/api/v1/check/formula", tag = "assist", request_body = CheckBody,
+    responses((status = 200, body = Checked)))]
+pub async fn check_formula(
+    _caller: Caller,
+    Body(body): Body<CheckBody>,
+) -> ApiResult<Json<Checked>> {
+    Ok(Json(match Formula::compile(bounded(&body)?) {
+        Ok(_) => Checked::valid(),
+        Err(error) => Checked::error(error.message.clone(), error.line, error.column),
+    }))
+}
+
+/// One of the site's fields, issue types, link types or statuses.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Named {
+    pub id: String,
+    pub name: String,
+    /// Fields: the type of their values (`number`, `string`, `user`, `date`, `array`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Link types: how the link reads from the other side (`is blocked by`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inward: Option<String>,
+    /// Link types: how the link reads from this side (`blocks`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outward: Option<String>,
+}
+
+/// `GET /api/v1/jira/{kind}`: the site's `fields`, `issue-types`, `link-types` or `statuses`, as Jira
+/// lists them to you, sorted by name.
+#[utoipa::path(get, path = "/api/v1/jira/{kind}", tag = "assist",
+    params(("kind" = String, Path, description = "fields, issue-types, link-types or statuses")),
+    responses((status = 200, body = Vec<Named>)))]
+pub async fn jira_metadata(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(kind): Param<String>,
+) -> ApiResult<Json<Vec<Named>>> {
+    let kind = match kind.as_str() {
+        "fields" => MetaKind::Fields,
+        "issue-types" => MetaKind::IssueTypes,
+        "link-types" => MetaKind::LinkTypes,
+        "statuses" => MetaKind::Statuses,
+        _ => {
+            return Err(ApiError::not_found(
+                "ask for fields, issue-types, link-types or statuses",
+            ));
+        }
+    };
+    let site = state
+        .site(caller.tenant)
+        .ok_or_else(ApiError::unauthorized)?;
+    let who = people::credentials(&state, &caller).await?;
+    let client = site.loader.client().clone();
+    let token = who.token.clone();
+    let answer = state
+        .caches
+        .metadata(&jira_tenant(caller.tenant), kind, async move {
+            match kind {
+                MetaKind::Fields => client.fields(&token).await,
+                MetaKind::IssueTypes => client.issue_types(&token).await,
+                MetaKind::LinkTypes => client.link_types(&token).await,
+                MetaKind::Statuses => client.statuses(&token).await,
+            }
+        })
+        .await?;
+    // Link types come wrapped (`{"issueLinkTypes": [...]}`), the others as lists.
+    let list = answer
+        .value
+        .get("issueLinkTypes")
+        .unwrap_or(&answer.value)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut named: Vec<Named> = list.iter().filter_map(named).collect();
+    named.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    Ok(Json(named))
+}
+
+fn named(item: &Value) -> Option<Named> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    Some(Named {
+        id: text(&item["id"])?,
+        name: text(&item["name"])?,
+        kind: text(&item["schema"]["type"]),
+        inward: text(&item["inward"]),
+        outward: text(&item["outward"]),
+    })
+}
