@@ -57,10 +57,12 @@ export function showBoard(main, session, id) {
   const level = h('span', { class: 'level-badge' });
   const description = h('p', { class: 'board-description' });
   const viewSelect = h('select', { 'aria-label': 'View', onchange: () => chooseView(viewSelect.value) });
-  const depthSelect = h('select', { 'aria-label': 'Expand all to level', onchange: () => expandAllTo(Number(depthSelect.value)) },
-    h('option', { value: '' }, 'Expand to level…'),
-    [1, 2, 3, 4, 5].map((n) => h('option', { value: n }, `Level ${n}`)),
-    h('option', { value: EXPAND_ALL }, 'All levels'));
+  // Showing N levels expands every row above level N (depth N - 1).
+  const depthSelect = h('select', { 'aria-label': 'Expand all to level', onchange: () => showLevels(Number(depthSelect.value)) },
+    h('option', { value: '' }, 'Expand…'),
+    h('option', { value: 1 }, 'Show level 1 only'),
+    [2, 3, 4, 5].map((n) => h('option', { value: n }, `Show ${n} levels`)),
+    h('option', { value: EXPAND_ALL }, 'Show all levels'));
   const button = (label, onclick, extra = {}) => h('button', { type: 'button', onclick, ...extra }, label);
   const undoButton = button('Undo', () => undo(), { title: 'Undo your last change (Ctrl+Z)' });
   const redoButton = button('Redo', () => redo(), { title: 'Redo (Ctrl+Shift+Z or Ctrl+Y)' });
@@ -88,7 +90,8 @@ export function showBoard(main, session, id) {
       button('Generators…', () => showGenerators()),
       permissionsButton,
       button('History…', () => showHistory()),
-      h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks)),
+      h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks,
+        h('p', { class: 'menu-note' }, 'CSV and Excel use the chosen saved view, with every row expanded.'))),
       button('Keyboard', () => showHelp(), { title: 'Keyboard shortcuts (?)' })));
 
   const rowCount = h('span', {});
@@ -127,7 +130,12 @@ export function showBoard(main, session, id) {
       state.structure = structure;
       state.views = views;
     } catch (problem) {
-      showOverlay(problem.detail, { error: true, retry: start });
+      if (problem.status === 404) {
+        main.replaceChildren(h('section', { class: 'page' }, h('h1', {}, 'No such structure'),
+          h('p', {}, problem.detail), h('p', {}, h('a', { href: '#/' }, 'Go to your structures'))));
+      } else {
+        showOverlay(problem.detail, { error: true, retry: start });
+      }
       return;
     }
     showStructure();
@@ -284,12 +292,12 @@ export function showBoard(main, session, id) {
     expansionChanged();
   }
 
-  function expandAllTo(depth) {
-    if (!depth) return;
-    state.expansion = { depth, open: new Set(), closed: new Set() };
+  function showLevels(levels) {
+    if (!levels) return;
+    state.expansion = { depth: levels - 1, open: new Set(), closed: new Set() };
     depthSelect.value = '';
     expansionChanged();
-    announce(depth === EXPAND_ALL ? 'Expanded every level.' : `Expanded to level ${depth}.`);
+    announce(levels === EXPAND_ALL ? 'Showing every level.' : `Showing ${plural(levels, 'level')}.`);
   }
 
   /** Opens a row and every row below it: page through its subtree, opening what is closed, until none is. */
@@ -603,8 +611,8 @@ export function showBoard(main, session, id) {
       else unknown.push(word);
     }
     if (unknown.length) {
-      throw new Error(`arbor cannot look up ${unknown.join(', ')} yet: only keys of issues already shown in this structure are known. `
-        + 'Enter the issue’s numeric id instead (Jira shows it in the issue’s “…” menu and in its REST URL).');
+      throw new Error(`arbor cannot look up ${unknown.join(', ')}: only keys of issues already shown in this structure are known. `
+        + 'Enter the issue’s numeric id instead.');
     }
     return ids;
   }
@@ -733,6 +741,7 @@ export function showBoard(main, session, id) {
     ];
     openDialog({
       title: 'Keyboard',
+      wide: true,
       body: [h('dl', { class: 'shortcuts' }, keys.map(([k, what]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, what)]))],
     });
   }

@@ -33,7 +33,8 @@ export class TreeGrid {
     this.blocks = new Map();
     this.stale = new Map();
     this.pending = new Set();
-    this.generation = 0;
+    // Nothing is fetched before the first reload(): the owner decides when the columns are known.
+    this.generation = -1;
     this.failedGeneration = -1;
     this.rendered = new Map();
     this.columns = [];
@@ -277,7 +278,7 @@ export class TreeGrid {
 
     // The first block is asked for even when nothing is known yet (total 0).
     const firstBlock = Math.floor(first / BLOCK);
-    if (this.failedGeneration === this.generation) return;
+    if (this.generation < 0 || this.failedGeneration === this.generation) return;
     for (let block = firstBlock; block <= Math.max(firstBlock, Math.floor(last / BLOCK)); block += 1) {
       if (!this.blocks.has(block) && !this.pending.has(block)) this.fetchBlock(block);
     }

@@ -27,7 +27,7 @@ const OPS = {
 export function openHistory({ structure, me, canRestore, restored }) {
   const items = [];
   const list = h('ol', { class: 'history' }, h('li', { class: 'muted' }, 'Loading…'));
-  const error = h('p', { class: 'error-text', role: 'alert' });
+  const error = h('p', { class: 'error-text', role: 'alert', hidden: true });
 
   // Pages come oldest first, so every page is read before the newest entries can be shown first.
   const load = async () => {
@@ -73,6 +73,7 @@ export function openHistory({ structure, me, canRestore, restored }) {
       restored(result, item.version);
     } catch (problem) {
       error.textContent = problem.detail;
+      error.hidden = false;
     }
   };
 

@@ -63,7 +63,7 @@ export async function openPermissions({ structure, changed }) {
       h('p', { class: 'muted' }, `The owner (${structure.owner}) and arbor admins always have Control. `
         + 'Everyone else gets the highest level any rule grants them; without a rule they cannot see the structure.'),
       h('table', { class: 'rules' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Who'), h('th', {}, ''), h('th', {}, 'Level'), h('th', {}, h('span', { class: 'visually-hidden' }, 'Actions')))),
+        h('thead', {}, h('tr', {}, h('th', { colspan: 2 }, 'Who'), h('th', {}, 'Level'), h('th', {}, h('span', { class: 'visually-hidden' }, 'Actions')))),
         rows),
       h('button', { type: 'button', onclick: () => addRow({ grantee: { kind: 'person' }, level: 'view' }) }, 'Add rule'),
     ],
