@@ -85,14 +85,14 @@ export function showBoard(main, session, id) {
       button('Expand subtree', () => expandSubtree(grid.focusedRow(), grid.focusIndex), { title: 'Expand the focused row and everything below it (Shift+→)' }),
       button('Collapse subtree', () => collapseSubtree(grid.focusedRow(), grid.focusIndex), { title: 'Collapse the focused row and everything below it (Shift+←)' })),
     h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'View' },
-      viewSelect, button('Columns…', () => showColumns()), saveViewButton),
-    h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Structure' },
-      button('Generators…', () => showGenerators()),
-      permissionsButton,
-      button('History…', () => showHistory()),
-      h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks,
-        h('p', { class: 'menu-note' }, 'CSV and Excel use the chosen saved view, with every row expanded.'))),
-      button('Keyboard', () => showHelp(), { title: 'Keyboard shortcuts (?)' })));
+      viewSelect, button('Columns…', () => showColumns()), saveViewButton));
+  const structureActions = h('div', { class: 'toolbar-group board-actions', role: 'group', 'aria-label': 'Structure' },
+    button('Generators…', () => showGenerators()),
+    permissionsButton,
+    button('History…', () => showHistory()),
+    h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks,
+      h('p', { class: 'menu-note' }, 'CSV and Excel use the chosen saved view, with every row expanded.'))),
+    button('Keyboard', () => showHelp(), { title: 'Keyboard shortcuts (?)' }));
 
   const rowCount = h('span', {});
   const hiddenCount = h('span', { class: 'hidden-count', title: 'Jira does not show you these issues, so arbor does not either' });
@@ -117,7 +117,7 @@ export function showBoard(main, session, id) {
   });
   main.replaceChildren(h('section', { class: 'board', onkeydown: onBoardKey },
     h('div', { class: 'board-head' },
-      h('a', { href: '#/', class: 'back' }, '← Structures'), title, level),
+      h('a', { href: '#/', class: 'back' }, '← Structures'), title, level, structureActions),
     description, toolbar, statusBar,
     h('div', { class: 'grid-wrap' }, grid.element, overlay)));
   const ticker = setInterval(showFreshness, 5000);
@@ -690,8 +690,8 @@ export function showBoard(main, session, id) {
       structure: state.structure,
       canChange: allows(state.structure.level, 'automate'),
       version: () => state.version,
-      runs: state.window?.generators ?? [],
-      stoppedAt: state.window?.stopped_at,
+      // One row of the current view: its computation is shared with the board's, so this costs no new run.
+      lastRun: () => post(`/structures/${id}/rows`, windowBody(0, 1), { reads: true }),
       focusedRow: isManual(grid.focusedRow()) ? grid.focusedRow() : null,
       changed: refreshStructure,
     });

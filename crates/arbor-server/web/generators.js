@@ -56,24 +56,24 @@ function describe(config, structures) {
 
 /**
  * Opens the dialog. `structure`: the structure's summary; `canChange`: Automate level; `version()`: the
- * version edits are based on; `runs`/`stoppedAt`: from the last window; `focusedRow`: a stored row new
- * generators may be placed under; `changed()`: called after every change (the board reloads).
+ * version edits are based on; `lastRun()`: resolves to a window (its `generators` costs and `stopped_at`);
+ * `focusedRow`: a stored row new generators may be placed under; `changed()`: called after every change.
  */
-export async function openGenerators({ structure, canChange, version, runs, stoppedAt, focusedRow, changed }) {
+export async function openGenerators({ structure, canChange, version, lastRun, focusedRow, changed }) {
   const list = h('div', { class: 'generator-list', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Loading…'));
   let structures = [];
 
   const refresh = async () => {
     try {
-      const [generators, all] = await Promise.all([get(`/structures/${structure.id}/generators`), get('/structures')]);
+      const [generators, all, run] = await Promise.all([get(`/structures/${structure.id}/generators`), get('/structures'), lastRun()]);
       structures = all.filter((s) => s.id !== structure.id);
-      render(generators);
+      render(generators, run);
     } catch (problem) {
       list.replaceChildren(h('p', { class: 'error-text' }, problem.detail));
     }
   };
 
-  const render = (generators) => {
+  const render = (generators, { generators: runs, stopped_at: stoppedAt }) => {
     if (!generators.length) {
       list.replaceChildren(h('p', { class: 'muted' },
         'No generators. Generators fill the structure from Jira (insert, extend) and shape it (filter, group, sort); they run in that order.'));
