@@ -10,6 +10,7 @@ use crate::error::ApiError;
 /// `(name, content type, content)` of every asset under `/assets/`.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("board.css", "text/css; charset=utf-8", include_str!("../web/board.css")),
+    ("favicon.svg", "image/svg+xml", include_str!("../web/favicon.svg")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("../web/app.js")),
     ("api.js", "text/javascript; charset=utf-8", include_str!("../web/api.js")),
     ("board.js", "text/javascript; charset=utf-8", include_str!("../web/board.js")),

@@ -98,7 +98,8 @@ export function showBoard(main, session, id) {
   const hiddenCount = h('span', { class: 'hidden-count', title: 'Jira does not show you these issues, so arbor does not either' });
   const freshness = h('span', {});
   const stale = h('span', { class: 'warning', hidden: true }, 'Jira did not answer: showing earlier data');
-  const partial = h('span', { class: 'warning', hidden: true });
+  const partial = h('span', { class: 'warning', hidden: true },
+    'The generators ran out of time: the result is partial (see Generators…)');
   const loading = h('span', { class: 'muted', hidden: true });
   const refreshButton = button('Refresh now', () => refresh(), { title: 'Read everything from Jira again' });
   const statusBar = h('div', { class: 'status-bar' }, rowCount, hiddenCount, freshness, stale, partial, loading, refreshButton);
@@ -199,7 +200,6 @@ export function showBoard(main, session, id) {
     hiddenCount.hidden = !hidden;
     stale.hidden = !window.freshness.stale;
     partial.hidden = window.stopped_at == null;
-    partial.textContent = 'The generators ran out of time: the result is partial (see Generators…)';
     showFreshness();
     if (total === 0) showEmpty(hidden);
     else hideOverlay();
@@ -247,7 +247,6 @@ export function showBoard(main, session, id) {
 
   /** Everything again: the structure, its views and rows (after a conflict, or someone else's change). */
   async function reloadAll() {
-    grid.version = null;
     state.window = null;
     await start();
   }
@@ -304,7 +303,6 @@ export function showBoard(main, session, id) {
   async function expandSubtree(row, index) {
     if (!row?.has_children) return;
     setExpanded(row, true);
-    let opened = 0;
     try {
       for (let more = true; more;) {
         more = false;
@@ -314,7 +312,6 @@ export function showBoard(main, session, id) {
           for (const below of inside < 0 ? window.rows : window.rows.slice(0, inside)) {
             if (below.has_children && !below.expanded) {
               setExpanded(below, true);
-              opened += 1;
               more = true;
             }
           }
@@ -325,7 +322,7 @@ export function showBoard(main, session, id) {
       showProblem(problem, { title: 'Could not expand everything.' });
     }
     expansionChanged();
-    announce(`Expanded “${row.issue_key || row.title}” and ${plural(opened, 'row')} below it.`);
+    announce(`Expanded “${row.issue_key || row.title}” with everything below it.`);
   }
 
   function collapseSubtree(row, index) {
@@ -406,9 +403,7 @@ export function showBoard(main, session, id) {
       view: state.view,
       canSave: canEdit(),
       apply: (columns) => useColumns(columns),
-      save: async (view, columns, name) => {
-        await saveView(view, name || view.name, columns);
-      },
+      save: (view, columns, name) => saveView(view, name || view.name, columns),
       saveAs: async (name, columns) => {
         const created = await post(`/structures/${id}/views`, { name, columns });
         state.views.push(created);
@@ -453,7 +448,10 @@ export function showBoard(main, session, id) {
   }
 
   // ---- Editing -----------------------------------------------------------------------------------------
-  /** Refuses rows a generator made: they have no stored row to name. */
+  /**
+   * The stored row ids of `rows`; null, with the reason shown, when the caller may not edit or a row was made
+   * by a generator (it has no stored row to name).
+   */
   function storedRows(rows, what) {
     if (!canEdit()) {
       showProblem({ detail: 'Changing rows needs the Edit level on this structure.' }, { key: 'edit' });

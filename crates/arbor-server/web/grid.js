@@ -64,10 +64,11 @@ export class TreeGrid {
     this.resizeObserver.observe(this.element);
   }
 
+  /** Stops for good: windows still arriving are dropped and nothing more is fetched. */
   destroy() {
     this.resizeObserver.disconnect();
     cancelAnimationFrame(this.frame);
-    this.generation += 1;
+    this.generation = -1;
   }
 
   // ---- Columns -------------------------------------------------------------------------------------------
