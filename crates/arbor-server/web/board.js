@@ -121,7 +121,11 @@ export function showBoard(main, session, id) {
       h('a', { href: '#/', class: 'back' }, '← Structures'), title, level, structureActions),
     description, toolbar, statusBar,
     h('div', { class: 'grid-wrap' }, grid.element, overlay)));
-  const ticker = setInterval(showFreshness, 5000);
+  // Every second: how old the data is, and how long a slow load has been waiting.
+  const ticker = setInterval(() => {
+    showFreshness();
+    if (state.loadsPending) showLoading();
+  }, 1000);
 
   // ---- Loading -----------------------------------------------------------------------------------------
   async function start() {
@@ -150,6 +154,7 @@ export function showBoard(main, session, id) {
     title.textContent = structure.name;
     document.title = `${structure.name} · arbor`;
     grid.element.setAttribute('aria-label', structure.name);
+    grid.element.setAttribute('aria-readonly', String(!canEdit()));
     description.textContent = structure.description;
     description.hidden = !structure.description;
     level.textContent = structure.level[0].toUpperCase() + structure.level.slice(1);
@@ -213,7 +218,6 @@ export function showBoard(main, session, id) {
       ? 'No Jira data needed'
       : `Data from ${ago(f.data_age_ms + f.computed_ms_ago + since)}`;
     freshness.title = `Computed ${ago(f.computed_ms_ago + since)} with ${plural(f.jira_requests, 'Jira request')}`;
-    if (state.loadsPending) showLoading();
   }
 
   function windowFailed(problem) {

@@ -299,7 +299,7 @@ export class TreeGrid {
       }),
       row.kind === 'issue' ? null : h('span', { class: `kind-icon kind-${row.kind}`, 'aria-hidden': 'true' }),
       row.issue_key ? h('span', { class: 'issue-key' }, row.issue_key) : null,
-      h('span', { class: `title title-${row.kind}` }, row.title || (row.kind === 'issue' ? '' : '(untitled)')));
+      h('span', { class: `title title-${row.kind}`, title: row.title }, row.title || (row.kind === 'issue' ? '' : '(untitled)')));
     tree.firstChild.style.marginLeft = `${row.depth * INDENT}px`;
     element.replaceChildren(tree, ...this.columns.slice(1).map((column) => dataCell(row.cells[column.cell], column)));
   }
