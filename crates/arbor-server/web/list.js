@@ -46,8 +46,8 @@ export function showList(main) {
       return;
     }
     results.replaceChildren(
-      section('Your structures', mine, 'You own no structure that matches.'),
-      section('Shared with me', shared, 'Nothing shared with you matches.'),
+      section('Your structures', mine, words.length ? 'None of yours matches.' : 'You own no structure yet.'),
+      section('Shared with me', shared, words.length ? 'Nothing shared with you matches.' : 'Nothing is shared with you yet.'),
       h('p', { class: 'muted' }, words.length ? `${plural(matches.length, 'structure')} of ${structures.length} match.` : ''));
   }
 
