@@ -1,0 +1,769 @@
+// The board: one structure as a tree grid, with its toolbar (editing, expansion, views, configuration
+// dialogs, export) and status bar (row counts, hidden issues, freshness). Holds what the windows are asked
+// for (expansion, columns) and turns the grid's gestures into edits.
+
+import { get, post, put, del } from './api.js';
+import { ago, fill, h, plural } from './dom.js';
+import { confirmDialog, field, openDialog } from './dialog.js';
+import { announce, showProblem } from './notices.js';
+import { TreeGrid, isManual } from './grid.js';
+import { columnId, columnTitle, isShown, loadFields, openColumns } from './columns.js';
+import { openGenerators } from './generators.js';
+import { openPermissions } from './permissions.js';
+import { openHistory } from './history.js';
+
+const LEVELS = ['view', 'edit', 'automate', 'control'];
+const allows = (level, needed) => LEVELS.indexOf(level) >= LEVELS.indexOf(needed);
+
+/** Columns shown when no saved view is chosen (the summary is in the tree column). */
+const DEFAULT_COLUMNS = ['status', 'assignee', 'issuetype', 'priority'].map((f) => ({ kind: 'field', field: f }));
+const TREE_COLUMN = { id: 'tree', title: 'Issue', width: 440 };
+const DEFAULT_WIDTH = 140;
+const EXPAND_ALL = 1000;
+const SUBTREE_PAGE = 2000;
+const SUBTREE_MAX_ROWS = 20000;
+const SLOW_MS = 3000;
+
+const WIDTHS_KEY = 'arbor.columnWidths';
+
+function savedWidths() {
+  try {
+    return JSON.parse(localStorage.getItem(WIDTHS_KEY)) || {};
+  } catch {
+    return {};
+  }
+}
+
+/** Shows structure `id` in `main`; returns `{leave}` to stop it when the page changes. */
+export function showBoard(main, session, id) {
+  const state = {
+    structure: null,
+    version: null,
+    views: [],
+    view: null,
+    columns: DEFAULT_COLUMNS,
+    unsaved: false,
+    expansion: loadExpansion(id),
+    window: null,
+    receivedAt: 0,
+    loadsPending: 0,
+    loadingSince: 0,
+    clipboard: [],
+  };
+  const canEdit = () => state.structure && allows(state.structure.level, 'edit');
+
+  // ---- Layout ------------------------------------------------------------------------------------------
+  const title = h('h1', { class: 'board-title' }, 'Loading…');
+  const level = h('span', { class: 'level-badge' });
+  const description = h('p', { class: 'board-description' });
+  const viewSelect = h('select', { 'aria-label': 'View', onchange: () => chooseView(viewSelect.value) });
+  // Showing N levels expands every row above level N (depth N - 1).
+  const depthSelect = h('select', { 'aria-label': 'Expand all to level', onchange: () => showLevels(Number(depthSelect.value)) },
+    h('option', { value: '' }, 'Expand…'),
+    h('option', { value: 1 }, 'Show level 1 only'),
+    [2, 3, 4, 5].map((n) => h('option', { value: n }, `Show ${n} levels`)),
+    h('option', { value: EXPAND_ALL }, 'Show all levels'));
+  const button = (label, onclick, extra = {}) => h('button', { type: 'button', onclick, ...extra }, label);
+  const undoButton = button('Undo', () => undo(), { title: 'Undo your last change (Ctrl+Z)' });
+  const redoButton = button('Redo', () => redo(), { title: 'Redo (Ctrl+Shift+Z or Ctrl+Y)' });
+  const saveViewButton = button('Save view', () => saveCurrentView(), { hidden: true });
+  const editGroup = h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Edit rows' },
+    button('Add…', () => openAdd(), { class: 'primary', title: 'Add issues, folders or memos' }),
+    button('Remove', () => remove(grid.targetRows()), { title: 'Remove the selected rows (Delete)' }),
+    button('Indent', () => indent(grid.targetRows()), { title: 'Move under the row above (Ctrl+→)' }),
+    button('Outdent', () => outdent(grid.targetRows()), { title: 'Move out of the parent (Ctrl+←)' }),
+    button('Copy', () => copy(grid.targetRows()), { title: 'Copy the selected rows (Ctrl+C)' }),
+    button('Paste', () => paste(grid.focusedRow()), { title: 'Paste copies after the focused row (Ctrl+V)' }),
+    undoButton, redoButton);
+  const exportLink = (format, label) => h('a', { download: '', 'data-format': format }, label);
+  const exportLinks = [exportLink('csv', 'CSV (this view)'), exportLink('xlsx', 'Excel (this view)'), exportLink('json', 'JSON (ids and configuration)')];
+  const permissionsButton = button('Permissions…', () => showPermissions());
+  const toolbar = h('div', { class: 'toolbar' },
+    editGroup,
+    h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Expand' },
+      depthSelect,
+      button('Expand subtree', () => expandSubtree(grid.focusedRow(), grid.focusIndex), { title: 'Expand the focused row and everything below it (Shift+→)' }),
+      button('Collapse subtree', () => collapseSubtree(grid.focusedRow(), grid.focusIndex), { title: 'Collapse the focused row and everything below it (Shift+←)' })),
+    h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'View' },
+      viewSelect, button('Columns…', () => showColumns()), saveViewButton));
+  const structureActions = h('div', { class: 'toolbar-group board-actions', role: 'group', 'aria-label': 'Structure' },
+    button('Generators…', () => showGenerators()),
+    permissionsButton,
+    button('History…', () => showHistory()),
+    h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks,
+      h('p', { class: 'menu-note' }, 'CSV and Excel use the chosen saved view, with every row expanded.'))),
+    button('Keyboard', () => showHelp(), { title: 'Keyboard shortcuts (?)' }));
+
+  const rowCount = h('span', {});
+  const hiddenCount = h('span', { class: 'hidden-count', title: 'Jira does not show you these issues, so arbor does not either' });
+  const freshness = h('span', {});
+  const stale = h('span', { class: 'warning', hidden: true }, 'Jira did not answer: showing earlier data');
+  const partial = h('span', { class: 'warning', hidden: true },
+    'The generators ran out of time: the result is partial (see Generators…)');
+  const loading = h('span', { class: 'muted', hidden: true });
+  const refreshButton = button('Refresh now', () => refresh(), { title: 'Read everything from Jira again' });
+  const statusBar = h('div', { class: 'status-bar' }, rowCount, hiddenCount, freshness, stale, partial, loading, refreshButton);
+
+  const overlay = h('div', { class: 'grid-overlay', hidden: true });
+  const grid = new TreeGrid({
+    label: 'Structure',
+    load: loadWindow,
+    onWindow: receiveWindow,
+    onError: windowFailed,
+    canEdit,
+    actions: {
+      toggle, expandSubtree, collapseSubtree, indent, outdent, remove, copy, paste, drop,
+      resizeColumn, moveColumn, help: showHelp,
+    },
+  });
+  main.replaceChildren(h('section', { class: 'board', onkeydown: onBoardKey },
+    h('div', { class: 'board-head' },
+      h('a', { href: '#/', class: 'back' }, '← Structures'), title, level, structureActions),
+    description, toolbar, statusBar,
+    h('div', { class: 'grid-wrap' }, grid.element, overlay)));
+  // Every second: how old the data is, and how long a slow load has been waiting.
+  const ticker = setInterval(() => {
+    showFreshness();
+    if (state.loadsPending) showLoading();
+  }, 1000);
+
+  // ---- Loading -----------------------------------------------------------------------------------------
+  async function start() {
+    showOverlay('Loading the structure…');
+    try {
+      const [structure, views] = await Promise.all([get(`/structures/${id}`), get(`/structures/${id}/views`), loadFields()]);
+      state.structure = structure;
+      state.views = views;
+    } catch (problem) {
+      if (problem.status === 404) {
+        main.replaceChildren(h('section', { class: 'page' }, h('h1', {}, 'No such structure'),
+          h('p', {}, problem.detail), h('p', {}, h('a', { href: '#/' }, 'Go to your structures'))));
+      } else {
+        showOverlay(problem.detail, { error: true, retry: start });
+      }
+      return;
+    }
+    showStructure();
+    showViews();
+    applyColumns();
+    grid.reload();
+  }
+
+  function showStructure() {
+    const structure = state.structure;
+    title.textContent = structure.name;
+    document.title = `${structure.name} · arbor`;
+    grid.element.setAttribute('aria-label', structure.name);
+    grid.element.setAttribute('aria-readonly', String(!canEdit()));
+    description.textContent = structure.description;
+    description.hidden = !structure.description;
+    level.textContent = structure.level[0].toUpperCase() + structure.level.slice(1);
+    level.title = 'Your level on this structure';
+    editGroup.hidden = !canEdit();
+    permissionsButton.hidden = !allows(structure.level, 'control');
+  }
+
+  function windowBody(offset, limit) {
+    const body = {
+      expand: { depth: state.expansion.depth, open: [...state.expansion.open], closed: [...state.expansion.closed] },
+      offset,
+      limit,
+    };
+    if (state.view && !state.unsaved) body.view = state.view.id;
+    else body.columns = state.columns;
+    return body;
+  }
+
+  async function loadWindow(offset, limit) {
+    state.loadsPending += 1;
+    if (state.loadsPending === 1) state.loadingSince = Date.now();
+    showLoading();
+    try {
+      return await post(`/structures/${id}/rows`, windowBody(offset, limit), { reads: true });
+    } finally {
+      state.loadsPending -= 1;
+      showLoading();
+    }
+  }
+
+  function showLoading() {
+    const waited = Date.now() - state.loadingSince;
+    loading.hidden = state.loadsPending === 0;
+    loading.textContent = waited > SLOW_MS ? `Jira is slow: waiting ${Math.round(waited / 1000)} s…` : 'Loading…';
+    if (state.loadsPending && !state.window) {
+      showOverlay(waited > SLOW_MS ? `Reading from Jira takes a while (${Math.round(waited / 1000)} s so far)…` : 'Loading rows…');
+    }
+  }
+
+  function receiveWindow(window) {
+    state.window = window;
+    state.version = window.version;
+    state.receivedAt = Date.now();
+    const { total, visible_rows: visible, hidden } = window;
+    rowCount.textContent = total === visible ? plural(total, 'row') : `${plural(total, 'row')} shown of ${visible.toLocaleString()}`;
+    hiddenCount.textContent = hidden ? `${plural(hidden, 'issue')} hidden` : '';
+    hiddenCount.hidden = !hidden;
+    stale.hidden = !window.freshness.stale;
+    partial.hidden = window.stopped_at == null;
+    showFreshness();
+    if (total === 0) showEmpty(hidden);
+    else hideOverlay();
+  }
+
+  function showFreshness() {
+    const f = state.window?.freshness;
+    if (!f) return;
+    const since = Date.now() - state.receivedAt;
+    freshness.textContent = f.data_age_ms === null || f.data_age_ms === undefined
+      ? 'No Jira data needed'
+      : `Data from ${ago(f.data_age_ms + f.computed_ms_ago + since)}`;
+    freshness.title = `Computed ${ago(f.computed_ms_ago + since)} with ${plural(f.jira_requests, 'Jira request')}`;
+  }
+
+  function windowFailed(problem) {
+    if (!state.window) {
+      showOverlay(problem.detail, { error: true, retry: () => grid.reload() });
+    } else {
+      showProblem(problem, { key: 'window', title: 'Rows could not be loaded.', actions: [{ label: 'Try again', run: () => grid.reload() }] });
+    }
+  }
+
+  function showOverlay(message, { error = false, retry } = {}) {
+    overlay.hidden = false;
+    overlay.replaceChildren(h('div', { class: 'overlay-box' },
+      h('p', { class: error ? 'error-text' : 'muted', role: error ? 'alert' : null }, message),
+      retry ? button('Try again', retry) : null));
+  }
+
+  function showEmpty(hidden) {
+    overlay.hidden = false;
+    overlay.replaceChildren(h('div', { class: 'overlay-box' },
+      h('p', {}, hidden ? `Every row here is an issue Jira does not show you (${plural(hidden, 'issue')} hidden).` : 'This structure is empty.'),
+      canEdit() ? h('p', { class: 'muted' }, 'Add issues, folders and memos by hand, or add a generator that fills it from Jira.') : null,
+      canEdit() ? h('p', {}, button('Add…', () => openAdd(), { class: 'primary' }), ' ',
+        allows(state.structure.level, 'automate') ? button('Generators…', () => showGenerators()) : null) : null));
+  }
+
+  function hideOverlay() {
+    overlay.hidden = true;
+    overlay.replaceChildren();
+  }
+
+  /** Everything again: the structure, its views and rows (after a conflict, or someone else's change). */
+  async function reloadAll() {
+    state.window = null;
+    await start();
+  }
+
+  async function refresh() {
+    refreshButton.disabled = true;
+    try {
+      await post(`/structures/${id}/refresh`);
+      grid.reload();
+      announce('Reading from Jira again…');
+    } catch (problem) {
+      showProblem(problem, { title: 'Could not refresh.' });
+    } finally {
+      refreshButton.disabled = false;
+    }
+  }
+
+  // ---- Expansion ---------------------------------------------------------------------------------------
+  function saveExpansion() {
+    const { depth, open, closed } = state.expansion;
+    sessionStorage.setItem(`arbor.expansion.${id}`, JSON.stringify({ depth, open: [...open], closed: [...closed] }));
+  }
+
+  function setExpanded(row, expanded) {
+    const { depth, open, closed } = state.expansion;
+    if (expanded) {
+      closed.delete(row.key);
+      if (row.depth >= depth) open.add(row.key);
+    } else {
+      open.delete(row.key);
+      if (row.depth < depth) closed.add(row.key);
+    }
+  }
+
+  function expansionChanged() {
+    saveExpansion();
+    grid.reload();
+  }
+
+  function toggle(row) {
+    setExpanded(row, !row.expanded);
+    expansionChanged();
+  }
+
+  function showLevels(levels) {
+    if (!levels) return;
+    state.expansion = { depth: levels - 1, open: new Set(), closed: new Set() };
+    depthSelect.value = '';
+    expansionChanged();
+    announce(levels === EXPAND_ALL ? 'Showing every level.' : `Showing ${plural(levels, 'level')}.`);
+  }
+
+  /** Opens a row and every row below it: page through its subtree, opening what is closed, until none is. */
+  async function expandSubtree(row, index) {
+    if (!row?.has_children) return;
+    setExpanded(row, true);
+    try {
+      for (let more = true; more;) {
+        more = false;
+        for (let offset = index + 1; offset - index <= SUBTREE_MAX_ROWS; offset += SUBTREE_PAGE) {
+          const window = await post(`/structures/${id}/rows`, windowBody(offset, SUBTREE_PAGE), { reads: true });
+          const inside = window.rows.findIndex((r) => r.depth <= row.depth);
+          for (const below of inside < 0 ? window.rows : window.rows.slice(0, inside)) {
+            if (below.has_children && !below.expanded) {
+              setExpanded(below, true);
+              more = true;
+            }
+          }
+          if (inside >= 0 || window.rows.length < SUBTREE_PAGE) break;
+        }
+      }
+    } catch (problem) {
+      showProblem(problem, { title: 'Could not expand everything.' });
+    }
+    expansionChanged();
+    announce(`Expanded “${row.issue_key || row.title}” with everything below it.`);
+  }
+
+  function collapseSubtree(row, index) {
+    if (!row) return;
+    setExpanded(row, false);
+    for (let i = index + 1; grid.rowAt(i) && grid.rowAt(i).depth > row.depth; i += 1) {
+      if (grid.rowAt(i).expanded) setExpanded(grid.rowAt(i), false);
+    }
+    expansionChanged();
+  }
+
+  // ---- Views and columns -------------------------------------------------------------------------------
+  function showViews() {
+    fill(viewSelect, h('option', { value: '' }, 'Default columns'),
+      state.views.map((view) => h('option', { value: view.id }, view.name)));
+    viewSelect.value = state.view ? String(state.view.id) : '';
+    if (state.unsaved) viewSelect.selectedOptions[0].textContent += ' (changed)';
+    saveViewButton.hidden = !(state.unsaved && state.view && canEdit());
+    // Exports follow the chosen saved view; unsaved column changes are not part of them.
+    for (const link of exportLinks) {
+      const format = link.dataset.format;
+      const view = format !== 'json' && state.view ? `&view=${state.view.id}` : '';
+      link.href = `/api/v1/structures/${id}/export?format=${format}${view}`;
+    }
+  }
+
+  function chooseView(value) {
+    state.view = state.views.find((v) => String(v.id) === value) || null;
+    state.columns = state.view ? state.view.columns : DEFAULT_COLUMNS;
+    state.unsaved = false;
+    showViews();
+    applyColumns();
+    grid.reload();
+  }
+
+  /** Gives the grid its columns: the tree column, then every shown column with its remembered width. */
+  function applyColumns() {
+    const widths = savedWidths();
+    grid.setColumns([
+      { ...TREE_COLUMN, width: widths.tree || TREE_COLUMN.width },
+      ...state.columns.map((column, cell) => ({ column, cell })).filter(({ column }) => isShown(column)).map(({ column, cell }) => ({
+        id: columnId(column),
+        title: columnTitle(column),
+        width: widths[columnId(column)] || DEFAULT_WIDTH,
+        cell,
+        numeric: column.kind === 'totals',
+        progress: column.kind === 'progress',
+      })),
+    ]);
+  }
+
+  function resizeColumn(columnKey, width) {
+    const widths = savedWidths();
+    widths[columnKey] = width;
+    localStorage.setItem(WIDTHS_KEY, JSON.stringify(widths));
+  }
+
+  /** Moves a shown column (indices among shown data columns) and shows the view as changed. */
+  function moveColumn(from, to) {
+    const shown = state.columns.filter(isShown);
+    const [moved] = shown.splice(from, 1);
+    shown.splice(to, 0, moved);
+    const hidden = state.columns.filter((c) => !isShown(c));
+    useColumns([...hidden, ...shown]);
+  }
+
+  function useColumns(columns) {
+    state.columns = columns;
+    state.unsaved = true;
+    showViews();
+    applyColumns();
+    grid.reload();
+  }
+
+  function showColumns() {
+    openColumns({
+      columns: state.columns,
+      view: state.view,
+      canSave: canEdit(),
+      apply: (columns) => useColumns(columns),
+      save: (view, columns, name) => saveView(view, name || view.name, columns),
+      saveAs: async (name, columns) => {
+        const created = await post(`/structures/${id}/views`, { name, columns });
+        state.views.push(created);
+        state.view = created;
+        state.columns = created.columns;
+        state.unsaved = false;
+        showViews();
+        applyColumns();
+        grid.reload();
+        announce(`Saved the view “${created.name}”.`);
+      },
+      remove: async (view) => {
+        const sure = await confirmDialog({ title: 'Delete view', message: `Delete the view “${view.name}” for everyone?`, confirm: 'Delete', danger: true });
+        if (!sure) return false;
+        await del(`/structures/${id}/views/${view.id}`);
+        state.views = state.views.filter((v) => v.id !== view.id);
+        chooseView('');
+        announce(`Deleted the view “${view.name}”.`);
+        return true;
+      },
+    });
+  }
+
+  async function saveView(view, name, columns) {
+    const saved = await put(`/structures/${id}/views/${view.id}`, { name, columns });
+    state.views = state.views.map((v) => (v.id === saved.id ? saved : v));
+    state.view = saved;
+    state.columns = saved.columns;
+    state.unsaved = false;
+    showViews();
+    applyColumns();
+    grid.reload();
+    announce(`Saved the view “${saved.name}”.`);
+  }
+
+  async function saveCurrentView() {
+    try {
+      await saveView(state.view, state.view.name, state.columns);
+    } catch (problem) {
+      showProblem(problem, { title: 'The view was not saved.' });
+    }
+  }
+
+  // ---- Editing -----------------------------------------------------------------------------------------
+  /**
+   * The stored row ids of `rows`; null, with the reason shown, when the caller may not edit or a row was made
+   * by a generator (it has no stored row to name).
+   */
+  function storedRows(rows, what) {
+    if (!canEdit()) {
+      showProblem({ detail: 'Changing rows needs the Edit level on this structure.' }, { key: 'edit' });
+      return null;
+    }
+    if (!rows.length) return null;
+    if (rows.some((row) => !isManual(row))) {
+      showProblem({ detail: `Rows made by a generator cannot be ${what}; change the generator instead.` }, { key: 'edit' });
+      return null;
+    }
+    return rows.map((row) => row.row);
+  }
+
+  /** Sends an edit based on the version on screen (or `basedOn`); throws the problem if it is refused. */
+  async function sendEdit(change, done, basedOn = state.version) {
+    const result = await post(`/structures/${id}/edits`, { edit: change, based_on: basedOn });
+    changed(result);
+    announce(result.merged ? `${done} (merged with changes made meanwhile).` : `${done}.`, { label: 'Undo', run: undo });
+  }
+
+  /** Sends an edit; a refusal is shown, and a conflict offers to reload or to apply the edit again. */
+  async function edit(change, done, basedOn) {
+    try {
+      await sendEdit(change, done, basedOn);
+    } catch (problem) {
+      editFailed(problem, change, done);
+    }
+  }
+
+  function editFailed(problem, change, done) {
+    if (problem.status === 409) showConflict(problem, change, done);
+    else showProblem(problem, { key: 'edit', title: 'The change was not made.' });
+  }
+
+  function showConflict(problem, change, done) {
+    const current = problem.body.current_version;
+    showProblem({ detail: problem.detail }, {
+      key: 'edit',
+      title: 'Someone changed this structure — reload or merge.',
+      actions: [
+        { label: 'Reload', run: reloadAll },
+        ...(current ? [{ label: 'Merge my change', run: () => edit(change, done, current) }] : []),
+      ],
+    });
+  }
+
+  function changed(result) {
+    state.version = result.version;
+    undoButton.disabled = !result.can_undo;
+    redoButton.disabled = !result.can_redo;
+    grid.reload();
+  }
+
+  async function undoOrRedo(which) {
+    try {
+      const result = await post(`/structures/${id}/${which}`);
+      changed(result);
+      announce(which === 'undo' ? 'Undone.' : 'Redone.');
+    } catch (problem) {
+      showProblem(problem, { key: 'edit', title: which === 'undo' ? 'Nothing was undone.' : 'Nothing was redone.' });
+    }
+  }
+  const undo = () => undoOrRedo('undo');
+  const redo = () => undoOrRedo('redo');
+
+  function remove(rows) {
+    const ids = storedRows(rows, 'removed');
+    if (ids) edit({ op: 'remove', rows: ids }, `Removed ${plural(ids.length, 'row')}`);
+  }
+
+  /** The index of a row among the loaded rows, or -1. */
+  function indexOf(row) {
+    for (const [index, loaded] of grid.loadedRows()) if (loaded.key === row.key) return index;
+    return -1;
+  }
+
+  function indent(rows) {
+    const ids = storedRows(rows, 'moved');
+    if (!ids) return;
+    const first = indexOf(rows[0]);
+    let sibling = null;
+    for (let i = first - 1; i >= 0 && grid.rowAt(i) && grid.rowAt(i).depth >= rows[0].depth; i -= 1) {
+      if (grid.rowAt(i).depth === rows[0].depth) {
+        sibling = grid.rowAt(i);
+        break;
+      }
+    }
+    if (!sibling) {
+      announce('Nothing to indent under: the row is the first at its level.');
+      return;
+    }
+    if (!isManual(sibling)) {
+      announce('The row above was made by a generator: rows cannot be placed under it.');
+      return;
+    }
+    setExpanded(sibling, true);
+    saveExpansion();
+    edit({ op: 'move', rows: ids, to: { under: { parent: sibling.row, at: 'last' } } }, `Indented ${plural(ids.length, 'row')}`);
+  }
+
+  function outdent(rows) {
+    const ids = storedRows(rows, 'moved');
+    if (!ids) return;
+    const parent = grid.rowAt(grid.parentIndex(indexOf(rows[0])));
+    if (!parent) {
+      announce('The row is already at the top level.');
+      return;
+    }
+    if (!isManual(parent)) {
+      announce('The row is under a row a generator made: it cannot be moved out of it by hand.');
+      return;
+    }
+    edit({ op: 'move', rows: ids, to: { after: parent.row } }, `Outdented ${plural(ids.length, 'row')}`);
+  }
+
+  function copy(rows) {
+    if (!storedRows(rows, 'copied')) return;
+    state.clipboard = rows;
+    announce(`Copied ${plural(rows.length, 'row')}: paste them after a row with Ctrl+V.`);
+  }
+
+  function paste(target) {
+    if (!state.clipboard.length) {
+      announce('Nothing to paste: copy rows first (Ctrl+C).');
+      return;
+    }
+    if (!target || !storedRows([target], 'used as a place to paste')) return;
+    edit({ op: 'copy', rows: state.clipboard.map((r) => r.row), to: { after: target.row } },
+      `Pasted ${plural(state.clipboard.length, 'row')}`);
+  }
+
+  function drop({ rows, to, copy: copying }) {
+    const ids = storedRows(rows, copying ? 'copied' : 'moved');
+    if (!ids) return;
+    if (to.under) {
+      const parent = [...grid.loadedRows()].find(([, r]) => r.row === to.under.parent)?.[1];
+      if (parent) setExpanded(parent, true);
+      saveExpansion();
+    }
+    edit({ op: copying ? 'copy' : 'move', rows: ids, to }, `${copying ? 'Copied' : 'Moved'} ${plural(ids.length, 'row')}`);
+  }
+
+  /** Issue ids for what was typed: numbers are ids; keys are found among the rows loaded so far. */
+  function issueIds(text) {
+    const ids = [];
+    const unknown = [];
+    for (const word of text.split(/[\s,]+/).filter(Boolean)) {
+      if (/^\d+$/.test(word)) {
+        ids.push(Number(word));
+        continue;
+      }
+      const key = word.toUpperCase();
+      const found = [...grid.loadedRows()].find(([, row]) => row.issue_key === key);
+      if (found) ids.push(found[1].issue_id);
+      else unknown.push(word);
+    }
+    if (unknown.length) {
+      throw new Error(`arbor cannot look up ${unknown.join(', ')}: only keys of issues already shown in this structure are known. `
+        + 'Enter the issue’s numeric id instead.');
+    }
+    return ids;
+  }
+
+  function openAdd() {
+    if (!canEdit()) return;
+    const kind = h('select', {}, h('option', { value: 'issue' }, 'Issues'), h('option', { value: 'folder' }, 'Folder'),
+      h('option', { value: 'memo' }, 'Memo'));
+    const text = h('textarea', { rows: 2, required: true });
+    const hint = h('span', { class: 'field-hint' });
+    const showHint = () => {
+      hint.textContent = {
+        issue: 'Issue keys or numeric ids, separated by spaces or commas.',
+        folder: 'The folder’s name (up to 255 characters).',
+        memo: 'The memo’s text (up to 2,000 characters).',
+      }[kind.value];
+    };
+    kind.addEventListener('change', showHint);
+    showHint();
+    const focused = grid.focusedRow();
+    const where = h('select', {});
+    if (isManual(focused)) {
+      const name = focused.issue_key || focused.title;
+      where.append(h('option', { value: 'after' }, `After “${name}”`), h('option', { value: 'under' }, `Inside “${name}” (last)`));
+    }
+    where.append(h('option', { value: 'end' }, 'At the end of the structure'), h('option', { value: 'start' }, 'At the start of the structure'));
+    openDialog({
+      title: 'Add rows',
+      body: [field('What', kind), h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Content'), text, hint), field('Where', where)],
+      actions: [{
+        label: 'Add', primary: true,
+        onClick: async () => {
+          const items = kind.value === 'issue'
+            ? issueIds(text.value).map((issue) => ({ issue }))
+            : [{ [kind.value]: text.value }];
+          if (!items.length) throw new Error('Type what to add first.');
+          const at = {
+            after: () => ({ after: focused.row }),
+            under: () => ({ under: { parent: focused.row, at: 'last' } }),
+            end: () => ({ under: { parent: null, at: 'last' } }),
+            start: () => ({ under: { parent: null, at: 'first' } }),
+          }[where.value]();
+          if (where.value === 'under') {
+            setExpanded(focused, true);
+            saveExpansion();
+          }
+          const change = { op: 'add', rows: items.map((item) => ({ depth: 0, item })), at };
+          const done = `Added ${plural(items.length, 'row')}`;
+          try {
+            await sendEdit(change, done);
+          } catch (problem) {
+            // Other refusals are shown in the dialog, which stays open to fix the input.
+            if (problem.status !== 409) throw problem;
+            editFailed(problem, change, done);
+          }
+        },
+      }],
+    });
+    text.focus();
+  }
+
+  function onBoardKey(event) {
+    if (event.target.closest('input, textarea, select, dialog') || !(event.ctrlKey || event.metaKey)) return;
+    const key = event.key.toLowerCase();
+    if (key === 'z' || key === 'y') {
+      event.preventDefault();
+      if (key === 'y' || event.shiftKey) redo();
+      else undo();
+    }
+  }
+
+  // ---- Dialogs -----------------------------------------------------------------------------------------
+  function showGenerators() {
+    openGenerators({
+      structure: state.structure,
+      canChange: allows(state.structure.level, 'automate'),
+      version: () => state.version,
+      // One row of the current view: its computation is shared with the board's, so this costs no new run.
+      lastRun: () => post(`/structures/${id}/rows`, windowBody(0, 1), { reads: true }),
+      focusedRow: isManual(grid.focusedRow()) ? grid.focusedRow() : null,
+      changed: refreshStructure,
+    });
+  }
+
+  /** After a configuration change: the structure's new version, and rows computed with the change. */
+  async function refreshStructure() {
+    state.structure = await get(`/structures/${id}`);
+    state.version = state.structure.version;
+    showStructure();
+    grid.reload();
+  }
+
+  async function showPermissions() {
+    try {
+      await openPermissions({ structure: state.structure, changed: refreshStructure });
+    } catch (problem) {
+      showProblem(problem, { title: 'Permissions could not be read.' });
+    }
+  }
+
+  function showHistory() {
+    openHistory({
+      structure: state.structure,
+      me: session.account_id,
+      canRestore: canEdit(),
+      restored: (result, version) => {
+        changed(result);
+        announce(`Restored the rows of version ${version}.`, { label: 'Undo', run: undo });
+      },
+    });
+  }
+
+  function showHelp() {
+    const keys = [
+      ['↑ ↓, Home, End, Page Up, Page Down', 'Move (and select); with Shift, extend the selection; with Ctrl, move without selecting'],
+      ['→ / ←', 'Expand / collapse; or go to the first child / the parent'],
+      ['Shift+→ / Shift+←', 'Expand / collapse the whole subtree'],
+      ['Enter, double click', 'Expand or collapse'],
+      ['Space / Shift+Space', 'Select or unselect the row / select from the last selected row'],
+      ['Ctrl+→ / Ctrl+←', 'Indent / outdent'],
+      ['Delete', 'Remove'],
+      ['Ctrl+C / Ctrl+V', 'Copy rows / paste copies after the focused row'],
+      ['Ctrl+Z / Ctrl+Shift+Z, Ctrl+Y', 'Undo / redo'],
+      ['Drag and drop', 'Move rows before, after or into a row; hold Ctrl or Alt to copy'],
+      ['?', 'This list'],
+    ];
+    openDialog({
+      title: 'Keyboard',
+      wide: true,
+      body: [h('dl', { class: 'shortcuts' }, keys.map(([k, what]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, what)]))],
+    });
+  }
+
+  start();
+  return {
+    leave() {
+      clearInterval(ticker);
+      grid.destroy();
+      document.title = 'arbor';
+    },
+  };
+}
+
+function loadExpansion(id) {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(`arbor.expansion.${id}`));
+    if (saved) return { depth: saved.depth, open: new Set(saved.open), closed: new Set(saved.closed) };
+  } catch {
+    // A damaged entry is ignored: the structure opens with its top level expanded.
+  }
+  return { depth: 1, open: new Set(), closed: new Set() };
+}

@@ -1,0 +1,86 @@
+// Checking JQL and formulas as they are typed (`POST /api/v1/check/jql|formula`): the error is shown under
+// the field with the offending line and a caret at its column. A server without these endpoints answers
+// 404: then the text is checked when it is saved, and the field says so.
+
+import { post } from './api.js';
+import { fill, h } from './dom.js';
+
+const DELAY_MS = 400;
+const NAMES = { jql: 'JQL', formula: 'formula' };
+const unavailable = new Set();
+let nextId = 0;
+
+/** Watches `input` (a textarea or input) and returns the element that shows the result of checking it. */
+export function checkAsYouType(input, kind) {
+  nextId += 1;
+  const output = h('div', { class: 'check', id: `check-${nextId}`, 'aria-live': 'polite' });
+  input.setAttribute('aria-describedby', output.id);
+  let timer = 0;
+  let asked = 0;
+
+  const run = async () => {
+    const text = input.value;
+    asked += 1;
+    const ask = asked;
+    if (!text.trim() || unavailable.has(kind)) {
+      show(null);
+      return;
+    }
+    try {
+      const result = await post(`/check/${kind}`, { text }, { reads: true });
+      if (ask === asked) show(result, text);
+    } catch (problem) {
+      if (ask !== asked) return;
+      if (problem.status === 404) {
+        unavailable.add(kind);
+        show(null);
+      } else {
+        output.replaceChildren(h('span', { class: 'muted' }, `Could not check the ${NAMES[kind]}: ${problem.detail}`));
+      }
+    }
+  };
+
+  const show = (result, text) => {
+    input.removeAttribute('aria-invalid');
+    if (!result) {
+      fill(output, unavailable.has(kind) ? h('span', { class: 'muted' }, `The ${NAMES[kind]} is checked when you save.`) : null);
+      return;
+    }
+    if (result.valid) {
+      output.replaceChildren(h('span', { class: 'check-ok' }, `Valid ${NAMES[kind]}`));
+      return;
+    }
+    input.setAttribute('aria-invalid', 'true');
+    const where = result.line ? ` (line ${result.line}, column ${result.column})` : '';
+    fill(output, h('span', { class: 'error-text' }, `${result.message}${where}`),
+      result.line ? errorLine(text, result.line, result.column) : null,
+      result.line ? h('button', {
+        type: 'button', class: 'link-button',
+        onclick: () => {
+          const at = offsetOf(text, result.line, result.column);
+          input.focus();
+          input.setSelectionRange(at, at);
+        },
+      }, 'Go to the error') : null);
+  };
+
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(run, DELAY_MS);
+  });
+  run();
+  return output;
+}
+
+/** The offending line with a caret under the column (both 1-based). */
+function errorLine(text, line, column) {
+  const source = (text.split('\n')[line - 1] || '').replaceAll('\t', ' ');
+  return h('pre', { class: 'check-line', 'aria-hidden': 'true' }, `${source}\n${' '.repeat(Math.max(0, column - 1))}^`);
+}
+
+function offsetOf(text, line, column) {
+  const lines = text.split('\n');
+  let offset = 0;
+  for (let i = 0; i < line - 1 && i < lines.length; i += 1) offset += lines[i].length + 1;
+  return Math.min(text.length, offset + column - 1);
+}
