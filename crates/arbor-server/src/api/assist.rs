@@ -154,7 +154,7 @@ pub async fn jira_metadata(
         .cloned()
         .unwrap_or_default();
     let mut named: Vec<Named> = list.iter().filter_map(named).collect();
-    named.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    named.sort_by_key(|n| n.name.to_lowercase());
     Ok(Json(named))
 }
 
