@@ -429,6 +429,21 @@ impl JiraClient {
         .await
     }
 
+    /// `GET issue/{key}?fields=`: an issue found by its key, with nothing but its id and key (`NotFound`
+    /// when it does not exist or the person may not see it).
+    pub async fn issue_by_key(&self, who: &AccessToken, key: &str) -> Result<Value, JiraError> {
+        if !arbor_core::generator::is_issue_key(key) {
+            return Err(JiraError::BadRequest {
+                messages: vec![format!(
+                    "`{}` is not an issue key (like ABC-123)",
+                    key.chars().take(40).collect::<String>()
+                )],
+            });
+        }
+        self.get(who, &format!("issue/{key}"), &[("fields", String::new())])
+            .await
+    }
+
     pub async fn fields(&self, who: &AccessToken) -> Result<Value, JiraError> {
         self.get(who, "field", &[]).await
     }

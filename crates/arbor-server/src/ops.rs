@@ -118,6 +118,7 @@ pub async fn metrics(
         api::assist::check_jql,
         api::assist::check_formula,
         api::assist::jira_metadata,
+        api::assist::issue_ids,
     )
 )]
 #[derive(Debug)]

@@ -9,21 +9,81 @@ use crate::error::ApiError;
 
 /// `(name, content type, content)` of every asset under `/assets/`.
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("board.css", "text/css; charset=utf-8", include_str!("../web/board.css")),
-    ("favicon.svg", "image/svg+xml", include_str!("../web/favicon.svg")),
-    ("app.js", "text/javascript; charset=utf-8", include_str!("../web/app.js")),
-    ("api.js", "text/javascript; charset=utf-8", include_str!("../web/api.js")),
-    ("board.js", "text/javascript; charset=utf-8", include_str!("../web/board.js")),
-    ("check.js", "text/javascript; charset=utf-8", include_str!("../web/check.js")),
-    ("columns.js", "text/javascript; charset=utf-8", include_str!("../web/columns.js")),
-    ("dialog.js", "text/javascript; charset=utf-8", include_str!("../web/dialog.js")),
-    ("dom.js", "text/javascript; charset=utf-8", include_str!("../web/dom.js")),
-    ("generators.js", "text/javascript; charset=utf-8", include_str!("../web/generators.js")),
-    ("grid.js", "text/javascript; charset=utf-8", include_str!("../web/grid.js")),
-    ("history.js", "text/javascript; charset=utf-8", include_str!("../web/history.js")),
-    ("list.js", "text/javascript; charset=utf-8", include_str!("../web/list.js")),
-    ("notices.js", "text/javascript; charset=utf-8", include_str!("../web/notices.js")),
-    ("permissions.js", "text/javascript; charset=utf-8", include_str!("../web/permissions.js")),
+    (
+        "board.css",
+        "text/css; charset=utf-8",
+        include_str!("../web/board.css"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../web/favicon.svg"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/api.js"),
+    ),
+    (
+        "board.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/board.js"),
+    ),
+    (
+        "check.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/check.js"),
+    ),
+    (
+        "columns.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/columns.js"),
+    ),
+    (
+        "dialog.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/dialog.js"),
+    ),
+    (
+        "dom.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/dom.js"),
+    ),
+    (
+        "generators.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/generators.js"),
+    ),
+    (
+        "grid.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/grid.js"),
+    ),
+    (
+        "history.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/history.js"),
+    ),
+    (
+        "list.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/list.js"),
+    ),
+    (
+        "notices.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/notices.js"),
+    ),
+    (
+        "permissions.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/permissions.js"),
+    ),
 ];
 
 /// `GET /`: the board's page.

@@ -598,25 +598,17 @@ export function showBoard(main, session, id) {
     edit({ op: copying ? 'copy' : 'move', rows: ids, to }, `${copying ? 'Copied' : 'Moved'} ${plural(ids.length, 'row')}`);
   }
 
-  /** Issue ids for what was typed: numbers are ids; keys are found among the rows loaded so far. */
-  function issueIds(text) {
-    const ids = [];
-    const unknown = [];
-    for (const word of text.split(/[\s,]+/).filter(Boolean)) {
-      if (/^\d+$/.test(word)) {
-        ids.push(Number(word));
-        continue;
-      }
-      const key = word.toUpperCase();
-      const found = [...grid.loadedRows()].find(([, row]) => row.issue_key === key);
-      if (found) ids.push(found[1].issue_id);
-      else unknown.push(word);
+  /** Issue ids for what was typed, in order: numbers are ids; keys are looked up in Jira as you. */
+  async function issueIds(text) {
+    const words = text.split(/[\s,]+/).filter(Boolean);
+    const keys = words.filter((word) => !/^\d+$/.test(word)).map((word) => word.toUpperCase());
+    const found = keys.length
+      ? await get(`/jira/issue-ids?keys=${encodeURIComponent(keys.join(','))}`)
+      : { ids: {}, missing: [] };
+    if (found.missing.length) {
+      throw new Error(`Jira does not show you ${found.missing.join(', ')}: check the ${found.missing.length === 1 ? 'key' : 'keys'}.`);
     }
-    if (unknown.length) {
-      throw new Error(`arbor cannot look up ${unknown.join(', ')}: only keys of issues already shown in this structure are known. `
-        + 'Enter the issue’s numeric id instead.');
-    }
-    return ids;
+    return words.map((word) => (/^\d+$/.test(word) ? Number(word) : found.ids[word.toUpperCase()]));
   }
 
   function openAdd() {
@@ -648,7 +640,7 @@ export function showBoard(main, session, id) {
         label: 'Add', primary: true,
         onClick: async () => {
           const items = kind.value === 'issue'
-            ? issueIds(text.value).map((issue) => ({ issue }))
+            ? (await issueIds(text.value)).map((issue) => ({ issue }))
             : [{ [kind.value]: text.value }];
           if (!items.length) throw new Error('Type what to add first.');
           const at = {

@@ -1,13 +1,11 @@
 // Checking JQL and formulas as they are typed (`POST /api/v1/check/jql|formula`): the error is shown under
-// the field with the offending line and a caret at its column. A server without these endpoints answers
-// 404: then the text is checked when it is saved, and the field says so.
+// the field with the offending line and a caret at its column.
 
 import { post } from './api.js';
 import { fill, h } from './dom.js';
 
 const DELAY_MS = 400;
 const NAMES = { jql: 'JQL', formula: 'formula' };
-const unavailable = new Set();
 let nextId = 0;
 
 /** Watches `input` (a textarea or input) and returns the element that shows the result of checking it. */
@@ -22,7 +20,7 @@ export function checkAsYouType(input, kind) {
     const text = input.value;
     asked += 1;
     const ask = asked;
-    if (!text.trim() || unavailable.has(kind)) {
+    if (!text.trim()) {
       show(null);
       return;
     }
@@ -31,19 +29,14 @@ export function checkAsYouType(input, kind) {
       if (ask === asked) show(result, text);
     } catch (problem) {
       if (ask !== asked) return;
-      if (problem.status === 404) {
-        unavailable.add(kind);
-        show(null);
-      } else {
-        output.replaceChildren(h('span', { class: 'muted' }, `Could not check the ${NAMES[kind]}: ${problem.detail}`));
-      }
+      output.replaceChildren(h('span', { class: 'muted' }, `Could not check the ${NAMES[kind]}: ${problem.detail}`));
     }
   };
 
   const show = (result, text) => {
     input.removeAttribute('aria-invalid');
     if (!result) {
-      fill(output, unavailable.has(kind) ? h('span', { class: 'muted' }, `The ${NAMES[kind]} is checked when you save.`) : null);
+      fill(output, null);
       return;
     }
     if (result.valid) {

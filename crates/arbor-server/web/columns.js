@@ -6,36 +6,21 @@ import { h } from './dom.js';
 import { field, openDialog } from './dialog.js';
 import { checkAsYouType } from './check.js';
 
-/** Names of Jira's system fields, used until the server's field list (`GET /api/v1/fields`) answers. */
-const SYSTEM_FIELDS = [
-  ['summary', 'Summary'], ['status', 'Status'], ['assignee', 'Assignee'], ['reporter', 'Reporter'],
-  ['priority', 'Priority'], ['issuetype', 'Type'], ['project', 'Project'], ['resolution', 'Resolution'],
-  ['created', 'Created'], ['updated', 'Updated'], ['duedate', 'Due date'], ['labels', 'Labels'],
-  ['components', 'Components'], ['fixVersions', 'Fix versions'], ['timeoriginalestimate', 'Original estimate'],
-  ['timeestimate', 'Remaining estimate'], ['timespent', 'Time spent'],
-];
-
 const FUNCTIONS = { sum: 'Sum', min: 'Min', max: 'Max', avg: 'Average', count: 'Count', distinct: 'Distinct' };
 const SCOPES = { all: 'the row and everything below', children: 'the rows directly below', leaves: 'the leaves below' };
 const BASES = { story_points: 'story points', time_tracking: 'time tracking', resolution: 'resolution' };
 
 let fieldList = null;
 
-/** `[{id, name}]` of Jira fields: the server's list, or the system fields when it has none. */
+/** `[{id, name, kind}]` of the site's Jira fields, as Jira lists them to the signed-in person. */
 export async function loadFields() {
-  if (!fieldList) {
-    try {
-      fieldList = await get('/fields');
-    } catch (problem) {
-      if (problem.status !== 404) throw problem;
-      fieldList = SYSTEM_FIELDS.map(([id, name]) => ({ id, name }));
-    }
-  }
+  fieldList ??= await get('/jira/fields');
   return fieldList;
 }
 
+/** A field's name once the list is loaded (the board loads it before showing columns), else its id. */
 function fieldName(id) {
-  return fieldList?.find((f) => f.id === id)?.name ?? SYSTEM_FIELDS.find(([f]) => f === id)?.[1] ?? id;
+  return fieldList?.find((f) => f.id === id)?.name ?? id;
 }
 
 /** A column's heading, made from its configuration. */

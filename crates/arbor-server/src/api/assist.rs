@@ -1,15 +1,19 @@
 //! What editors need while people type: JQL and formula checks that point at the error, and the Jira site's
 //! fields, issue types, link types and statuses (read as the person, from the metadata cache).
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use arbor_core::formula::Formula;
+use arbor_core::generator::is_issue_key;
 use arbor_jira::cache::MetaKind;
+use arbor_jira::client::JiraError;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Body, Param};
+use super::{Body, Param, Query};
 use crate::error::{ApiError, ApiResult};
 use crate::people;
 use crate::session::Caller;
@@ -74,7 +78,7 @@ fn bounded(body: &CheckBody) -> ApiResult<&str> {
 pub async fn check_jql(_caller: Caller, Body(body): Body<CheckBody>) -> ApiResult<Json<Checked>> {
     Ok(Json(match jql::parse(bounded(&body)?) {
         Ok(_) => Checked::valid(),
-        Err(error) => Checked::error(error.to_string(), error.line, error.column),
+        Err(error) => Checked::error(error.reason(), error.line, error.column),
     }))
 }
 
@@ -167,4 +171,71 @@ fn named(item: &Value) -> Option<Named> {
         inward: text(&item["inward"]),
         outward: text(&item["outward"]),
     })
+}
+
+/// The most keys one lookup resolves.
+const MAX_KEYS: usize = 50;
+
+/// `?keys=A-1,B-2`
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeysQuery {
+    pub keys: String,
+}
+
+/// Issue ids by key, and the keys Jira does not show you (or that do not exist: Jira does not say which).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssueIds {
+    pub ids: BTreeMap<String, u64>,
+    pub missing: Vec<String>,
+}
+
+/// `GET /api/v1/jira/issue-ids?keys=A-1,B-2`: the ids of issues named by key (up to 50), as Jira shows them
+/// to you — what adding issues by key needs, since structures store ids.
+#[utoipa::path(get, path = "/api/v1/jira/issue-ids", tag = "assist",
+    params(("keys" = String, Query, description = "issue keys, separated by commas")),
+    responses((status = 200, body = IssueIds)))]
+pub async fn issue_ids(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(query): Query<KeysQuery>,
+) -> ApiResult<Json<IssueIds>> {
+    let keys: BTreeSet<String> = query
+        .keys
+        .split(',')
+        .map(|k| k.trim().to_uppercase())
+        .filter(|k| !k.is_empty())
+        .collect();
+    if let Some(bad) = keys.iter().find(|k| !is_issue_key(k)) {
+        return Err(ApiError::bad_request(format!(
+            "`{}` is not an issue key (like ABC-123)",
+            bad.chars().take(40).collect::<String>()
+        )));
+    }
+    if keys.len() > MAX_KEYS {
+        return Err(ApiError::bad_request(format!(
+            "at most {MAX_KEYS} keys at a time"
+        )));
+    }
+    let site = state
+        .site(caller.tenant)
+        .ok_or_else(ApiError::unauthorized)?;
+    let who = people::credentials(&state, &caller).await?;
+    let mut found = IssueIds {
+        ids: BTreeMap::new(),
+        missing: Vec::new(),
+    };
+    for key in keys {
+        match site.loader.client().issue_by_key(&who.token, &key).await {
+            Ok(issue) => match issue["id"].as_str().and_then(|id| id.parse().ok()) {
+                Some(id) => {
+                    found.ids.insert(key, id);
+                }
+                None => found.missing.push(key),
+            },
+            Err(JiraError::NotFound) => found.missing.push(key),
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(Json(found))
 }

@@ -102,8 +102,9 @@ pub async fn generators(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGeneratorBody {
+    /// A generator: `{"kind": "insert_jql", "jql": "…"}`, `{"kind": "extend_children", "levels": …}`, ….
     #[schema(value_type = Object)]
-    pub config: Generator,
+    pub config: serde_json::Value,
     /// Where its row goes: `{"under": {"parent": null, "at": "first"}}`, `{"after": 12}`.
     #[schema(value_type = Object)]
     pub at: Position,
@@ -118,10 +119,12 @@ pub struct NewGeneratorResult {
     pub version: u64,
 }
 
-fn checked_generator(config: &Generator) -> ApiResult<()> {
-    config
-        .validate()
-        .map_err(|e| ApiError::bad_request(format!("the generator is not valid: {e}")))
+/// A generator configuration from a request, checked (its shape, JQL and formulas) and in its stored form;
+/// a 400 that says what is wrong (and where in a query or formula) otherwise.
+fn generator_config(config: serde_json::Value) -> ApiResult<serde_json::Value> {
+    let generator: Generator = serde_json::from_value(config)
+        .map_err(|e| ApiError::bad_request(format!("the generator is not valid: {e}")))?;
+    serde_json::to_value(&generator).map_err(|e| ApiError::internal(&e))
 }
 
 /// `POST /api/v1/structures/{id}/generators` (Automate): stores the configuration, then adds its row.
@@ -134,9 +137,8 @@ pub async fn add_generator(
     Param(id): Param<u64>,
     Body(body): Body<NewGeneratorBody>,
 ) -> ApiResult<(StatusCode, Json<NewGeneratorResult>)> {
-    checked_generator(&body.config)?;
+    let config = generator_config(body.config)?;
     let access = authorize(&state, &caller, id, Level::Automate, "generator.add").await?;
-    let config = serde_json::to_value(&body.config).map_err(|e| ApiError::internal(&e))?;
     let mut changing = content::lock_for_change(&state, caller.tenant, &access.meta).await?;
     let loaded = changing.loaded()?;
     if body.based_on > loaded.version.get() {
@@ -231,8 +233,9 @@ pub async fn add_generator(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorBody {
+    /// A generator: `{"kind": "insert_jql", "jql": "…"}`, `{"kind": "extend_children", "levels": …}`, ….
     #[schema(value_type = Object)]
-    pub config: Generator,
+    pub config: serde_json::Value,
     pub based_on: u64,
 }
 
@@ -252,7 +255,7 @@ pub async fn change_generator(
     Param((id, generator)): Param<(u64, u64)>,
     Body(body): Body<GeneratorBody>,
 ) -> ApiResult<Json<VersionResult>> {
-    checked_generator(&body.config)?;
+    let config = generator_config(body.config)?;
     let access = authorize(&state, &caller, id, Level::Automate, "generator.change").await?;
     let gid = GeneratorId::new(generator).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let existing = state
@@ -262,7 +265,6 @@ pub async fn change_generator(
     if !existing.contains_key(&gid) {
         return Err(ApiError::not_found("no such generator in this structure"));
     }
-    let config = serde_json::to_value(&body.config).map_err(|e| ApiError::internal(&e))?;
     let version = state
         .store
         .set_generator(

@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/session", get(structures::session))
         .route("/check/jql", post(assist::check_jql))
         .route("/check/formula", post(assist::check_formula))
+        .route("/jira/issue-ids", get(assist::issue_ids))
         .route("/jira/{kind}", get(assist::jira_metadata))
         .route(
             "/structures",

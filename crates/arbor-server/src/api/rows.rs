@@ -317,17 +317,24 @@ fn column_title(column: &Column) -> String {
     }
 }
 
-fn field_cell(value: &FieldValue) -> Cell {
+/// A field's cell; a status carries its category (the key of other named values, such as a project's, is
+/// not a category).
+fn field_cell(value: &FieldValue, is_status: bool) -> Cell {
     let category = match value {
-        FieldValue::Named { key: Some(key), .. } => Some(key.to_string()),
+        FieldValue::Named { key: Some(key), .. } if is_status => Some(key.to_string()),
         _ => None,
     };
     Cell::new(value.display(), value.as_number(), category)
 }
 
-fn cell(values: &ColumnValues, row: usize) -> Option<Cell> {
+/// The cell of `row` in the column `column` with these values.
+fn cell(column: &Column, values: &ColumnValues, row: usize) -> Option<Cell> {
+    let is_status = matches!(column, Column::Field { field } if field.as_str() == "status");
     match values {
-        ColumnValues::Field(list) => list.get(row)?.as_ref().map(field_cell),
+        ColumnValues::Field(list) => list
+            .get(row)?
+            .as_ref()
+            .map(|value| field_cell(value, is_status)),
         ColumnValues::Computed(list) => match list.get(row)? {
             Ok(value) => {
                 let text = value.to_string();
@@ -551,7 +558,12 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
             issue_key,
             title,
             has_children: has_children(forest, row),
-            cells: result.values.iter().map(|v| cell(v, row)).collect(),
+            cells: result
+                .columns
+                .iter()
+                .zip(&result.values)
+                .map(|(column, values)| cell(column, values, row))
+                .collect(),
             expanded: false,
         };
         // Strings, numbers, booleans and lists into a Vec: this cannot fail. Were it to, the row would
@@ -732,18 +744,20 @@ fn export_table(result: &compute::Result, columns: &[Column]) -> export::Table {
                 key.map_or(export::Cell::Empty, export::Cell::Text),
                 export::Cell::Text(title),
             ];
-            cells.extend(result.values.iter().map(|values| match cell(values, row) {
-                None => export::Cell::Empty,
-                Some(Cell::Detailed(DetailedCell {
-                    error: Some(error), ..
-                })) => export::Cell::Text(format!("error: {error}")),
-                Some(Cell::Detailed(DetailedCell {
-                    number: Some(n), ..
-                })) => export::Cell::Number(n),
-                Some(Cell::Text(text) | Cell::Detailed(DetailedCell { text, .. })) => {
-                    export::Cell::Text(text)
-                }
-            }));
+            cells.extend(result.columns.iter().zip(&result.values).map(
+                |(column, values)| match cell(column, values, row) {
+                    None => export::Cell::Empty,
+                    Some(Cell::Detailed(DetailedCell {
+                        error: Some(error), ..
+                    })) => export::Cell::Text(format!("error: {error}")),
+                    Some(Cell::Detailed(DetailedCell {
+                        number: Some(n), ..
+                    })) => export::Cell::Number(n),
+                    Some(Cell::Text(text) | Cell::Detailed(DetailedCell { text, .. })) => {
+                        export::Cell::Text(text)
+                    }
+                },
+            ));
             export::ExportRow {
                 depth: result.forest.depth(row),
                 cells,

@@ -324,8 +324,8 @@ async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
             json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
         )
         .await;
-    let columns =
-        json!([{"kind": "field", "field": "status"}, {"kind": "field", "field": "issuetype"}]);
+    let columns = json!([{"kind": "field", "field": "status"}, {"kind": "field", "field": "issuetype"},
+        {"kind": "field", "field": "project"}]);
     let window = |expand: Value, offset: u64, limit: u64| {
         let body = json!({"columns": columns, "expand": expand, "offset": offset, "limit": limit});
         let admin = &admin;
@@ -362,9 +362,10 @@ async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
     }
     for row in &all_rows {
         assert_eq!(row["expanded"], row["has_children"], "{row}");
-        // A status carries its category; an issue type is text only.
+        // A status carries its category; an issue type, or a project (whose key is no category), is text.
         assert!(row["cells"][0]["category"].is_string(), "{row}");
         assert!(row["cells"][1].is_string(), "{row}");
+        assert!(row["cells"][2].is_string(), "{row}");
     }
     // Only the top level (no row shallower than depth 0 is expanded): every row collapsed.
     let top = window(json!({"depth": 0}), 0, 2000).await;
