@@ -617,8 +617,9 @@ pub async fn refresh(
     let kept = state.computed.take_person(caller.tenant, &caller.account);
     let tenant = jira_tenant(caller.tenant);
     let mut issues = HashSet::new();
+    // Every issue the computation read, not only those it shows: filters and sorts read issues they leave out.
     for result in kept.iter().filter(|r| r.structure == access.meta.id) {
-        issues.extend((0..result.forest.len()).filter_map(|row| result.forest.issue(row)));
+        issues.extend(result.data.issues().map(|issue| issue.id));
     }
     for issue in &issues {
         state.caches.invalidate_issue(&tenant, *issue).await;
