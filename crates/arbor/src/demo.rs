@@ -71,7 +71,24 @@ fn master_key(dir: &Path) -> anyhow::Result<MasterKey> {
 }
 
 /// Starts the simulator with the real data, or a synthetic site.
-async fn start_sim(tidev: &Path) -> anyhow::Result<RunningSim> {
+/// The simulator's port: next to arbor's (`port + 1`), so that its address — the Jira site's, which names the
+/// demo's tenant — is the same at every start and the data directory's structures stay reachable. With port 0
+/// (tests), or when that port is taken, any free port (a restart then starts a new tenant, and says so).
+fn sim_port(port: u16) -> u16 {
+    let Some(next) = port.checked_add(1).filter(|_| port != 0) else {
+        return 0;
+    };
+    if std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, next)).is_ok() {
+        next
+    } else {
+        eprintln!(
+            "port {next} is taken: the simulated Jira site gets another address, so structures of earlier demo runs are not shown"
+        );
+        0
+    }
+}
+
+async fn start_sim(tidev: &Path, port: u16) -> anyhow::Result<RunningSim> {
     let data = if tidev.join("issues.jsonl.gz").exists() {
         DataSource::Tidev(tidev.to_path_buf())
     } else {
@@ -85,6 +102,7 @@ async fn start_sim(tidev: &Path) -> anyhow::Result<RunningSim> {
         }
     };
     let mut config = SimConfig::new(data);
+    config.port = port;
     config.controls.quota.hourly_points = 0;
     config.controls.quota.burst_per_second = 0;
     Ok(jira_sim::server::start(config).await?)
@@ -274,7 +292,7 @@ impl Demo {
 
 /// Starts the simulator, the store and the server, and creates the example structures on first start.
 pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
-    let sim = start_sim(&options.tidev).await?;
+    let sim = start_sim(&options.tidev, sim_port(options.port)).await?;
     let choices = sim.handle().with_site(choose)?;
     let people = sim.handle().with_site(|site| {
         ["admin", "dev"]

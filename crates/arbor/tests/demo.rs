@@ -180,3 +180,39 @@ async fn the_demo_works_and_leaves_no_issue_data_on_disk_or_in_logs() {
     }
     assert!(found.is_empty(), "issue data on disk or in logs: {found:?}");
 }
+
+#[tokio::test]
+async fn a_restarted_demo_keeps_its_tenant_and_structures() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two free neighbouring ports for arbor and its simulator.
+    let port = (20_000u16..60_000)
+        .step_by(7)
+        .find(|p| {
+            std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok()
+        })
+        .unwrap();
+    let options = DemoOptions {
+        data_dir: dir.path().join("data"),
+        port,
+        tidev: dir.path().join("no-such-archive"),
+    };
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let demo = demo::start(&options).await.unwrap();
+        let state = &demo.server.state;
+        let tenant = state.sites[0].tenant;
+        let ids: Vec<u64> = state
+            .store
+            .structures(tenant)
+            .await
+            .unwrap()
+            .iter()
+            .map(|s| s.id.get())
+            .collect();
+        seen.push((tenant, ids));
+        demo.stop().await.unwrap();
+    }
+    assert!(!seen[0].1.is_empty());
+    assert_eq!(seen[0], seen[1]);
+}

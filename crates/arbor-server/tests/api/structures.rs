@@ -401,21 +401,35 @@ async fn refresh_now_reads_everything_behind_the_structure_again() {
     let app = spawn().await;
     let me = app.sign_in("admin").await;
     let id = me.create("Fresh").await;
-    me.add_generator(id, json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}))
-        .await;
-    me.add_generator(id, json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}))
-        .await;
+    me.add_generator(
+        id,
+        json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
+    )
+    .await;
+    me.add_generator(
+        id,
+        json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
+    )
+    .await;
     // A filter reads issues it then leaves out: their data is behind the structure too.
     me.add_generator(id, json!({"kind": "filter_jql", "jql": "status != Done"}))
         .await;
     let first = me.rows(id, None).await;
-    assert!(first["freshness"]["jira_requests"].as_u64() > Some(0), "{first}");
+    assert!(
+        first["freshness"]["jira_requests"].as_u64() > Some(0),
+        "{first}"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
-    let (status, _) = me.post(&format!("/api/v1/structures/{id}/refresh"), json!({})).await;
+    let (status, _) = me
+        .post(&format!("/api/v1/structures/{id}/refresh"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let again = me.rows(id, None).await;
     let freshness = &again["freshness"];
     assert!(freshness["jira_requests"].as_u64() > Some(0), "{freshness}");
-    assert!(freshness["data_age_ms"].as_u64() < Some(1000), "{freshness}");
+    assert!(
+        freshness["data_age_ms"].as_u64() < Some(1000),
+        "{freshness}"
+    );
     app.stop().await;
 }
