@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use arbor_core::formula::Formula;
 use arbor_core::generator::is_issue_key;
 use arbor_jira::cache::MetaKind;
-use arbor_jira::client::JiraError;
+use arbor_jira::client::{Credentials, JiraError};
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -132,10 +132,21 @@ pub async fn jira_metadata(
             ));
         }
     };
+    let who = people::credentials(&state, &caller).await?;
+    Ok(Json(site_list(&state, &caller, &who, kind).await?))
+}
+
+/// The site's fields, issue types, link types or statuses as Jira lists them to the caller (from the
+/// metadata cache), sorted by name.
+pub async fn site_list(
+    state: &AppState,
+    caller: &Caller,
+    who: &Credentials,
+    kind: MetaKind,
+) -> ApiResult<Vec<Named>> {
     let site = state
         .site(caller.tenant)
         .ok_or_else(ApiError::unauthorized)?;
-    let who = people::credentials(&state, &caller).await?;
     let client = site.loader.client().clone();
     let token = who.token.clone();
     let answer = state
@@ -159,7 +170,7 @@ pub async fn jira_metadata(
         .unwrap_or_default();
     let mut named: Vec<Named> = list.iter().filter_map(named).collect();
     named.sort_by_key(|n| n.name.to_lowercase());
-    Ok(Json(named))
+    Ok(named)
 }
 
 fn named(item: &Value) -> Option<Named> {

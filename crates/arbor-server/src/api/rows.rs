@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::config::{shown_config, view_info};
-use super::{Access, Body, Param, Query, authorize, load_generators};
+use super::{Access, Body, Param, Query, assist, authorize, load_generators};
 use crate::audit;
 use crate::compute;
 use crate::content;
@@ -26,6 +26,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::export;
 use crate::session::Caller;
 use crate::state::{AppState, jira_tenant};
+use arbor_jira::cache::MetaKind;
+use arbor_jira::client::Credentials;
 
 /// The largest window one request may ask for.
 const MAX_WINDOW: usize = 2000;
@@ -306,15 +308,55 @@ async fn inserted_rows(
     }
 }
 
-fn column_title(column: &Column) -> String {
-    match column {
-        Column::Field { field } => field.as_str().to_owned(),
-        Column::Totals {
-            function, field, ..
-        } => format!("{function:?} of {field}").to_lowercase(),
-        Column::Progress { basis } => format!("Progress ({basis:?})").to_lowercase(),
-        Column::Formula { formula } => formula.clone(),
-    }
+/// The columns' titles, with the site's field names ("Sum of Story Points"). Should Jira not list its fields,
+/// field ids stand in: a title is not worth failing a window or an export for.
+async fn column_titles(
+    state: &AppState,
+    caller: &Caller,
+    who: &Credentials,
+    columns: &[Column],
+) -> Vec<String> {
+    let fields = match assist::site_list(state, caller, who, MetaKind::Fields).await {
+        Ok(fields) => fields,
+        Err(error) => {
+            tracing::warn!(detail = %error.detail, "field names unavailable; column titles show field ids");
+            Vec::new()
+        }
+    };
+    // A field's name; totals name a field or a formula variable (`story_points` → "story points").
+    let name = |field: &str| {
+        fields
+            .iter()
+            .find(|f| f.id == field)
+            .map_or_else(|| field.replace('_', " "), |f| f.name.clone())
+    };
+    columns
+        .iter()
+        .map(|column| match column {
+            Column::Field { field } => name(field.as_str()),
+            Column::Totals {
+                function, field, ..
+            } => format!("{} of {}", capitalised(&serde_words(function)), name(field)),
+            Column::Progress { basis } => format!("Progress ({})", serde_words(basis)),
+            Column::Formula { formula } => formula.clone(),
+        })
+        .collect()
+}
+
+/// A unit enum's serialised name as words: `story_points` → "story points".
+fn serde_words(value: &impl Serialize) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(|s| s.replace('_', " ")))
+        .unwrap_or_default()
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// A field's cell; a status carries its category (the key of other named values, such as a project's, is
@@ -484,7 +526,7 @@ pub async fn window(
     audit::read(&state, &caller, access.meta.id).await?;
     let head = Window {
         version: access.meta.version.get(),
-        columns: columns.iter().map(column_title).collect(),
+        columns: column_titles(&state, &caller, &access.who, &columns).await,
         total,
         visible_rows: forest.len(),
         hidden: result.hidden,
@@ -678,7 +720,8 @@ pub async fn export(
         "csv" | "xlsx" => {
             let columns = chosen_columns(&state, &caller, &access, query.view, None).await?;
             let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
-            let table = export_table(&result, &columns);
+            let names = column_titles(&state, &caller, &access.who, &columns).await;
+            let table = export_table(&result, names);
             if query.format == "csv" {
                 ("text/csv; charset=utf-8", "csv", export::csv(&table))
             } else {
@@ -734,9 +777,9 @@ fn safe_file_name(name: &str) -> String {
     }
 }
 
-fn export_table(result: &compute::Result, columns: &[Column]) -> export::Table {
+fn export_table(result: &compute::Result, names: Vec<String>) -> export::Table {
     let mut titles = vec!["Key".to_owned(), "Title".to_owned()];
-    titles.extend(columns.iter().map(column_title));
+    titles.extend(names);
     let summary = FieldId::new("summary");
     let rows = (0..result.forest.len())
         .map(|row| {

@@ -339,6 +339,8 @@ async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
     };
     let all = window(json!({"depth": 100}), 0, 2000).await;
     let all_rows = all["rows"].as_array().unwrap().clone();
+    // Columns are titled with the site's field names.
+    assert_eq!(all["columns"], json!(["Status", "Issue Type", "Project"]));
     assert_eq!(all["total"], all_rows.len());
     assert!(
         all_rows.len() > 300,
