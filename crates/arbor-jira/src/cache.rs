@@ -160,6 +160,9 @@ pub enum PeopleKind {
         project: u64,
         role: u64,
     },
+    /// Metadata as Jira lists it to the person (fields and issue types depend on the projects they may
+    /// browse), for what is shown to them.
+    Metadata(MetaKind),
 }
 
 /// How fresh a cached value is.

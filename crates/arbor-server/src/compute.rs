@@ -65,6 +65,7 @@ const BLOCK: usize = 256;
 /// copies of contiguous bytes rather than walking issue data scattered over the heap on every scroll.
 #[derive(Debug)]
 pub struct Encoded {
+    rows: usize,
     blocks: Vec<OnceLock<Block>>,
 }
 
@@ -79,27 +80,25 @@ pub struct Block {
 impl Encoded {
     fn new(rows: usize) -> Self {
         Self {
+            rows,
             blocks: (0..rows.div_ceil(BLOCK)).map(|_| OnceLock::new()).collect(),
         }
     }
 
-    /// The serialised row `row`, encoding its block with `encode(first, end)` the first time it is needed.
-    pub fn row(&self, row: usize, encode: impl FnOnce(usize, usize) -> Block) -> &[u8] {
-        let Some(block) = self.blocks.get(row / BLOCK) else {
-            return &[];
-        };
+    /// The serialised row `row`, encoding its block with `encode(first, end)` the first time it is needed;
+    /// `None` for a row the forest does not have.
+    pub fn row(&self, row: usize, encode: impl FnOnce(usize, usize) -> Block) -> Option<&[u8]> {
         let first = row / BLOCK * BLOCK;
-        let block = block.get_or_init(|| encode(first, first + BLOCK));
+        let block = self
+            .blocks
+            .get(row / BLOCK)?
+            .get_or_init(|| encode(first, (first + BLOCK).min(self.rows)));
         let index = row - first;
         let start = match index.checked_sub(1) {
-            Some(before) => block.ends.get(before).copied().unwrap_or(0),
+            Some(before) => *block.ends.get(before)?,
             None => 0,
         };
-        block
-            .ends
-            .get(index)
-            .and_then(|&end| block.bytes.get(start..end))
-            .unwrap_or(&[])
+        block.bytes.get(start..*block.ends.get(index)?)
     }
 }
 

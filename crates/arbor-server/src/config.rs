@@ -25,8 +25,7 @@ pub struct ServerConfig {
     /// How long a computed effective forest is reused for the same person, structure version and view before
     /// it is computed again (the issue data under it has its own, longer TTLs).
     pub forest_reuse: Duration,
-    /// The bearer token a Prometheus scraper presents for `/metrics`; without one, only clients on this
-    /// machine (loopback) may read them.
+    /// The bearer token a Prometheus scraper presents for `/metrics`; without one, metrics are off.
     pub metrics_token: Option<secrecy::SecretString>,
 }
 

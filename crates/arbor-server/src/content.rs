@@ -6,8 +6,10 @@
 //! version* (arbor-core's) counts forest changes only and drives merging and undo. Each loaded structure keeps,
 //! per forest version, the structure version it produced, to translate one into the other.
 //!
-//! Consistency: every use first compares the cached structure version with storage's; when another node (or
-//! another path) changed the structure, the journal entries since the last one read are applied. Writes
+//! Consistency: every use first compares the cached structure version with the one the request read (from
+//! storage, or for reads from what was read in the last second, `recent.rs`); when the content is behind it —
+//! another node or another path changed the structure — the journal entries since the last one read are
+//! applied. Writes
 //! happen under the structure's async mutex, so one node never interleaves two edits of one structure;
 //! across nodes, storage's version check turns a race into a conflict, and the cached content is dropped.
 
@@ -67,7 +69,7 @@ impl Contents {
     }
 }
 
-/// Locks a structure's content, brought up to date with storage (`meta` is the structure as just read).
+/// Locks a structure's content, brought at least up to `meta`'s version (the structure as the request read it).
 pub async fn lock(
     state: &AppState,
     tenant: TenantId,
@@ -81,7 +83,7 @@ pub async fn lock(
         produced: Vec::new(),
         last_seq: 0,
     });
-    if loaded.version != meta.version
+    if loaded.version < meta.version
         && let Err(error) = catch_up(state, tenant, meta.id, loaded).await
     {
         // Whatever was half applied is dropped; the next use reloads from the start.

@@ -1,9 +1,7 @@
 //! Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document, and the landing page.
 
 use axum::Json;
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -44,30 +42,32 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text format, for the configured bearer token, or else for loopback clients.
-pub async fn metrics(
-    State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-) -> Response {
-    let allowed = match &state.config.metrics_token {
-        Some(token) => headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| {
-                crate::session::equal_in_constant_time(
-                    given.as_bytes(),
-                    token.expose_secret().as_bytes(),
-                )
-            }),
-        None => client.ip().is_loopback(),
-    };
-    if !allowed {
+/// `GET /metrics`: Prometheus text format, for the configured bearer token only. (Not "anyone on this
+/// machine": behind a reverse proxy on the same host, every visitor arrives from loopback.)
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(token) = &state.config.metrics_token else {
         return ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "metrics are for the configured bearer token, or for this machine when none is configured",
+            "metrics are off: set server.metrics_token and scrape with it as a bearer token",
+        )
+        .into_response();
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| {
+            crate::session::equal_in_constant_time(
+                given.as_bytes(),
+                token.expose_secret().as_bytes(),
+            )
+        });
+    if !presented {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "metrics need the configured bearer token",
         )
         .into_response();
     }

@@ -293,7 +293,16 @@ pub async fn requester(
                     other => other,
                 }
             })
-            .await?;
+            .await;
+        // Any other failure (Jira slow, throttled, down): the rule does not match this time, and is asked
+        // again next time. One structure's rules must not fail the requests that merely list it.
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => {
+                tracing::warn!(%error, project, role, "project role membership unknown; the rule does not match");
+                continue;
+            }
+        };
         if answer.value["currentUserRole"] == true {
             requester
                 .project_roles

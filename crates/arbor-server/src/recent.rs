@@ -2,10 +2,11 @@
 //! permission rules. Every request needs both, and storage round trips were most of what a window of rows
 //! cost; a second is short enough for the rules of the game:
 //!
-//! - on this node, a change is seen at once: writes forget the entry when they finish ([`Forget`]), and a read
-//!   that overlapped a write does not keep what it read;
+//! - on this node, a change is seen by every request made after it was answered: the change forgets the entry
+//!   when its request is done (`api::Access`), and a read that overlapped that forget does not keep what it
+//!   read (a change whose request was cancelled mid-write is covered by the TTL only);
 //! - on other nodes (the PostgreSQL scale-out), a change of permissions, a rename or a logout takes effect
-//!   within [`TTL`].
+//!   within [`TTL`], counted from when the read that kept the old value began.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -16,31 +17,48 @@ use std::time::{Duration, Instant};
 /// How long a value read from storage is used without reading it again.
 pub const TTL: Duration = Duration::from_secs(1);
 
-/// Entries kept at most; beyond that the stale ones go, and if none is stale, all.
+/// Entries kept at most: beyond that, the stale ones go, and if that is not enough, all of them.
 const MAX_ENTRIES: usize = 100_000;
+
+/// Stale entries are swept out every this many keeps, so the map holds about a second's worth of reads.
+const SWEEP_EVERY: u64 = 1024;
 
 #[derive(Debug)]
 pub struct Recent<K, V> {
     entries: Mutex<HashMap<K, (V, Instant)>>,
     /// Counts forgets: a read that began before one may be older than the write it overlapped.
     forgets: AtomicU64,
+    keeps: AtomicU64,
 }
 
-/// Where a read stood before it went to storage: pass it back to [`Recent::keep`].
+/// When a read began and how many forgets had happened by then: pass it back to [`Recent::keep`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ticket(u64);
+pub struct Ticket {
+    forgets: u64,
+    /// The value's age is counted from here, not from when the read came back.
+    at: Instant,
+}
 
 impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     pub fn new() -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             forgets: AtomicU64::new(0),
+            keeps: AtomicU64::new(0),
+        }
+    }
+
+    /// A ticket for a read from storage that must not use what is kept.
+    pub fn ticket(&self) -> Ticket {
+        Ticket {
+            forgets: self.forgets.load(Ordering::Acquire),
+            at: Instant::now(),
         }
     }
 
     /// The value read less than [`TTL`] ago, or a ticket to read it from storage with.
     pub fn get(&self, key: &K) -> Result<V, Ticket> {
-        let ticket = Ticket(self.forgets.load(Ordering::Acquire));
+        let ticket = self.ticket();
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         match entries.get(key) {
             Some((value, read_at)) if read_at.elapsed() < TTL => Ok(value.clone()),
@@ -51,16 +69,17 @@ impl<K: Eq + Hash + Clone, V: Clone> Recent<K, V> {
     /// Keeps what was read with `ticket`, unless something was forgotten since the ticket was taken.
     pub fn keep(&self, key: K, value: V, ticket: Ticket) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if self.forgets.load(Ordering::Acquire) != ticket.0 {
+        if self.forgets.load(Ordering::Acquire) != ticket.forgets {
             return;
         }
-        if entries.len() >= MAX_ENTRIES {
+        let keeps = self.keeps.fetch_add(1, Ordering::Relaxed);
+        if keeps.is_multiple_of(SWEEP_EVERY) || entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (_, read_at)| read_at.elapsed() < TTL);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(key, (value, Instant::now()));
+        entries.insert(key, (value, ticket.at));
     }
 
     /// Drops a value after a change to it, so the next request reads storage.

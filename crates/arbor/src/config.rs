@@ -136,7 +136,7 @@ pub struct ServerSettings {
     pub public_url: Url,
     /// An optional plain-HTTP address that only redirects to HTTPS (e.g. `0.0.0.0:80`); empty for none.
     pub redirect_listen: String,
-    /// The bearer token Prometheus presents for `/metrics`; when empty, only this machine may read them.
+    /// The bearer token Prometheus presents for `/metrics`; when empty, metrics are off.
     pub metrics_token: Secret,
 }
 

@@ -1,11 +1,12 @@
 //! What editors need while people type: JQL and formula checks that point at the error, and the Jira site's
-//! fields, issue types, link types and statuses (read as the person, from the metadata cache).
+//! fields, issue types, link types and statuses, and issue ids by key (read as the person, cached per person).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use arbor_core::formula::Formula;
 use arbor_core::generator::is_issue_key;
-use arbor_jira::cache::MetaKind;
+use arbor_jira::cache::{MetaKind, PeopleKind};
 use arbor_jira::client::{Credentials, JiraError};
 use axum::Json;
 use axum::extract::State;
@@ -136,8 +137,8 @@ pub async fn jira_metadata(
     Ok(Json(site_list(&state, &caller, &who, kind).await?))
 }
 
-/// The site's fields, issue types, link types or statuses as Jira lists them to the caller (from the
-/// metadata cache), sorted by name.
+/// The site's fields, issue types, link types or statuses as Jira lists them to the caller (cached per person
+/// for the people TTL), sorted by name.
 pub async fn site_list(
     state: &AppState,
     caller: &Caller,
@@ -149,16 +150,24 @@ pub async fn site_list(
         .ok_or_else(ApiError::unauthorized)?;
     let client = site.loader.client().clone();
     let token = who.token.clone();
+    // Per person: what one person's Jira shows (issue types and fields of projects they may browse) is not
+    // shown to another.
+    let person: Arc<str> = Arc::from(caller.account.as_str());
     let answer = state
         .caches
-        .metadata(&jira_tenant(caller.tenant), kind, async move {
-            match kind {
-                MetaKind::Fields => client.fields(&token).await,
-                MetaKind::IssueTypes => client.issue_types(&token).await,
-                MetaKind::LinkTypes => client.link_types(&token).await,
-                MetaKind::Statuses => client.statuses(&token).await,
-            }
-        })
+        .people(
+            &jira_tenant(caller.tenant),
+            &person,
+            PeopleKind::Metadata(kind),
+            async move {
+                match kind {
+                    MetaKind::Fields => client.fields(&token).await,
+                    MetaKind::IssueTypes => client.issue_types(&token).await,
+                    MetaKind::LinkTypes => client.link_types(&token).await,
+                    MetaKind::Statuses => client.statuses(&token).await,
+                }
+            },
+        )
         .await?;
     // Link types come wrapped (`{"issueLinkTypes": [...]}`), the others as lists.
     let list = answer
@@ -194,7 +203,8 @@ pub struct KeysQuery {
     pub keys: String,
 }
 
-/// Issue ids by key, and the keys Jira does not show you (or that do not exist: Jira does not say which).
+/// Issue ids by key, and the keys Jira does not show you (or that do not exist: Jira does not say which; or
+/// that Jira could not answer for just then).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueIds {
     pub ids: BTreeMap<String, u64>,
@@ -244,8 +254,12 @@ pub async fn issue_ids(
                 }
                 None => found.missing.push(key),
             },
-            Err(JiraError::NotFound) => found.missing.push(key),
-            Err(error) => return Err(error.into()),
+            // Signed out of Jira, or throttled: the whole answer waits for that.
+            Err(error @ (JiraError::Unauthorized | JiraError::RateLimited { .. })) => {
+                return Err(error.into());
+            }
+            // Not there, not shown, or Jira could not say: that key is not added.
+            Err(_) => found.missing.push(key),
         }
     }
     Ok(Json(found))

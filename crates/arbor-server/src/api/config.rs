@@ -559,6 +559,9 @@ pub async fn rules(
     }))
 }
 
+/// The most project roles one structure's rules may name.
+const MAX_PROJECT_ROLES: usize = 20;
+
 /// `PUT /api/v1/structures/{id}/permissions` (Control).
 #[utoipa::path(put, path = "/api/v1/structures/{id}/permissions", tag = "permissions", request_body = RulesBody,
     params(("id" = u64, Path, description = "structure id")),
@@ -573,6 +576,23 @@ pub async fn set_rules(
         return Err(ApiError::bad_request(
             "a structure has at most 1000 permission rules",
         ));
+    }
+    let roles: std::collections::BTreeSet<_> = body
+        .rules
+        .iter()
+        .filter_map(|r| match r.grantee {
+            arbor_core::permission::Grantee::ProjectRole {
+                project_id,
+                role_id,
+            } => Some((project_id, role_id)),
+            _ => None,
+        })
+        .collect();
+    if roles.len() > MAX_PROJECT_ROLES {
+        // Each is a question to Jira, as every person who opens the structure list.
+        return Err(ApiError::bad_request(format!(
+            "a structure's rules name at most {MAX_PROJECT_ROLES} project roles; grant the level to groups instead"
+        )));
     }
     if body.rules.iter().any(|r| r.level == Level::None) {
         return Err(ApiError::bad_request(

@@ -177,28 +177,28 @@ impl Drop for Changing {
     }
 }
 
-/// A structure with its rules: as read in the last second, or from storage (always, when `fresh`).
+/// A structure with its rules: as read in the last second, or from storage (always, when `fresh`; what a fresh
+/// read finds replaces what was kept).
 pub async fn described(
     state: &AppState,
     tenant: TenantId,
     id: StructureId,
     fresh: bool,
 ) -> ApiResult<Option<Arc<Described>>> {
-    let ticket = match state.structures.get(&(tenant, id)) {
-        Ok(described) if !fresh => return Ok(Some(described)),
-        Ok(_) => None,
-        Err(ticket) => Some(ticket),
-    };
+    let key = (tenant, id);
+    if !fresh && let Ok(described) = state.structures.get(&key) {
+        return Ok(Some(described));
+    }
+    let ticket = state.structures.ticket();
     let Some(meta) = state.store.structure(tenant, id).await? else {
+        if fresh {
+            state.structures.forget(&key);
+        }
         return Ok(None);
     };
     let rules = state.store.rules(tenant, id).await?;
     let described = Arc::new(Described { meta, rules });
-    if let Some(ticket) = ticket {
-        state
-            .structures
-            .keep((tenant, id), Arc::clone(&described), ticket);
-    }
+    state.structures.keep(key, Arc::clone(&described), ticket);
     Ok(Some(described))
 }
 

@@ -518,11 +518,12 @@ pub async fn window(
     let forest = &result.forest;
     let expanded = Expanded::new(&body.expand);
     let (total, window) = expanded.window(forest, result.max_depth, body.offset, body.limit);
-    let encode = |first: usize, end: usize| encode_rows(&result, first, end.min(forest.len()));
+    let encode = |first: usize, end: usize| encode_rows(&result, first, end);
     let fragments: Vec<&[u8]> = window
         .iter()
         .map(|&row| result.encoded.row(row, encode))
-        .collect();
+        .collect::<Option<_>>()
+        .ok_or_else(|| ApiError::internal(&"a window row is not in its forest"))?;
     audit::read(&state, &caller, access.meta.id).await?;
     let head = Window {
         version: access.meta.version.get(),

@@ -94,12 +94,11 @@ pub async fn list(
     let who = people::credentials(&state, &caller).await?;
     let mut out = Vec::new();
     for meta in &all {
-        let rules = match described(&state, caller.tenant, meta.id, false).await? {
-            Some(described) => described.rules.clone(),
+        let Some(described) = described(&state, caller.tenant, meta.id, false).await? else {
             // Deleted since the list was read.
-            None => continue,
+            continue;
         };
-        let level = level_of(&state, &caller, &who, meta, &rules).await?;
+        let level = level_of(&state, &caller, &who, meta, &described.rules).await?;
         if level.allows(Level::View) {
             out.push(StructureSummary::new(meta, level, &caller.account));
         }

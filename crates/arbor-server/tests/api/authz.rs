@@ -434,6 +434,19 @@ async fn project_role_rules_match_the_members_jira_names() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = dev.get(&format!("/api/v1/structures/{nowhere}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // Each named role is a question to Jira for whoever lists structures: a structure names at most 20.
+    let many: Vec<_> = (1..=21)
+        .map(|project| json!({"grantee": {"kind": "project_role", "project_id": project, "role_id": dev_role}, "level": "view"}))
+        .collect();
+    let version = owner.version(nowhere).await;
+    let (status, problem) = owner
+        .call(
+            Method::PUT,
+            &format!("/api/v1/structures/{nowhere}/permissions"),
+            Some(json!({"rules": many, "based_on": version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
     app.stop().await;
 }
 

@@ -193,7 +193,10 @@ async fn security_headers_are_on_every_answer() {
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
-    let app = spawn().await;
+    let app = spawn_sites(1, |config| {
+        config.metrics_token = Some("scraper-token".to_owned().into());
+    })
+    .await;
     let me = app.sign_in("admin").await;
     me.create("Counted").await;
     let http = app.client();
@@ -217,6 +220,7 @@ async fn health_readiness_and_metrics() {
     assert_eq!(ready["status"], "ready");
     let metrics = http
         .get(format!("{}/metrics", app.base))
+        .bearer_auth("scraper-token")
         .send()
         .await
         .unwrap()
@@ -243,10 +247,21 @@ async fn metrics_need_the_configured_bearer_token() {
         }
         async move { request.send().await.unwrap().status() }
     };
-    // Even from this machine: once a token is configured, it is what counts.
+    // Even from this machine (a reverse proxy on the host would make every visitor "local").
     assert_eq!(scrape(None).await, StatusCode::FORBIDDEN);
     assert_eq!(scrape(Some("scraper-tokeN")).await, StatusCode::FORBIDDEN);
     assert_eq!(scrape(Some("scraper-token")).await, StatusCode::OK);
+    app.stop().await;
+    // Without a token, metrics are off.
+    let app = spawn().await;
+    let status = app
+        .client()
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, StatusCode::FORBIDDEN);
     app.stop().await;
 }
 
