@@ -56,6 +56,8 @@ pub struct Result {
     pub computed_at: Instant,
     /// The rows as the API sends them, serialised once, block by block as windows first reach them.
     pub encoded: Encoded,
+    /// The columns' titles, made once (they need the person's field names).
+    pub titles: OnceLock<Vec<String>>,
 }
 
 /// Rows per block of [`Encoded`].
@@ -358,6 +360,7 @@ async fn compute(
                 data_age,
                 computed_at: Instant::now(),
                 encoded,
+                titles: OnceLock::new(),
             });
         }
         if !needs.fields.is_empty() || !needs.issues.is_empty() {

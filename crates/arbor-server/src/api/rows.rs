@@ -308,6 +308,20 @@ async fn inserted_rows(
     }
 }
 
+/// The titles of a computed forest's columns, made the first time they are asked for.
+async fn titles(
+    state: &AppState,
+    caller: &Caller,
+    who: &Credentials,
+    result: &compute::Result,
+) -> Vec<String> {
+    if let Some(titles) = result.titles.get() {
+        return titles.clone();
+    }
+    let titles = column_titles(state, caller, who, &result.columns).await;
+    result.titles.get_or_init(|| titles).clone()
+}
+
 /// The columns' titles, with the site's field names ("Sum of Story Points"). Should Jira not list its fields,
 /// field ids stand in: a title is not worth failing a window or an export for.
 async fn column_titles(
@@ -527,7 +541,7 @@ pub async fn window(
     audit::read(&state, &caller, access.meta.id).await?;
     let head = Window {
         version: access.meta.version.get(),
-        columns: column_titles(&state, &caller, &access.who, &columns).await,
+        columns: titles(&state, &caller, &access.who, &result).await,
         total,
         visible_rows: forest.len(),
         hidden: result.hidden,
@@ -721,7 +735,7 @@ pub async fn export(
         "csv" | "xlsx" => {
             let columns = chosen_columns(&state, &caller, &access, query.view, None).await?;
             let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
-            let names = column_titles(&state, &caller, &access.who, &columns).await;
+            let names = titles(&state, &caller, &access.who, &result).await;
             let table = export_table(&result, names);
             if query.format == "csv" {
                 ("text/csv; charset=utf-8", "csv", export::csv(&table))
