@@ -41,7 +41,7 @@ function showAccount() {
   }, 'Log out');
   document.getElementById('account').replaceChildren(
     h('span', { class: 'muted', title: `Jira site ${session.site}` }, site),
-    h('span', { class: 'account-id', title: 'Your Atlassian account id' }, session.account_id),
+    h('span', { class: 'account-id', title: `Atlassian account id ${session.account_id}` }, session.display_name || session.account_id),
     logOutButton);
 }
 

@@ -2,6 +2,7 @@
 
 use arbor_core::ids::{ActorId, Timestamp};
 use arbor_core::permission::Level;
+use arbor_jira::cache::PeopleKind;
 use arbor_store::model::{Actor, NewStructure, StructureMeta};
 use axum::Json;
 use axum::extract::State;
@@ -14,12 +15,14 @@ use crate::audit;
 use crate::error::{ApiError, ApiResult};
 use crate::people;
 use crate::session::Caller;
-use crate::state::{AppState, now};
+use crate::state::{AppState, jira_tenant, now};
 
 /// The signed-in person and what the browser needs to make changes.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionInfo {
     pub account_id: String,
+    /// The person's name as Jira shows it (empty when Jira cannot say just now).
+    pub display_name: String,
     pub tenant: u64,
     /// The Jira site this session belongs to.
     pub site: String,
@@ -38,10 +41,33 @@ pub async fn session(
 ) -> ApiResult<Json<SessionInfo>> {
     let site = state
         .site(caller.tenant)
-        .map(|s| s.config.site_url.to_string())
-        .unwrap_or_default();
+        .ok_or_else(ApiError::unauthorized)?;
+    let who = people::credentials(&state, &caller).await?;
+    let client = site.loader.client().clone();
+    let person: std::sync::Arc<str> = std::sync::Arc::from(caller.account.as_str());
+    let myself = state
+        .caches
+        .people(
+            &jira_tenant(caller.tenant),
+            &person,
+            PeopleKind::Myself,
+            async move { client.myself(&who.token).await },
+        )
+        .await;
+    let display_name = match myself {
+        Ok(me) => me.value["displayName"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        Err(error) => {
+            tracing::warn!(%error, "the person's name is unavailable");
+            String::new()
+        }
+    };
+    let site = site.config.site_url.to_string();
     Ok(Json(SessionInfo {
         account_id: caller.account.as_str().to_owned(),
+        display_name,
         tenant: caller.tenant.get(),
         site,
         csrf_token: caller.csrf.clone(),

@@ -26,6 +26,11 @@ async fn signing_in_opens_a_strict_session_and_logout_kills_it() {
     let (status, session) = me.get("/api/v1/session").await;
     assert_eq!(status, StatusCode::OK);
     assert!(!session["csrf_token"].as_str().unwrap().is_empty());
+    let name = app.sims[0].handle().with_site(|site| {
+        let admin = site.person_by_name("admin").unwrap();
+        site.person(admin).display_name.to_string()
+    });
+    assert_eq!(session["display_name"], name.as_str());
 
     let (status, _) = me.call(reqwest::Method::POST, "/auth/logout", None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
