@@ -4,7 +4,18 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Calls, spawn};
+use crate::{Browser, Calls, spawn};
+
+/// Fills structure `id` with the issues of `jql` and their children and grandchildren.
+async fn epics_with_children(me: &Browser, id: u64, jql: &str) {
+    me.add_generator(id, json!({"kind": "insert_jql", "jql": jql}))
+        .await;
+    me.add_generator(
+        id,
+        json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
+    )
+    .await;
+}
 
 fn titles(window: &Value) -> Vec<String> {
     window["rows"]
@@ -148,18 +159,7 @@ async fn generators_fill_the_forest_and_totals_count_only_visible_rows() {
     let admin = app.sign_in("admin").await;
     let dev = app.sign_in("dev").await;
     let id = admin.create("Everything").await;
-    admin
-        .add_generator(
-            id,
-            json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
-        )
-        .await;
-    admin
-        .add_generator(
-            id,
-            json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
-        )
-        .await;
+    epics_with_children(&admin, id, "issuetype = Epic ORDER BY key").await;
     // Share with everyone signed in, as viewers.
     let version = admin.version(id).await;
     let (status, body) = admin
@@ -312,18 +312,7 @@ async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
     let app = spawn().await;
     let admin = app.sign_in("admin").await;
     let id = admin.create("Epics and stories").await;
-    admin
-        .add_generator(
-            id,
-            json!({"kind": "insert_jql", "jql": "issuetype in (Epic, Story) ORDER BY key"}),
-        )
-        .await;
-    admin
-        .add_generator(
-            id,
-            json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
-        )
-        .await;
+    epics_with_children(&admin, id, "issuetype in (Epic, Story) ORDER BY key").await;
     let columns = json!([{"kind": "field", "field": "status"}, {"kind": "field", "field": "issuetype"},
         {"kind": "field", "field": "project"}]);
     let window = |expand: Value, offset: u64, limit: u64| {
@@ -403,16 +392,7 @@ async fn refresh_now_reads_everything_behind_the_structure_again() {
     let app = spawn().await;
     let me = app.sign_in("admin").await;
     let id = me.create("Fresh").await;
-    me.add_generator(
-        id,
-        json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
-    )
-    .await;
-    me.add_generator(
-        id,
-        json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
-    )
-    .await;
+    epics_with_children(&me, id, "issuetype = Epic ORDER BY key").await;
     // A filter reads issues it then leaves out: their data is behind the structure too.
     me.add_generator(id, json!({"kind": "filter_jql", "jql": "status != Done"}))
         .await;
