@@ -2,7 +2,7 @@
 
 use anyhow::{Context, ensure};
 
-use crate::harness::{Board, Result};
+use crate::harness::{Board, Key, Result};
 
 /// The name of the demo's "epics → stories → sub-tasks" example, and its project key.
 pub(crate) async fn epics_example(board: &Board) -> Result<(String, String)> {
@@ -152,5 +152,34 @@ pub(crate) async fn sign_in_open_expand(board: &Board) -> Result {
         rows.first().map_or(0, |r| r.index),
         rows.last().map_or(0, |r| r.index)
     );
+
+    // Back to the top with the keyboard, and to the end again: windows that were not loaded yet are
+    // fetched, and the row reached is focused and selected.
+    let first = rows
+        .iter()
+        .find(|r| r.index == 2)
+        .context("the first row stays in the DOM for the roving focus")?
+        .name()
+        .to_owned();
+    board
+        .js(
+            "document.querySelector('.grid-body > [role=row][aria-rowindex=\"2\"]').focus();",
+            vec![],
+        )
+        .await?;
+    board.press(&[Key::End.into()]).await?;
+    board
+        .wait_for_rows("the last row focused and selected by End", |rows| {
+            rows.iter()
+                .any(|r| r.index == last && r.focused && r.selected && !r.title.is_empty())
+        })
+        .await?;
+    board.press(&[Key::Home.into()]).await?;
+    board
+        .wait_for_rows("the first row focused and selected by Home", |rows| {
+            rows.iter()
+                .any(|r| r.index == 2 && r.focused && r.selected && r.name() == first)
+        })
+        .await?;
     Ok(())
 }

@@ -207,6 +207,25 @@ pub(crate) async fn keyboard_only(board: &Board) -> Result {
     let paged = focused(&rows).map(|r| r.index).context("a focused row")?;
     ensure!(paged < last, "one page, not the end: row {paged}");
 
+    // ? lists the keys; Escape closes the list and gives the focus back to the row.
+    let before = focused(&rows).map(|r| r.name().to_owned());
+    board.press(&['?']).await?;
+    let title = board
+        .wait(
+            "the keyboard help",
+            "return document.querySelector('dialog[open] h2')?.textContent;",
+            vec![],
+        )
+        .await?;
+    ensure!(title == json!("Keyboard"), "{title}");
+    board.press(&[Key::Escape.into()]).await?;
+    board.wait_no_dialog().await?;
+    board
+        .wait_for_rows("the focus back on the row", |rows| {
+            focused(rows).map(|r| r.name().to_owned()) == before
+        })
+        .await?;
+
     // Ctrl+Right indents Row 02 under Row 01; Ctrl+Left outdents it.
     board.press(&[Key::Home.into()]).await?;
     for _ in 0..4 {
