@@ -134,6 +134,9 @@ export function showBoard(main, session, id) {
       const [structure, views] = await Promise.all([get(`/structures/${id}`), get(`/structures/${id}/views`), loadFields()]);
       state.structure = structure;
       state.views = views;
+      // A structure opens with its first saved view, when it has one.
+      state.view = views[0] ?? null;
+      state.columns = state.view ? state.view.columns : DEFAULT_COLUMNS;
     } catch (problem) {
       if (problem.status === 404) {
         main.replaceChildren(h('section', { class: 'page' }, h('h1', {}, 'No such structure'),

@@ -245,7 +245,7 @@ fn blueprints(choices: &Choices, points: &str) -> anyhow::Result<Vec<Blueprint>>
     }
     if let Some((version, project)) = &choices.release {
         list.push(Blueprint {
-            name: format!("Release {version} by component"),
+            name: format!("{project} {version}, by component"),
             description: "The release's issues grouped by component, highest priority first."
                 .into(),
             owner,
