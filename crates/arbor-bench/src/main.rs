@@ -67,7 +67,7 @@ enum Scenario {
         rows: usize,
         #[arg(long, default_value_t = 64)]
         clients: usize,
-        /// How long each phase (windows, then /healthz) runs.
+        /// How long each kind of request (windows, /healthz) is measured, over five alternating rounds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },

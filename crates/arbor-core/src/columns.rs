@@ -221,9 +221,10 @@ pub struct View {
 }
 
 impl View {
-    /// The view a structure starts with: key, summary, status, assignee, type and priority.
+    /// The view a structure starts with: status, assignee, type and priority (every row shows its issue's key
+    /// and summary as its title already).
     pub fn default_columns() -> Vec<Column> {
-        ["summary", "status", "assignee", "issuetype", "priority"]
+        ["status", "assignee", "issuetype", "priority"]
             .iter()
             .map(|f| Column::Field {
                 field: FieldId::new(f),

@@ -8,7 +8,7 @@
 //! every response states how old it is.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -192,14 +192,25 @@ impl Clock for Wall {
     }
 }
 
+/// A hash of the columns' configurations, made without building their JSON (this runs on every window).
 fn columns_key(columns: &[Column]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for column in columns {
-        serde_json::to_string(column)
-            .unwrap_or_default()
-            .hash(&mut hasher);
+    struct Hashing(std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    hasher.finish()
+    let mut hashing = Hashing(std::collections::hash_map::DefaultHasher::new());
+    for column in columns {
+        // Cannot fail: the writer does not, and columns are plain data.
+        let _ = serde_json::to_writer(&mut hashing, column);
+        hashing.0.write_u8(0);
+    }
+    hashing.0.finish()
 }
 
 /// Removes a key's pending lock however the request ends (unless a newer lock replaced it).

@@ -127,11 +127,19 @@ pub struct WindowRow {
     pub issue_key: Option<String>,
     /// The issue's summary, the folder's name, the memo's text or the group's label.
     pub title: String,
+    /// Present (`true`) only for rows with rows below them.
+    #[serde(skip_serializing_if = "is_false")]
     pub has_children: bool,
     /// One per column, `null` where empty.
     pub cells: Vec<Option<Cell>>,
-    /// Last, so that a row serialised once (as not expanded) is marked expanded by changing its end.
-    pub expanded: bool,
+    /// Present only for rows with rows below them. Last, so that a row serialised once (as not expanded) is
+    /// marked expanded by changing its end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expanded: Option<bool>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// How old the Jira data behind an answer is.
@@ -621,7 +629,7 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
                 .zip(&result.values)
                 .map(|(column, values)| cell(column, values, row))
                 .collect(),
-            expanded: false,
+            expanded: has_children(forest, row).then_some(false),
         };
         // Strings, numbers, booleans and lists into a Vec: this cannot fail. Were it to, the row would
         // be sent as `null` rather than as broken JSON.
