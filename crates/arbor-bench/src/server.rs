@@ -302,7 +302,9 @@ async fn run_async(
     windows_for(WARM_UP).await?;
     healthz_for(WARM_UP).await?;
     // Rounds of windows then /healthz, so that both see the same machine (it is shared with other work).
-    let round = Duration::from_secs(seconds).div_f64(ROUNDS as f64);
+    let round = Duration::from_secs(seconds)
+        .checked_div(ROUNDS)
+        .unwrap_or(Duration::from_secs(1));
     let mut windows = Vec::new();
     let (mut window_rates, mut healthz_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
