@@ -244,13 +244,13 @@ pub async fn authorize(
     action: &str,
 ) -> ApiResult<Access> {
     let id = structure_id(raw_id)?;
-    let object = format!("structure:{id}");
     // Credentials first: a caller whose Jira sign-in lapsed learns that before, and regardless of, whether
     // the structure exists.
     let who = people::credentials(state, caller).await?;
     // Changes read storage; reads may use what was read in the last second.
     let changes = required > Level::View;
     let Some(described) = described(state, caller.tenant, id, changes).await? else {
+        let object = format!("structure:{id}");
         return Err(audit::denied(state, caller, action, &[&object], missing()).await);
     };
     let level = level_of(state, caller, &who, &described.meta, &described.rules).await?;
@@ -262,6 +262,7 @@ pub async fn authorize(
                 "this needs the {required} level on the structure; you have {level}"
             ))
         };
+        let object = format!("structure:{id}");
         return Err(audit::denied(state, caller, action, &[&object], refusal).await);
     }
     Ok(Access {

@@ -2,18 +2,25 @@
 
 use anyhow::{Context, ensure};
 
+use fantoccini::elements::Element;
+
 use crate::browse::epics_example;
 use crate::harness::{Board, Result};
 use crate::site;
 
-/// In the open columns dialog: adds a formula column once the check says it is valid, and applies.
-async fn add_formula_column(board: &Board, formula: &str) -> Result {
+/// In the open columns dialog: chooses a formula column and returns its formula field.
+async fn formula_field(board: &Board) -> Result<Element> {
     board
         .dialog_field("Kind")
         .await?
         .select_by_value("formula")
         .await?;
-    let field = board.dialog_field("Formula").await?;
+    board.dialog_field("Formula").await
+}
+
+/// In the open columns dialog: adds a formula column once the check says it is valid, and applies.
+async fn add_formula_column(board: &Board, formula: &str) -> Result {
+    let field = formula_field(board).await?;
     board.type_into(&field, formula).await?;
     let (message, _) = board.check_result(true).await?;
     ensure!(message == "Valid formula", "{message}");
@@ -29,12 +36,7 @@ pub(crate) async fn formula_error_then_fixed(board: &Board) -> Result {
 
     // Checked as it is typed: an unfinished formula points at where it ends.
     board.click_button("Columns…").await?;
-    board
-        .dialog_field("Kind")
-        .await?
-        .select_by_value("formula")
-        .await?;
-    let field = board.dialog_field("Formula").await?;
+    let field = formula_field(board).await?;
     let unfinished = "story_points * (2 +";
     field.send_keys(unfinished).await?;
     let (message, caret) = board.check_result(false).await?;
