@@ -6,11 +6,14 @@
 //! tests.
 #![forbid(unsafe_code)]
 
+pub mod browser;
 pub mod forest;
 pub mod jira;
 pub mod server;
 pub mod sim;
+pub mod stage;
 pub mod store;
+pub mod ui;
 
 use std::time::{Duration, Instant};
 
@@ -108,6 +111,22 @@ pub fn median(values: &mut [Duration]) -> Duration {
     }
 }
 
+/// The middle value of a list of figures (the upper one of the two middle values for an even count; NaN
+/// for none).
+pub fn middle(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The value at fraction `p` of a sorted list (nearest rank; NaN for none).
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
 /// Milliseconds as a float, for figures.
 pub fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
@@ -131,6 +150,18 @@ mod tests {
         let without_target =
             Figure::new("forest", &params, "bytes_per_row", 12.0, "bytes").to_line();
         assert!(!without_target.contains("target"));
+    }
+
+    #[test]
+    fn middle_and_percentile_of_figures() {
+        assert!(middle(&mut []).is_nan());
+        assert_eq!(middle(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(middle(&mut [4.0, 1.0, 3.0, 2.0]), 3.0);
+        let sorted: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&sorted, 0.95), 95.0);
+        assert_eq!(percentile(&sorted, 1.0), 100.0);
+        assert_eq!(percentile(&sorted, 0.0), 1.0);
+        assert!(percentile(&[], 0.5).is_nan());
     }
 
     #[test]

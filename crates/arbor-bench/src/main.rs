@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use std::path::PathBuf;
 
-use arbor_bench::{Figure, Runs, forest, jira, server, sim, store};
+use arbor_bench::{Figure, Runs, forest, jira, server, sim, store, ui};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -71,6 +71,18 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// The board in headless Chromium: time to the first rows of a large structure, and frame times while
+    /// scrolling through it.
+    Ui {
+        #[arg(long, default_value_t = 100_000)]
+        rows: usize,
+        /// The browser: Debian's `chromium`, from PATH unless a path is given.
+        #[arg(long, default_value = "chromium")]
+        chromium: String,
+        /// Its WebDriver: Debian's `chromedriver` (package chromium-driver).
+        #[arg(long, default_value = "chromedriver")]
+        chromedriver: String,
+    },
     /// jira-sim: generating a synthetic site (time and peak memory of this process).
     SimSynthetic {
         #[arg(long, default_value_t = 1_000_000)]
@@ -107,6 +119,19 @@ fn main() -> ExitCode {
             clients,
             seconds,
         } => server::run(rows, clients, seconds).map_err(|e| e.to_string()),
+        Scenario::Ui {
+            rows,
+            chromium,
+            chromedriver,
+        } => ui::run(
+            rows,
+            &ui::Chromium {
+                browser: chromium,
+                driver: chromedriver,
+            },
+            runs,
+        )
+        .map_err(|e| e.to_string()),
         Scenario::SimSynthetic { issues, seed } => {
             sim::synthetic_load(issues, seed).map_err(|e| e.to_string())
         }

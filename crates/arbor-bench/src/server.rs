@@ -13,21 +13,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arbor_core::edit::NewRow;
-use arbor_core::forest::Item;
-use arbor_core::ids::{ActorId, IssueId};
-use arbor_server::seed::{self, Blueprint};
 use arbor_server::testing::{self, Browser};
-use arbor_server::tls::Tls;
-use arbor_server::{AppState, ServerConfig, SiteConfig};
-use arbor_store::{Location, MasterKey};
-use jira_sim::model::Site;
-use jira_sim::server::{DataSource, SimConfig};
 use reqwest::Method;
 use serde_json::{Map, json};
-use url::Url;
 
-use crate::Figure;
+use crate::stage::{Stage, StageError, setup};
+use crate::{Figure, middle, ms, percentile};
 
 const SCENARIO: &str = "server";
 
@@ -39,53 +30,12 @@ fn row_count(window: &[u8]) -> usize {
 }
 const WINDOW: usize = 200;
 
-/// Why the benchmark could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerBenchError {
-    #[error("{0}")]
-    Setup(String),
-}
-
-fn setup(e: impl std::fmt::Display) -> ServerBenchError {
-    ServerBenchError::Setup(e.to_string())
-}
-
-/// The site's issues in hierarchy order: each top issue, then its children and their children.
-fn hierarchy(site: &Site, rows: usize) -> Vec<NewRow> {
-    fn visit(site: &Site, idx: u32, depth: u16, out: &mut Vec<NewRow>, rows: usize) {
-        if out.len() >= rows {
-            return;
-        }
-        let issue = site.issue(idx);
-        if let Ok(id) = IssueId::new(issue.id) {
-            out.push(NewRow::new(depth, Item::Issue(id)));
-        }
-        if depth < 2 {
-            for child in &issue.children {
-                visit(site, *child, depth + 1, out, rows);
-            }
-        }
-    }
-    let mut out = Vec::with_capacity(rows);
-    for (idx, issue) in site.issues.iter().enumerate() {
-        if out.len() >= rows {
-            break;
-        }
-        if issue.parent.is_none()
-            && let Ok(idx) = u32::try_from(idx)
-        {
-            visit(site, idx, 0, &mut out, rows);
-        }
-    }
-    out
-}
-
 /// Latencies of `clients` loops calling `request` for `duration`.
 async fn hammer<F, Fut>(
     clients: usize,
     duration: Duration,
     request: F,
-) -> Result<Vec<Duration>, ServerBenchError>
+) -> Result<Vec<Duration>, StageError>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<bool, reqwest::Error>> + Send,
@@ -117,7 +67,7 @@ where
             task.await
                 .map_err(setup)?
                 .map_err(setup)?
-                .map_err(ServerBenchError::Setup)?,
+                .map_err(StageError::Setup)?,
         );
     }
     Ok(all)
@@ -129,21 +79,8 @@ const ROUNDS: u32 = 5;
 /// Load before measuring, for each kind of request.
 const WARM_UP: Duration = Duration::from_secs(2);
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)].as_secs_f64() * 1000.0
-}
-
 /// Runs the scenario and returns its figures.
-pub fn run(rows: usize, clients: usize, seconds: u64) -> Result<Vec<Figure>, ServerBenchError> {
+pub fn run(rows: usize, clients: usize, seconds: u64) -> Result<Vec<Figure>, StageError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,76 +88,17 @@ pub fn run(rows: usize, clients: usize, seconds: u64) -> Result<Vec<Figure>, Ser
     runtime.block_on(run_async(rows, clients, seconds))
 }
 
-async fn run_async(
-    rows: usize,
-    clients: usize,
-    seconds: u64,
-) -> Result<Vec<Figure>, ServerBenchError> {
+async fn run_async(rows: usize, clients: usize, seconds: u64) -> Result<Vec<Figure>, StageError> {
     let mut params = Map::new();
     params.insert("rows".into(), json!(rows));
     params.insert("clients".into(), json!(clients));
     params.insert("window".into(), json!(WINDOW));
     params.insert("seconds".into(), json!(seconds));
-    let mut sim_config = SimConfig::new(DataSource::Synthetic {
-        issues: rows + rows / 10,
-        seed: 42,
-    });
-    sim_config.controls.quota.hourly_points = 0;
-    sim_config.controls.quota.burst_per_second = 0;
-    let sim = jira_sim::server::start(sim_config).await.map_err(setup)?;
-    let (admin, structure_rows) = sim.handle().with_site(|site| {
-        let admin = site
-            .person_by_name("admin")
-            .map(|p| site.person(p).account_id.to_string());
-        (admin, hierarchy(site, rows))
-    });
-    let admin = admin.ok_or_else(|| setup("the site has no admin"))?;
-    let dir = tempfile::tempdir().map_err(setup)?;
-    let store = arbor_store::open(
-        &Location::Sqlite("arbor.db".into()),
-        dir.path(),
-        MasterKey::generate().map_err(setup)?,
-    )
-    .await
-    .map_err(setup)?;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(setup)?;
-    let base = format!(
-        "https://127.0.0.1:{}",
-        listener.local_addr().map_err(setup)?.port()
-    );
-    let callback = Url::parse(&format!("{base}/auth/callback")).map_err(setup)?;
-    let site = SiteConfig::simulated(sim.base_url(), callback, "arbor-bench").map_err(setup)?;
-    let mut config = ServerConfig::new(Url::parse(&base).map_err(setup)?, vec![site]);
-    // The load comes from one address and one person: the per-client and per-person limits would refuse it.
-    config.limits.per_client_per_minute = u32::MAX;
-    config.limits.per_person_per_minute = u32::MAX;
-    let state = AppState::new(config, Arc::clone(&store))
+    let stage = Stage::start(rows).await?;
+    let browser = testing::sign_in(&stage.base, &stage.pem, stage.sim.base_url(), 0, "admin")
         .await
         .map_err(setup)?;
-    let tenant = state.sites[0].tenant;
-    let id = seed::create(
-        store.as_ref(),
-        tenant,
-        &Blueprint {
-            name: "Benchmark".into(),
-            description: String::new(),
-            owner: ActorId::new(&admin).map_err(setup)?,
-            generators: Vec::new(),
-            rows: structure_rows,
-            rules: Vec::new(),
-            views: Vec::new(),
-        },
-    )
-    .await
-    .map_err(setup)?;
-    let tls = Tls::self_signed(&["127.0.0.1".to_owned()], None).map_err(setup)?;
-    let pem = tls.self_signed_pem().unwrap_or_default().to_owned();
-    let server = arbor_server::start(state, listener, &tls)
-        .await
-        .map_err(setup)?;
-    let browser = testing::sign_in(&base, &pem, sim.base_url(), 0, "admin")
-        .await
-        .map_err(setup)?;
+    let id = stage.structure;
     let path = format!("/api/v1/structures/{id}/rows");
     let started = Instant::now();
     let (status, first) = browser
@@ -252,7 +130,7 @@ async fn run_async(
     for _ in 0..clients {
         let jar = Arc::clone(&browser.jar);
         browsers.push(Browser {
-            http: testing::client(&pem, jar).map_err(setup)?,
+            http: testing::client(&stage.pem, jar).map_err(setup)?,
             ..browser.clone()
         });
     }
@@ -317,13 +195,12 @@ async fn run_async(
         ratios.push(window_rate / healthz_rate.max(f64::MIN_POSITIVE));
         windows.extend(these);
     }
-    server.shutdown().await.map_err(setup)?;
-    sim.shutdown().await.map_err(setup)?;
-    let mut sorted = windows;
-    sorted.sort();
-    let window_rate = median(&mut window_rates);
-    let healthz_rate = median(&mut healthz_rates);
-    let ratio = median(&mut ratios);
+    stage.stop().await?;
+    let mut sorted: Vec<f64> = windows.into_iter().map(ms).collect();
+    sorted.sort_by(f64::total_cmp);
+    let window_rate = middle(&mut window_rates);
+    let healthz_rate = middle(&mut healthz_rates);
+    let ratio = middle(&mut ratios);
     Ok(vec![
         Figure::new(SCENARIO, &params, "first_window_ms", first_ms, "ms"),
         Figure::new(

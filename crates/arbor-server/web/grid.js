@@ -45,6 +45,7 @@ export class TreeGrid {
     this.selected = new Set();
     this.anchorIndex = 0;
     this.frame = 0;
+    this.markedFirstRows = false;
 
     this.headRow = h('div', { class: 'grid-row grid-head-row', role: 'row', 'aria-rowindex': 1 });
     this.body = h('div', { class: 'grid-body', role: 'rowgroup' });
@@ -271,6 +272,12 @@ export class TreeGrid {
       }
       if (element.row !== row) this.fill(element, row);
       this.updateRow(element, index, row);
+    }
+    // The first rows on screen, as a performance mark for `arbor-bench ui` and anyone's performance panel:
+    // set at the start of the next frame, so after this one's paint.
+    if (!this.markedFirstRows && this.blocks.size > 0) {
+      this.markedFirstRows = true;
+      requestAnimationFrame(() => performance.mark('arbor:first-rows'));
     }
     const focused = this.rendered.get(this.focusIndex);
     this.element.tabIndex = focused ? -1 : 0;

@@ -1,21 +1,20 @@
-//! What every scenario needs: chromedriver on a free loopback port (killed on every path), one headless
-//! Chromium session against one `arbor demo`, bounded waits that say what the page showed when they give up,
-//! and a screenshot per scenario in `target/browser-screenshots/`.
+//! What every scenario needs: chromedriver and one headless Chromium session (`arbor_bench::browser`) against
+//! one `arbor demo`, bounded waits that say what the page showed when they give up, and a screenshot per
+//! scenario in `target/browser-screenshots/`.
 
 use std::future::Future;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail, ensure};
 use arbor::demo::{self, Demo, DemoOptions};
+use arbor_bench::browser::Chromedriver;
 use fantoccini::actions::{
     InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
 };
 use fantoccini::elements::Element;
 pub(crate) use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 
 pub(crate) type Result<T = ()> = anyhow::Result<T>;
@@ -36,77 +35,6 @@ fn screenshot_dir() -> PathBuf {
     from_exe
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
         .join("browser-screenshots")
-}
-
-/// chromedriver, in a process group of its own so that the Chromium it starts goes with it.
-struct Chromedriver {
-    child: Child,
-    port: u16,
-}
-
-impl Chromedriver {
-    /// Starts chromedriver with `tmp` as its and its browser's temporary directory, so that nothing they
-    /// leave behind when killed outlives the test's own temporary directory.
-    fn start(binary: &str, tmp: &Path) -> Result<Self> {
-        std::fs::create_dir_all(tmp)?;
-        // Ask the kernel for a free port, release it, and hand it to chromedriver.
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-            .local_addr()?
-            .port();
-        let child = {
-            use std::os::unix::process::CommandExt as _;
-            Command::new(binary)
-                .arg(format!("--port={port}"))
-                .env("TMPDIR", tmp)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .with_context(|| format!("cannot start {binary}"))?
-        };
-        let mut driver = Self { child, port };
-        let started = Instant::now();
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = driver.child.try_wait()? {
-                bail!("chromedriver exited at start: {status}");
-            }
-            if started.elapsed() > WAIT {
-                bail!("chromedriver did not listen on port {port} within {WAIT:?}");
-            }
-            std::thread::sleep(POLL);
-        }
-        Ok(driver)
-    }
-
-    /// Sends `signal` to chromedriver's process group (its id is chromedriver's own); false when no process
-    /// of the group is left. Through `kill(1)`: no unsafe code for a signal call.
-    fn signal_group(&self, signal: &str) -> bool {
-        Command::new("kill")
-            .args([signal, "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    }
-}
-
-impl Drop for Chromedriver {
-    fn drop(&mut self) {
-        // Politely first, so that Chromium can shut down; then for good.
-        self.signal_group("-TERM");
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(3) {
-            let _ = self.child.try_wait();
-            if !self.signal_group("-0") {
-                break;
-            }
-            std::thread::sleep(POLL);
-        }
-        self.signal_group("-KILL");
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One scenario: a demo, a browser on it, and where its screenshots go.
@@ -178,33 +106,9 @@ impl Board {
         })
         .await?;
         let driver = Chromedriver::start(chromedriver, &dir.path().join("tmp"))?;
-        let profile = dir.path().join("chromium");
-        let capabilities = json!({
-            "acceptInsecureCerts": true,
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--ignore-certificate-errors",
-                    "--no-first-run",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
-            },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            bail!("capabilities are an object");
-        };
-        let client = ClientBuilder::rustls()?
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await
-            .context("no WebDriver session")?;
+        let client = driver
+            .session(chromium, &dir.path().join("chromium"))
+            .await?;
         Ok(Self {
             demo,
             client,
