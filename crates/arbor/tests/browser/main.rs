@@ -59,7 +59,7 @@ async fn two_people_see_different_rows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn markup_in_names_and_memos_is_text() {
+async fn markup_in_names_memos_and_summaries_is_text() {
     run("6-markup-is-text", |board| {
         Box::pin(xss::markup_is_text(board))
     })

@@ -1,9 +1,11 @@
-//! Scenario 6: markup in a structure's name and description, a folder and a memo is shown as text.
+//! Scenario 6: markup in a structure's name and description, a folder, a memo and an issue's summary (changed
+//! in Jira) is shown as text.
 
-use anyhow::ensure;
+use anyhow::{Context, ensure};
 use serde_json::json;
 
 use crate::harness::{Board, Result};
+use crate::site;
 
 const IMG: &str = "<img src=x onerror=window.__xss=1>";
 const SCRIPT: &str = "<script>window.__xss=1</script>";
@@ -27,7 +29,27 @@ async fn nothing_ran(board: &Board, where_: &str) -> Result {
     Ok(())
 }
 
+/// Sets an issue's summary in the simulated Jira, as someone editing it there would.
+async fn set_summary(board: &Board, key: &str, summary: &str) -> Result {
+    let sim = &board.demo.sim;
+    let response = reqwest::Client::new()
+        .put(format!("{}/_sim/issues/{key}", sim.base_url()))
+        .bearer_auth(sim.admin_token())
+        .json(&json!({ "summary": summary }))
+        .send()
+        .await?;
+    ensure!(
+        response.status().is_success(),
+        "the simulator did not change {key}: {}",
+        response.status()
+    );
+    Ok(())
+}
+
 pub(crate) async fn markup_is_text(board: &Board) -> Result {
+    let (seen, _) = site::seen_and_unseen(board, "admin", 1);
+    let issue = seen.first().context("an issue admin may see")?;
+    set_summary(board, issue, IMG).await?;
     board.sign_in("admin").await?;
     board.create_structure(IMG, SCRIPT).await?;
     let shown = board
@@ -46,11 +68,15 @@ pub(crate) async fn markup_is_text(board: &Board) -> Result {
 
     board.add_rows("folder", SCRIPT, "end").await?;
     board.add_rows("memo", IMG, "end").await?;
+    board.add_rows("issue", issue, "end").await?;
     let rows = board
-        .wait_for_rows("the folder and the memo", |rows| rows.len() == 2)
+        .wait_for_rows("the folder, the memo and the issue", |rows| rows.len() == 3)
         .await?;
     let titles: Vec<&str> = rows.iter().map(|r| r.title.as_str()).collect();
-    ensure!(titles == [SCRIPT, IMG], "rows show their text: {titles:?}");
+    ensure!(
+        titles == [SCRIPT, IMG, IMG],
+        "rows show their text: {titles:?}"
+    );
     nothing_ran(board, "the rows").await?;
 
     // The dialogs that name the structure.
