@@ -27,6 +27,14 @@ fn start_error(e: impl std::fmt::Display) -> BrowserError {
     BrowserError::Start(e.to_string())
 }
 
+/// Which colour scheme pages see (`prefers-color-scheme`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// The browser's own: light, headless.
+    System,
+    Dark,
+}
+
 /// chromedriver, in a process group of its own so that the Chromium it starts goes with it.
 #[derive(Debug)]
 pub struct Chromedriver {
@@ -75,25 +83,34 @@ impl Chromedriver {
         Ok(driver)
     }
 
-    /// A session of headless `chromium` (a 1280×900 window) with its profile in `profile`. The servers it is
-    /// pointed at are on loopback with self-signed certificates.
-    pub async fn session(&self, chromium: &str, profile: &Path) -> Result<Client, BrowserError> {
+    /// A session of headless `chromium` (a 1280×900 window) with its profile in `profile`, showing pages in
+    /// `scheme`. The servers it is pointed at are on loopback with self-signed certificates.
+    pub async fn session(
+        &self,
+        chromium: &str,
+        profile: &Path,
+        scheme: Scheme,
+    ) -> Result<Client, BrowserError> {
+        let mut args = vec![
+            "--headless".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--ignore-certificate-errors".into(),
+            "--no-first-run".into(),
+            "--window-size=1280,900".into(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if scheme == Scheme::Dark {
+            args.push("--force-dark-mode".into());
+        }
         let capabilities = json!({
             "acceptInsecureCerts": true,
             "goog:chromeOptions": {
                 "binary": chromium,
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--ignore-certificate-errors",
-                    "--no-first-run",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.display()),
-                ],
+                "args": args,
             },
         });
         let Value::Object(capabilities) = capabilities else {

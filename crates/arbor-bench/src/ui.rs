@@ -27,7 +27,7 @@ use fantoccini::{Client, Locator};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::browser::Chromedriver;
+use crate::browser::{Chromedriver, Scheme};
 use crate::stage::{Stage, StageError, setup};
 use crate::{Figure, Runs, middle, percentile};
 
@@ -62,7 +62,11 @@ pub fn run(rows: usize, chromium: &Chromium, runs: Runs) -> Result<Vec<Figure>, 
         let chromedriver = Chromedriver::start(&driver.to_string_lossy(), &dir.path().join("tmp"))
             .map_err(setup)?;
         let client = chromedriver
-            .session(&browser.to_string_lossy(), &dir.path().join("profile"))
+            .session(
+                &browser.to_string_lossy(),
+                &dir.path().join("profile"),
+                Scheme::System,
+            )
             .await
             .map_err(setup)?;
         let measured = measure(&client, &stage, rows, runs).await;

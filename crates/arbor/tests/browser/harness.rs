@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail, ensure};
 use arbor::demo::{self, Demo, DemoOptions};
 use arbor_bench::browser::Chromedriver;
+pub(crate) use arbor_bench::browser::Scheme;
 use fantoccini::actions::{
     InputSource, KeyAction, KeyActions, MOUSE_BUTTON_LEFT, MouseActions, PointerAction,
 };
@@ -54,6 +55,14 @@ pub(crate) async fn run<F>(name: &'static str, scenario: F)
 where
     F: for<'a> FnOnce(&'a Board) -> std::pin::Pin<Box<dyn Future<Output = Result> + 'a>>,
 {
+    run_in(name, Scheme::System, scenario).await;
+}
+
+/// [`run`], with pages in `scheme`.
+pub(crate) async fn run_in<F>(name: &'static str, scheme: Scheme, scenario: F)
+where
+    F: for<'a> FnOnce(&'a Board) -> std::pin::Pin<Box<dyn Future<Output = Result> + 'a>>,
+{
     let (Some(chromium), Some(chromedriver)) = (
         std::env::var("ARBOR_TEST_CHROMIUM")
             .ok()
@@ -69,7 +78,7 @@ where
         return;
     };
     let started = Instant::now();
-    let board = match Board::start(name, &chromium, &chromedriver).await {
+    let board = match Board::start(name, &chromium, &chromedriver, scheme).await {
         Ok(board) => board,
         Err(e) => panic!("{name}: could not start the demo and the browser: {e:#}"),
     };
@@ -97,7 +106,12 @@ where
 }
 
 impl Board {
-    async fn start(name: &'static str, chromium: &str, chromedriver: &str) -> Result<Self> {
+    async fn start(
+        name: &'static str,
+        chromium: &str,
+        chromedriver: &str,
+        scheme: Scheme,
+    ) -> Result<Self> {
         let dir = tempfile::tempdir()?;
         let demo = demo::start(&DemoOptions {
             data_dir: dir.path().join("demo"),
@@ -107,7 +121,7 @@ impl Board {
         .await?;
         let driver = Chromedriver::start(chromedriver, &dir.path().join("tmp"))?;
         let client = driver
-            .session(chromium, &dir.path().join("chromium"))
+            .session(chromium, &dir.path().join("chromium"), scheme)
             .await?;
         Ok(Self {
             demo,

@@ -7,6 +7,7 @@
 //! scenario prints SKIPPED and passes.
 
 mod browse;
+mod contrast;
 mod editing;
 mod formulas;
 mod generators;
@@ -16,7 +17,7 @@ mod people;
 mod site;
 mod xss;
 
-use harness::run;
+use harness::{Scheme, run, run_in};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_open_expand_and_virtualise() {
@@ -70,6 +71,22 @@ async fn markup_in_names_memos_and_summaries_is_text() {
 async fn keyboard_only() {
     run("7-keyboard-only", |board| {
         Box::pin(keyboard::keyboard_only(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contrast_aa_in_light() {
+    run("8-contrast-light", |board| {
+        Box::pin(contrast::contrast_aa(board, Scheme::System))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contrast_aa_in_dark() {
+    run_in("8-contrast-dark", Scheme::Dark, |board| {
+        Box::pin(contrast::contrast_aa(board, Scheme::Dark))
     })
     .await;
 }
