@@ -7,13 +7,20 @@ import { confirmDialog, openDialog } from './dialog.js';
 const PAGE = 500;
 const MAX_PAGES = 40;
 
+const EDITS = {
+  add: (n) => `Added ${plural(n, 'row')}`,
+  move: (n) => `Moved ${plural(n, 'row')}`,
+  remove: (n) => `Removed ${plural(n, 'row')} with everything under ${n === 1 ? 'it' : 'them'}`,
+  copy: (n) => `Copied ${plural(n, 'row')}`,
+};
+
 const OPS = {
   'forest.changed': (item) => ({
-    edit: `Changed rows (${plural(item.steps ?? 0, 'step')})`,
-    undo: 'Undid a change',
-    redo: 'Redid a change',
-    restore: 'Restored an earlier version',
-  }[item.action] || 'Changed rows'),
+    edit: () => (EDITS[item.edit] || (() => 'Changed rows'))(item.rows ?? 0),
+    undo: () => `Undid the change of version ${item.of_version}`,
+    redo: () => `Made the change of version ${item.of_version} again`,
+    restore: () => `Restored the rows of version ${item.of_version}`,
+  }[item.action] || (() => 'Changed rows'))(),
   'forest.replaced': () => 'Replaced all rows',
   'structure.created': () => 'Created the structure',
   'structure.updated': () => 'Renamed or described the structure',

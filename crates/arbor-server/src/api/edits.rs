@@ -6,7 +6,7 @@
 
 use arbor_core::edit::Edit;
 use arbor_core::forest::ItemRef;
-use arbor_core::history::{Applied, ApplyError, HistoryEntry};
+use arbor_core::history::{Action, Applied, ApplyError, HistoryEntry};
 use arbor_core::ids::Version;
 use arbor_core::permission::Level;
 use arbor_store::StoreError;
@@ -276,6 +276,14 @@ pub struct HistoryItem {
     pub action: Option<String>,
     /// For forest changes: how many single-row steps it took.
     pub steps: Option<usize>,
+    /// For edits: `add`, `move`, `remove` or `copy`.
+    pub edit: Option<String>,
+    /// For edits: how many rows it named (added rows count with their children; moved, removed and copied
+    /// rows count once, with their subtrees).
+    pub rows: Option<usize>,
+    /// For undo and redo: the version whose change was taken back or made again; for a restore: the version
+    /// the rows were made again.
+    pub of_version: Option<u64>,
 }
 
 /// `GET /api/v1/structures/{id}/history`: who changed what and when, oldest first, 500 at a time (View).
@@ -296,36 +304,49 @@ pub async fn history(
     let items = entries
         .into_iter()
         .map(|entry| {
-            let (version, action, steps) = match &entry.op {
-                JournalOp::ForestChanged { version, entry, .. } => (
-                    Some(version.get()),
-                    Some(
-                        match entry.action {
-                            arbor_core::history::Action::Edit { .. } => "edit",
-                            arbor_core::history::Action::Undo { .. } => "undo",
-                            arbor_core::history::Action::Redo { .. } => "redo",
-                            arbor_core::history::Action::Restore { .. } => "restore",
+            let mut item = HistoryItem {
+                seq: entry.seq,
+                version: None,
+                at: entry.at.as_unix_millis(),
+                actor: entry.actor.as_str().to_owned(),
+                op: entry.op.name().to_owned(),
+                action: None,
+                steps: None,
+                edit: None,
+                rows: None,
+                of_version: None,
+            };
+            match &entry.op {
+                JournalOp::ForestChanged { version, entry, .. } => {
+                    let (action, of) = match &entry.action {
+                        Action::Edit { edit, .. } => {
+                            let (kind, rows) = match edit {
+                                Edit::Add { rows, .. } => ("add", rows.rows().len()),
+                                Edit::Move { rows, .. } => ("move", rows.len()),
+                                Edit::Remove { rows } => ("remove", rows.len()),
+                                Edit::Copy { rows, .. } => ("copy", rows.len()),
+                            };
+                            item.edit = Some(kind.to_owned());
+                            item.rows = Some(rows);
+                            ("edit", None)
                         }
-                        .to_owned(),
-                    ),
-                    Some(entry.change.steps().len()),
-                ),
+                        Action::Undo { of } => ("undo", Some(of)),
+                        Action::Redo { of } => ("redo", Some(of)),
+                        Action::Restore { to } => ("restore", Some(to)),
+                    };
+                    item.version = Some(version.get());
+                    item.action = Some(action.to_owned());
+                    item.steps = Some(entry.change.steps().len());
+                    item.of_version = of.map(|v| v.get());
+                }
                 JournalOp::StructureUpdated { version, .. }
                 | JournalOp::RulesSet { version, .. }
                 | JournalOp::GeneratorSet { version, .. }
                 | JournalOp::GeneratorDeleted { version, .. }
-                | JournalOp::ForestReplaced { version, .. } => (Some(version.get()), None, None),
-                _ => (None, None, None),
-            };
-            HistoryItem {
-                seq: entry.seq,
-                version,
-                at: entry.at.as_unix_millis(),
-                actor: entry.actor.as_str().to_owned(),
-                op: entry.op.name().to_owned(),
-                action,
-                steps,
+                | JournalOp::ForestReplaced { version, .. } => item.version = Some(version.get()),
+                _ => {}
             }
+            item
         })
         .collect();
     audit::ok(

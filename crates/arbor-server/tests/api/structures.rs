@@ -134,6 +134,25 @@ async fn edits_undo_redo_history_and_restore() {
         .filter_map(|h| h["action"].as_str())
         .collect();
     assert_eq!(actions, ["edit", "edit", "undo", "redo", "edit"]);
+    // Each says what was done: the kind of edit and how many rows, or which version was undone or redone.
+    let described: Vec<Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["action"].is_string())
+        .map(|h| json!([h["edit"], h["rows"], h["of_version"]]))
+        .collect();
+    let moved_in = moved["version"].clone();
+    assert_eq!(
+        described,
+        [
+            json!(["add", 3, null]),
+            json!(["move", 1, null]),
+            json!([null, null, moved_in]),
+            json!([null, null, undone["version"]]),
+            json!(["remove", 1, null]),
+        ]
+    );
     let first = history
         .as_array()
         .unwrap()

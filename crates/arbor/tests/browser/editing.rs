@@ -116,5 +116,25 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
         names == ["Box", first.as_str(), second.as_str()],
         "{names:?}"
     );
-    Ok(())
+
+    // The history says what each change did, newest first.
+    board.click_button("History…").await?;
+    let said = board
+        .wait(
+            "the history's entries",
+            "const items = [...document.querySelectorAll('dialog[open] .history-item strong')];
+             return items.length >= 6 && items.map((i) => i.textContent);",
+            vec![],
+        )
+        .await?;
+    let said: Vec<String> = serde_json::from_value(said)?;
+    let undid = |n: usize| said[n].starts_with("Undid the change of version ");
+    ensure!(
+        undid(0)
+            && undid(1)
+            && said[2..5] == ["Moved 1 row", "Moved 1 row", "Added 2 rows"]
+            && said[5] == "Added 1 row",
+        "{said:?}"
+    );
+    board.click_button("Close").await
 }
