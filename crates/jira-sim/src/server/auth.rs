@@ -79,6 +79,16 @@ pub(crate) struct AuthStore {
     codes: HashMap<String, Code>,
     revoked_families: std::collections::HashSet<u64>,
     next_family: u64,
+    /// Each app's client secret, as last presented with a grant that succeeded: webhook deliveries to the app
+    /// are signed with it.
+    app_secrets: HashMap<String, String>,
+}
+
+impl AuthStore {
+    /// The client secret of the app `client_id`, once it has signed someone in.
+    pub(crate) fn app_secret(&self, client_id: &str) -> Option<&str> {
+        self.app_secrets.get(client_id).map(String::as_str)
+    }
 }
 
 impl std::fmt::Debug for AuthStore {
@@ -493,7 +503,12 @@ async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Byte
         }
     };
     match outcome {
-        Ok(body) => axum::Json(body).into_response(),
+        Ok(body) => {
+            if let Some(secret) = req.client_secret {
+                lock(&shared.auth).app_secrets.insert(client_id, secret);
+            }
+            axum::Json(body).into_response()
+        }
         Err(e) => oauth_error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",

@@ -5,7 +5,9 @@
 //! after registration or its last refresh. An event is delivered to every unexpired webhook of the app whose
 //! events include it and whose JQL filter matches the issue as that person sees it (an issue the person cannot
 //! browse is never delivered). Deliveries run in background tasks: a POST of the event JSON with
-//! `X-Atlassian-Webhook-Identifier` (the same for retries and duplicates) and `X-Atlassian-Webhook-Retry`; a
+//! `X-Atlassian-Webhook-Identifier` (the same for retries and duplicates), `X-Atlassian-Webhook-Retry` and,
+//! as Jira does for OAuth 2.0 apps, `Authorization: Bearer` a JWT signed (HS256) with the app's client secret
+//! (the one it last used to sign someone in; see [`signed_jwt`]); a
 //! failure (no 2xx, or no answer) is retried with exponential backoff up to `max_attempts`; with probability
 //! `duplicate_probability` (seeded) a delivered event is sent a second time.
 //!
@@ -238,6 +240,8 @@ pub(crate) fn local(target: Target) -> Option<IssueIdx> {
 #[derive(Debug)]
 pub(crate) struct Delivery {
     url: String,
+    /// The app whose webhooks matched (one URL per app).
+    client_id: String,
     payload: Value,
 }
 
@@ -273,8 +277,8 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
         .collect();
     let mut deliveries = Vec::new();
     for event in events {
-        // (url, person) → matched ids, in registration order.
-        let mut targets: Vec<(&str, PersonIdx, Vec<u64>)> = Vec::new();
+        // (url, person) → the app and the matched ids, in registration order.
+        let mut targets: Vec<(&str, PersonIdx, &str, Vec<u64>)> = Vec::new();
         for (hook, matcher) in hooks.iter().zip(&matchers) {
             let Some(matcher) = matcher else { continue };
             let wanted = hook.events.iter().any(|e| e == event.name);
@@ -296,12 +300,12 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
                     .iter_mut()
                     .find(|t| t.0 == hook.url && t.1 == hook.person)
                 {
-                    Some(t) => t.2.push(hook.id),
-                    None => targets.push((&hook.url, hook.person, vec![hook.id])),
+                    Some(t) => t.3.push(hook.id),
+                    None => targets.push((&hook.url, hook.person, &hook.client_id, vec![hook.id])),
                 }
             }
         }
-        for (url, person, ids) in targets {
+        for (url, person, client_id, ids) in targets {
             let mut payload = event.payload.clone();
             if let Some(idx) = event.subject {
                 // As the webhook's person sees it: links to issues they cannot browse are left out.
@@ -311,6 +315,7 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
             payload["matchedWebhookIds"] = json!(ids);
             deliveries.push(Delivery {
                 url: url.to_owned(),
+                client_id: client_id.to_owned(),
                 payload,
             });
         }
@@ -321,63 +326,105 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
 /// Starts a background task per delivery.
 pub(crate) fn send(shared: &Shared, deliveries: Vec<Delivery>) {
     let controls = shared.controls().webhooks;
-    for Delivery { url, payload } in deliveries {
+    for Delivery {
+        url,
+        client_id,
+        payload,
+    } in deliveries
+    {
         let identifier = {
             let mut store = lock(&shared.webhooks);
             store.next_delivery += 1;
             format!("jira-sim-{}", store.next_delivery)
         };
+        let secret = lock(&shared.auth).app_secret(&client_id).map(str::to_owned);
         let duplicate = shared.chance(controls.duplicate_probability);
         let client = shared.http.clone();
         let stats = Arc::clone(&shared.stats);
         let controls = controls.clone();
         tokio::spawn(async move {
-            deliver(
-                &client,
-                &stats,
-                &url,
-                &payload,
-                &identifier,
-                &controls,
-                duplicate,
-            )
-            .await;
+            let attempt = Attempt {
+                url: &url,
+                payload: &payload,
+                identifier: &identifier,
+                secret: secret.as_deref(),
+            };
+            deliver(&client, &stats, &attempt, &controls, duplicate).await;
         });
     }
+}
+
+/// One delivery, as each attempt sends it.
+struct Attempt<'a> {
+    url: &'a str,
+    payload: &'a Value,
+    identifier: &'a str,
+    /// The app's client secret, which signs the attempt's `Authorization` JWT.
+    secret: Option<&'a str>,
 }
 
 async fn deliver(
     client: &reqwest::Client,
     stats: &std::sync::Mutex<super::limits::Stats>,
-    url: &str,
-    payload: &Value,
-    identifier: &str,
+    attempt: &Attempt<'_>,
     controls: &WebhookControls,
     duplicate: bool,
 ) {
     let times = if duplicate { 2 } else { 1 };
     for _ in 0..times {
         let mut backoff = controls.backoff_ms;
-        for attempt in 0..controls.max_attempts.max(1) {
-            let result = client
-                .post(url)
+        for retry in 0..controls.max_attempts.max(1) {
+            let mut request = client
+                .post(attempt.url)
                 .timeout(Duration::from_millis(controls.timeout_ms.max(1)))
-                .header("X-Atlassian-Webhook-Identifier", identifier)
-                .header("X-Atlassian-Webhook-Retry", attempt.to_string())
-                .json(payload)
-                .send()
-                .await;
-            let ok = result.is_ok_and(|r| r.status().is_success());
+                .header("X-Atlassian-Webhook-Identifier", attempt.identifier)
+                .header("X-Atlassian-Webhook-Retry", retry.to_string())
+                .json(attempt.payload);
+            if let Some(secret) = attempt.secret {
+                request = request.bearer_auth(signed_jwt(secret, unix_seconds()));
+            }
+            let ok = request.send().await.is_ok_and(|r| r.status().is_success());
             lock(stats).delivery(ok);
             if ok {
                 break;
             }
-            if attempt + 1 < controls.max_attempts {
+            if retry + 1 < controls.max_attempts {
                 tokio::time::sleep(Duration::from_millis(backoff)).await;
                 backoff = backoff.saturating_mul(2);
             }
         }
     }
+}
+
+/// How long a delivery's JWT is valid.
+const JWT_LIFETIME_S: u64 = 180;
+
+fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The JWT Jira puts in a delivery's `Authorization: Bearer` header for OAuth 2.0 apps: HS256 with the app's
+/// client secret, issued now and valid for three minutes.
+pub(crate) fn signed_jwt(secret: &str, now_s: u64) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = URL_SAFE_NO_PAD.encode(
+        json!({ "iss": "jira-sim", "iat": now_s, "exp": now_s.saturating_add(JWT_LIFETIME_S) })
+            .to_string(),
+    );
+    let signed = format!("{header}.{claims}");
+    // HMAC accepts keys of any length.
+    let signature = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .map(|mut mac| {
+            mac.update(signed.as_bytes());
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        })
+        .unwrap_or_default();
+    format!("{signed}.{signature}")
 }
 
 #[derive(Debug, Deserialize)]

@@ -146,34 +146,7 @@ async fn tokens_expire_and_admin_api_needs_the_admin_token() {
 
 /// The whole 3LO dance for `who`, returning the token response.
 async fn sign_in(t: &crate::helpers::TestSim, who: &str) -> Value {
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let chosen = no_redirect
-        .post(t.url("/authorize"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("client_id=app&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb&scope=read%3Ajira-work+offline_access&state=s&account={who}"))
-        .send()
-        .await
-        .unwrap();
-    let location = url::Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
-    t.client
-        .post(t.url("/oauth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("grant_type=authorization_code&client_id=app&client_secret=x&code={code}&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    t.sign_in(who, "read:jira-work offline_access").await
 }
 
 #[tokio::test]

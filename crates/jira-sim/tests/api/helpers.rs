@@ -98,6 +98,40 @@ impl TestSim {
         body["access_token"].as_str().expect("token").to_owned()
     }
 
+    /// The whole 3LO dance for `who` with `scope` (space-separated), as app `app` with client secret `x`;
+    /// returns the token response.
+    pub(crate) async fn sign_in(&self, who: &str, scope: &str) -> Value {
+        let no_redirect = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let scope = scope.replace(':', "%3A").replace(' ', "+");
+        let chosen = no_redirect
+            .post(self.url("/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("client_id=app&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb&scope={scope}&state=s&account={who}"))
+            .send()
+            .await
+            .unwrap();
+        let location = url::Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
+        let code = location
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        self.client
+            .post(self.url("/oauth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=authorization_code&client_id=app&client_secret=x&code={code}&redirect_uri=http%3A%2F%2Flocalhost%3A1%2Fcb"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let r = request.send().await.expect("request");
         let status = r.status();

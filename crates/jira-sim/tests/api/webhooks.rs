@@ -15,6 +15,8 @@ use crate::helpers::{spawn, synthetic_config};
 struct Inbox {
     /// (identifier, retry, event, issue key)
     received: Vec<(String, String, String, String)>,
+    /// Each delivery's `Authorization` header (empty without one).
+    authorization: Vec<String>,
     fail_first: usize,
     calls: usize,
 }
@@ -36,6 +38,7 @@ async fn receiver(inbox: Arc<Mutex<Inbox>>) -> String {
                 .map(|v| v.to_str().unwrap().to_owned())
                 .unwrap_or_default()
         };
+        inbox.authorization.push(h("authorization"));
         inbox.received.push((
             h("x-atlassian-webhook-identifier"),
             h("x-atlassian-webhook-retry"),
@@ -268,4 +271,62 @@ async fn link_events_reach_only_people_who_may_see_both_ends() {
     assert_eq!(shown.status, StatusCode::CREATED, "{}", shown.body);
     wait_for(&inbox, 1).await;
     assert!(!inbox.lock().unwrap().received.is_empty());
+}
+
+/// The claims of `jwt` when it is signed with HS256 and `secret`.
+fn verified_claims(jwt: &str, secret: &str) -> Option<Value> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let (signed, signature) = jwt.rsplit_once('.')?;
+    let (header, claims) = signed.split_once('.')?;
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    if header["alg"] != "HS256" {
+        return None;
+    }
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).ok()?;
+    mac.update(signed.as_bytes());
+    mac.verify_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?)
+        .ok()?;
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(claims).ok()?).ok()
+}
+
+#[tokio::test]
+async fn deliveries_to_an_app_are_signed_with_its_client_secret() {
+    let t = spawn(synthetic_config()).await;
+    let inbox = Arc::new(Mutex::new(Inbox::default()));
+    let url = receiver(Arc::clone(&inbox)).await;
+    // Signed in through the 3LO flow: the app's client secret is `x`.
+    let tokens = t.sign_in("dev", "read:jira-work manage:jira-webhook").await;
+    let dev = tokens["access_token"].as_str().unwrap();
+    let reg = t
+        .post(
+            dev,
+            "/rest/api/3/webhook",
+            &json!({"url": url, "webhooks": [
+                {"events": ["jira:issue_updated"], "jqlFilter": "project = CORE"}
+            ]}),
+        )
+        .await;
+    assert_eq!(reg.status, StatusCode::OK, "{}", reg.body);
+    t.admin(
+        reqwest::Method::PUT,
+        "/_sim/issues/CORE-3",
+        &json!({"summary": "signed"}),
+    )
+    .await;
+    wait_for(&inbox, 1).await;
+    let authorization = inbox.lock().unwrap().authorization.clone();
+    assert_eq!(authorization.len(), 1, "{authorization:?}");
+    let jwt = authorization[0]
+        .strip_prefix("Bearer ")
+        .expect("a bearer token");
+    let claims = verified_claims(jwt, "x").expect("signed with the client secret");
+    assert!(verified_claims(jwt, "not-the-secret").is_none());
+    let (iat, exp) = (
+        claims["iat"].as_u64().unwrap(),
+        claims["exp"].as_u64().unwrap(),
+    );
+    assert!(exp > iat && exp - iat <= 600, "{claims}");
+    t.sim.shutdown().await.unwrap();
 }
