@@ -11,6 +11,14 @@
 //!   moves, or `text` for textual fields, or link functions for link changes). A result a change cannot alter
 //!   stays, which is what keeps "one issue changed" at one Jira call.
 //!
+//! Deliveries are believed only with Jira's signature: for OAuth 2.0 apps, `Authorization: Bearer` a JWT signed
+//! (HS256) with the app's client secret ([`verify_signature`]).
+//!
+//! Registration ([`keep_registered`]): webhooks registered through the REST API last 30 days and belong to the
+//! person who registered them (Jira delivers only what that person may see, and for a private app only when
+//! that person owns the app); arbor registers as a site admin, one webhook per 50 of the projects they may
+//! browse, and refreshes or replaces them whenever that admin signs in.
+//!
 //! Invariants: the body is read for ids and field names only; nothing of it is logged or kept.
 
 use std::time::Duration;
@@ -18,9 +26,10 @@ use std::time::Duration;
 use arbor_core::ids::IssueId;
 use moka::future::Cache;
 use serde_json::Value;
+use url::Url;
 
 use crate::cache::{Caches, ResultKey};
-use crate::client::TenantId;
+use crate::client::{AccessToken, JiraClient, JiraError, TenantId};
 
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +46,199 @@ pub enum Delivery {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the webhook delivery is not a Jira event: {0}")]
 pub struct WebhookError(&'static str);
+
+/// A delivery that does not carry Jira's signature for this app.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the webhook delivery is not signed by Jira for this app: {0}")]
+pub struct UnsignedDelivery(&'static str);
+
+/// How far apart Jira's clock and ours may be.
+const CLOCK_LEEWAY_S: u64 = 60;
+
+/// Checks a delivery's `Authorization` header: `Bearer` a JWT whose header says HS256, signed with the app's
+/// `client_secret` (compared in constant time), and not expired at `now_s` (Unix seconds), give or take a
+/// minute. Claims other than `exp` are not relied on.
+pub fn verify_signature(
+    authorization: Option<&str>,
+    client_secret: &[u8],
+    now_s: u64,
+) -> Result<(), UnsignedDelivery> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let value = authorization.ok_or(UnsignedDelivery("no Authorization header"))?;
+    let (scheme, jwt) = value
+        .split_once(' ')
+        .ok_or(UnsignedDelivery("Authorization is not a bearer token"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(UnsignedDelivery("Authorization is not a bearer token"));
+    }
+    let malformed = UnsignedDelivery("the token is not a JWT");
+    let (signed, signature) = jwt.trim().rsplit_once('.').ok_or(malformed.clone())?;
+    let (header, claims) = signed.split_once('.').ok_or(malformed.clone())?;
+    let decode = |part: &str| -> Result<Value, UnsignedDelivery> {
+        let bytes = URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| malformed.clone())?;
+        serde_json::from_slice(&bytes).map_err(|_| malformed.clone())
+    };
+    if decode(header)?["alg"] != "HS256" {
+        return Err(UnsignedDelivery("the token is not signed with HS256"));
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| malformed.clone())?;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(client_secret)
+        .map_err(|_| UnsignedDelivery("the client secret cannot key HMAC"))?;
+    mac.update(signed.as_bytes());
+    mac.verify_slice(&signature)
+        .map_err(|_| UnsignedDelivery("the signature does not match the client secret"))?;
+    match decode(claims)?["exp"].as_u64() {
+        Some(exp) if exp.saturating_add(CLOCK_LEEWAY_S) < now_s => {
+            Err(UnsignedDelivery("the token has expired"))
+        }
+        Some(_) => Ok(()),
+        None => Err(UnsignedDelivery("the token has no expiry")),
+    }
+}
+
+/// The events arbor acts on.
+pub const EVENTS: [&str; 5] = [
+    "jira:issue_created",
+    "jira:issue_updated",
+    "jira:issue_deleted",
+    "issuelink_created",
+    "issuelink_deleted",
+];
+
+/// Projects named by one webhook's filter.
+const PROJECTS_PER_WEBHOOK: usize = 50;
+
+/// What [`keep_registered`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Registration {
+    /// Webhooks registered now.
+    pub registered: usize,
+    /// Webhooks that were already right, given 30 more days.
+    pub refreshed: usize,
+    /// Webhooks of this app that were no longer right (other projects, events or address), removed.
+    pub removed: usize,
+}
+
+/// The filters that cover `projects` (ids), in order.
+fn filters(mut projects: Vec<u64>) -> Vec<String> {
+    projects.sort_unstable();
+    projects.dedup();
+    projects
+        .chunks(PROJECTS_PER_WEBHOOK)
+        .map(|ids| {
+            let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+            format!("project in ({})", ids.join(", "))
+        })
+        .collect()
+}
+
+/// Makes this app's webhooks on the site deliver to `url` for every project `who` may browse: refreshes the
+/// ones that already do, removes the others and registers what is missing. A webhook is known to deliver to
+/// `url` only when Jira lists its address (the simulator does; Jira Cloud does not, so there every sign-in
+/// replaces them, which also follows a change of arbor's public address: Jira allows one address per app).
+pub async fn keep_registered(
+    client: &JiraClient,
+    who: &AccessToken,
+    url: &Url,
+) -> Result<Registration, JiraError> {
+    let projects = client.projects(who).await?;
+    let wanted = filters(
+        projects
+            .iter()
+            .filter_map(|p| id_number(&p["id"]))
+            .collect(),
+    );
+    let existing = client.webhooks(who).await?;
+    let existing = existing["values"].as_array().cloned().unwrap_or_default();
+    let mut events: Vec<&str> = EVENTS.to_vec();
+    events.sort_unstable();
+    let right = |hook: &Value| {
+        let mut theirs: Vec<&str> = hook["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        theirs.sort_unstable();
+        // Jira Cloud does not list a webhook's address: only one known to be `url` is kept.
+        let address = hook["url"].as_str() == Some(url.as_str());
+        theirs == events && address
+    };
+    let mut keep: Vec<u64> = Vec::new();
+    let mut covered: Vec<&str> = Vec::new();
+    let mut remove: Vec<u64> = Vec::new();
+    for hook in &existing {
+        let Some(id) = hook["id"].as_u64() else {
+            continue;
+        };
+        match hook["jqlFilter"].as_str() {
+            Some(filter)
+                if right(hook)
+                    && wanted.iter().any(|w| w == filter)
+                    && !covered.contains(&filter) =>
+            {
+                keep.push(id);
+                covered.push(filter);
+            }
+            _ => remove.push(id),
+        }
+    }
+    let missing: Vec<&str> = wanted
+        .iter()
+        .map(String::as_str)
+        .filter(|w| !covered.contains(w))
+        .collect();
+    let mut done = Registration::default();
+    if !remove.is_empty() {
+        client.delete_webhooks(who, &remove).await?;
+        done.removed = remove.len();
+    }
+    if !keep.is_empty() {
+        client.refresh_webhooks(who, &keep).await?;
+        done.refreshed = keep.len();
+    }
+    if missing.is_empty() {
+        return Ok(done);
+    }
+    done.registered = register(client, who, url, &missing).await?;
+    Ok(done)
+}
+
+/// Registers one webhook of [`EVENTS`] per filter; Jira's refusal of any is an error with its messages.
+async fn register(
+    client: &JiraClient,
+    who: &AccessToken,
+    url: &Url,
+    filters: &[&str],
+) -> Result<usize, JiraError> {
+    let list: Vec<(Vec<&str>, &str)> = filters.iter().map(|f| (EVENTS.to_vec(), *f)).collect();
+    let answer = client.register_webhooks(who, url, &list).await?;
+    let refused: Vec<String> = answer["webhookRegistrationResult"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|r| r["errors"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e.as_str().map(str::to_owned))
+        .collect();
+    if refused.is_empty() {
+        Ok(filters.len())
+    } else {
+        Err(JiraError::BadRequest { messages: refused })
+    }
+}
+
+fn id_number(value: &Value) -> Option<u64> {
+    value
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| value.as_u64())
+}
 
 /// Applies deliveries to the caches.
 #[derive(Debug, Clone)]
@@ -162,6 +364,72 @@ fn id_of(value: &Value) -> Option<IssueId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn jwt(alg: &str, claims: &Value, secret: &[u8]) -> String {
+        let header =
+            URL_SAFE_NO_PAD.encode(serde_json::json!({"alg": alg, "typ": "JWT"}).to_string());
+        let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signed = format!("{header}.{claims}");
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(signed.as_bytes());
+        format!(
+            "{signed}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    #[test]
+    fn only_deliveries_signed_with_the_client_secret_and_not_expired_are_believed() {
+        let fresh = serde_json::json!({"iat": NOW - 10, "exp": NOW + 170});
+        let check = |header: &str| verify_signature(Some(header), b"secret", NOW);
+        assert_eq!(
+            check(&format!("Bearer {}", jwt("HS256", &fresh, b"secret"))),
+            Ok(())
+        );
+        assert_eq!(
+            check(&format!("bearer {}", jwt("HS256", &fresh, b"secret"))),
+            Ok(())
+        );
+        // Expired, beyond a minute of clock difference; within it still good.
+        let old = serde_json::json!({"exp": NOW - 61});
+        assert!(check(&format!("Bearer {}", jwt("HS256", &old, b"secret"))).is_err());
+        let recent = serde_json::json!({"exp": NOW - 59});
+        assert_eq!(
+            check(&format!("Bearer {}", jwt("HS256", &recent, b"secret"))),
+            Ok(())
+        );
+        let refused = [
+            format!("Bearer {}", jwt("HS256", &fresh, b"another")),
+            format!("Bearer {}", jwt("none", &fresh, b"secret")),
+            format!(
+                "Bearer {}",
+                jwt("HS256", &serde_json::json!({"iat": NOW}), b"secret")
+            ),
+            format!("Basic {}", jwt("HS256", &fresh, b"secret")),
+            "Bearer".to_owned(),
+            "Bearer a.b".to_owned(),
+            "Bearer !!.??.**".to_owned(),
+        ];
+        for header in refused {
+            assert!(check(&header).is_err(), "{header}");
+        }
+        assert!(verify_signature(None, b"secret", NOW).is_err());
+    }
+
+    #[test]
+    fn filters_name_each_project_once_in_groups_of_fifty() {
+        let ids: Vec<u64> = (1..=120).chain([5, 7]).collect();
+        let made = filters(ids);
+        assert_eq!(made.len(), 3);
+        assert!(made[0].starts_with("project in (1, 2, 3,"));
+        assert!(made[2].ends_with("119, 120)"));
+        assert!(filters(Vec::new()).is_empty());
+    }
 
     #[test]
     fn a_summary_change_watches_textual_queries_only() {

@@ -223,3 +223,88 @@ async fn polling_invalidates_recently_updated_issues() {
     assert_eq!(report.requests, 1);
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn webhooks_are_registered_then_refreshed_then_replaced_for_a_new_address() {
+    use arbor_jira::webhook::{EVENTS, Registration, keep_registered};
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let client = client(&sim, &tenants, &config());
+    let admin = person(&sim, "admin");
+    let projects: BTreeSet<String> = client
+        .projects(&admin.token)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!projects.is_empty());
+    let listed = || async {
+        let hooks = client.webhooks(&admin.token).await.unwrap();
+        hooks["values"].as_array().unwrap().clone()
+    };
+    let first = url::Url::parse("https://arbor.example/jira/webhook/1").unwrap();
+
+    let done = keep_registered(&client, &admin.token, &first)
+        .await
+        .unwrap();
+    let wanted = projects.len().div_ceil(50);
+    assert_eq!(
+        done,
+        Registration {
+            registered: wanted,
+            refreshed: 0,
+            removed: 0
+        }
+    );
+    let hooks = listed().await;
+    assert_eq!(hooks.len(), wanted);
+    // Every project the admin may browse is named by exactly one filter, with every event arbor acts on.
+    let mut named = BTreeSet::new();
+    for hook in &hooks {
+        let filter = hook["jqlFilter"].as_str().unwrap();
+        let ids = filter
+            .strip_prefix("project in (")
+            .and_then(|f| f.strip_suffix(')'))
+            .unwrap();
+        for id in ids.split(", ") {
+            assert!(named.insert(id.to_owned()), "{id} named twice");
+        }
+        assert_eq!(hook["events"], json!(EVENTS));
+    }
+    assert_eq!(named, projects);
+
+    // Again: nothing new, every webhook given 30 more days.
+    let before: Vec<_> = hooks.iter().map(|h| h["id"].clone()).collect();
+    let done = keep_registered(&client, &admin.token, &first)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Registration {
+            registered: 0,
+            refreshed: wanted,
+            removed: 0
+        }
+    );
+    let after: Vec<_> = listed().await.iter().map(|h| h["id"].clone()).collect();
+    assert_eq!(before, after);
+
+    // arbor's address changed: the old webhooks go, new ones come.
+    let moved = url::Url::parse("https://planning.example/jira/webhook/1").unwrap();
+    let done = keep_registered(&client, &admin.token, &moved)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        Registration {
+            registered: wanted,
+            refreshed: 0,
+            removed: wanted
+        }
+    );
+    let hooks = listed().await;
+    assert_eq!(hooks.len(), wanted);
+    assert!(hooks.iter().all(|h| h["url"] == moved.as_str()));
+    sim.shutdown().await.unwrap();
+}
