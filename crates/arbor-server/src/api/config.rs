@@ -547,6 +547,9 @@ pub struct RulesView {
     pub rules: Vec<LabelledRule>,
     /// The structure version: send it as `based_on` to change the rules.
     pub based_on: u64,
+    /// The owner's display name, where Jira tells you.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_label: Option<String>,
 }
 
 /// `GET /api/v1/structures/{id}/permissions` (Control).
@@ -567,10 +570,17 @@ pub async fn rules(
         &[&format!("structure:{id}")],
     )
     .await?;
-    let labels = directory::labels(&state, &caller, &access.who, &rules).await;
+    // The owner is named with the grantees, in the same calls.
+    let mut grantees: Vec<Grantee> = rules.iter().map(|r| r.grantee.clone()).collect();
+    grantees.push(Grantee::Person {
+        account_id: access.meta.owner.as_str().to_owned(),
+    });
+    let mut labels = directory::labels(&state, &caller, &access.who, &grantees).await;
+    let owner_label = labels.pop().flatten();
     Ok(Json(RulesView {
         rules: directory::labelled(rules, labels),
         based_on: access.meta.version.get(),
+        owner_label,
     }))
 }
 

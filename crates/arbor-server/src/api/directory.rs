@@ -288,23 +288,23 @@ async fn roles_of(
     Ok(roles)
 }
 
-/// The name of each rule's grantee as Jira tells it to the caller (`None` where it cannot or will not within
+/// The name of each grantee as Jira tells it to the caller (`None` where it cannot or will not within
 /// [`LABEL_BUDGET`]): a person's display name, a group's name, `Project KEY: Role name`. Never fails, and
 /// takes at most about [`LABEL_BUDGET`].
 pub async fn labels(
     state: &AppState,
     caller: &Caller,
     who: &Credentials,
-    rules: &[Rule],
+    grantees: &[Grantee],
 ) -> Vec<Option<String>> {
     let Some(site) = state.site(caller.tenant) else {
-        return vec![None; rules.len()];
+        return vec![None; grantees.len()];
     };
     let client = site.loader.client().clone();
-    let names = known_names(state, caller, &client, who, rules).await;
-    rules
+    let names = known_names(state, caller, &client, who, grantees).await;
+    grantees
         .iter()
-        .map(|rule| names.label(&rule.grantee))
+        .map(|grantee| names.label(grantee))
         .collect()
 }
 
@@ -337,20 +337,20 @@ impl Names {
     }
 }
 
-/// Asks Jira, as the caller, for the names of the people, groups, projects and roles the rules name — each
-/// kind at once and concurrently; a kind Jira does not answer stays unnamed.
+/// Asks Jira, as the caller, for the names of the people, groups, projects and roles named — each kind at
+/// once and concurrently; a kind Jira does not answer stays unnamed.
 async fn known_names(
     state: &AppState,
     caller: &Caller,
     client: &JiraClient,
     who: &Credentials,
-    rules: &[Rule],
+    grantees: &[Grantee],
 ) -> Names {
     let mut account_ids = BTreeSet::new();
     let mut group_ids = BTreeSet::new();
     let mut role_projects = BTreeSet::new();
-    for rule in rules {
-        match &rule.grantee {
+    for grantee in grantees {
+        match grantee {
             Grantee::Person { account_id } => {
                 account_ids.insert(account_id.as_str());
             }

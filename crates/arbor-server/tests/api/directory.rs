@@ -207,6 +207,7 @@ async fn rules_show_the_names_jira_tells_the_reader() {
     assert_eq!(view["rules"][2]["grantee"]["role_id"], developers);
     assert_eq!(view["rules"][0]["level"], "control");
     assert!(view["based_on"].is_u64());
+    assert_eq!(view["owner_label"], "Ada Admin");
 
     // dev (Control through the person rule) does not administer CORE: Jira does not name its roles to dev.
     let (status, theirs) = dev
