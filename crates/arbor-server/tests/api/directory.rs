@@ -224,6 +224,24 @@ async fn rules_show_the_names_jira_tells_the_reader() {
         "{theirs}"
     );
 
+    // What Jira would not tell dev is not asked again while it is remembered.
+    let asked = || {
+        app.sims[0].handle().stats()["endpoints"]
+            ["GET /rest/api/3/project/{projectIdOrKey}/roledetails"]["requests"]
+            .as_u64()
+            .unwrap()
+    };
+    let before = asked();
+    let (_, again) = dev
+        .get(&format!("/api/v1/structures/{id}/permissions"))
+        .await;
+    assert_eq!(labels(&again)[2], Value::Null);
+    let (status, _) = dev
+        .get(&format!("/api/v1/jira/projects/{project}/roles"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(asked(), before);
+
     // Rules read back are saved as they are: labels are never taken as ids.
     let version = admin.version(id).await;
     let mut again = view["rules"].clone();
