@@ -163,6 +163,13 @@ pub enum PeopleKind {
     /// Metadata as Jira lists it to the person (fields and issue types depend on the projects they may
     /// browse), for what is shown to them.
     Metadata(MetaKind),
+    /// The projects the person may browse (`project/search`).
+    Projects,
+    /// A project's roles with their names, as Jira describes them to the person (`roledetails`: only to
+    /// those who may administer the project).
+    RoleDetails {
+        project: u64,
+    },
 }
 
 /// How fresh a cached value is.

@@ -180,6 +180,69 @@ pub struct BulkFetch {
     pub absent: Vec<IssueId>,
 }
 
+/// A person as Jira names them to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraUser {
+    pub account_id: String,
+    pub display_name: String,
+    pub active: bool,
+}
+
+/// A Jira group: its id (stable) and name (which can change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JiraGroup {
+    pub group_id: String,
+    pub name: String,
+}
+
+/// A project role as `roledetails` describes it (roles are shared by every project of a Jira Cloud site).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleDetails {
+    pub id: u64,
+    pub name: String,
+    pub description: String,
+}
+
+/// The longest text a people or group search sends to Jira, in characters.
+pub const MAX_SEARCH_CHARS: usize = 100;
+/// How many people or groups one `user/bulk` or `group/bulk` call asks for.
+const BULK_CHUNK: usize = 50;
+
+/// A search text: trimmed, 1 to [`MAX_SEARCH_CHARS`] characters, or `BadRequest` saying so.
+fn search_text(query: &str) -> Result<&str, JiraError> {
+    let query = query.trim();
+    let chars = query.chars().count();
+    if chars == 0 || chars > MAX_SEARCH_CHARS {
+        return Err(JiraError::BadRequest {
+            messages: vec![format!(
+                "a search needs 1 to {MAX_SEARCH_CHARS} characters (it had {chars})"
+            )],
+        });
+    }
+    Ok(query)
+}
+
+/// A user object of Jira's, when it is a person's account (apps and service-desk customers cannot sign in to
+/// arbor, so they are never offered).
+fn user_of(value: &Value) -> Option<JiraUser> {
+    let kind = value["accountType"].as_str().unwrap_or("atlassian");
+    if kind != "atlassian" {
+        return None;
+    }
+    Some(JiraUser {
+        account_id: value["accountId"].as_str()?.to_owned(),
+        display_name: value["displayName"].as_str()?.to_owned(),
+        active: value["active"].as_bool().unwrap_or(true),
+    })
+}
+
+fn group_of(value: &Value) -> Option<JiraGroup> {
+    Some(JiraGroup {
+        group_id: value["groupId"].as_str()?.to_owned(),
+        name: value["name"].as_str()?.to_owned(),
+    })
+}
+
 /// A Jira client for one tenant. Cheap to clone; clones share limits and counters.
 #[derive(Clone)]
 pub struct JiraClient {
@@ -523,6 +586,143 @@ impl JiraClient {
             .await
     }
 
+    /// `GET user/search?query=`: active people whose name or email address starts with the query (Jira
+    /// matches the start of words), at most `max_results`. Jira answers an empty list to people without the
+    /// "Browse users and groups" permission.
+    pub async fn search_users(
+        &self,
+        who: &AccessToken,
+        query: &str,
+        max_results: usize,
+    ) -> Result<Vec<JiraUser>, JiraError> {
+        let query = search_text(query)?;
+        let answer = self
+            .get(
+                who,
+                "user/search",
+                &[
+                    ("query", query.to_owned()),
+                    ("maxResults", max_results.clamp(1, 100).to_string()),
+                ],
+            )
+            .await?;
+        let list = answer
+            .as_array()
+            .ok_or_else(|| JiraError::Protocol("user/search did not answer a list".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(user_of)
+            .filter(|u| u.active)
+            .collect())
+    }
+
+    /// `GET groups/picker?query=&caseInsensitive=true`: groups whose names contain the query, at most
+    /// `max_results`. Without "Browse users and groups" Jira finds only a group named exactly so.
+    pub async fn find_groups(
+        &self,
+        who: &AccessToken,
+        query: &str,
+        max_results: usize,
+    ) -> Result<Vec<JiraGroup>, JiraError> {
+        let query = search_text(query)?;
+        let answer = self
+            .get(
+                who,
+                "groups/picker",
+                &[
+                    ("query", query.to_owned()),
+                    ("maxResults", max_results.clamp(1, 100).to_string()),
+                    ("caseInsensitive", "true".into()),
+                ],
+            )
+            .await?;
+        let list = answer["groups"]
+            .as_array()
+            .ok_or_else(|| JiraError::Protocol("groups/picker without groups".into()))?;
+        Ok(list.iter().filter_map(group_of).collect())
+    }
+
+    /// `GET user/bulk?accountId=…`: the people with these account ids that Jira knows (inactive ones too), in
+    /// calls of 50.
+    pub async fn users_by_id(
+        &self,
+        who: &AccessToken,
+        account_ids: &[&str],
+    ) -> Result<Vec<JiraUser>, JiraError> {
+        let mut users = Vec::new();
+        for chunk in account_ids.chunks(BULK_CHUNK) {
+            let ids = chunk.iter().map(|id| ("accountId", (*id).to_owned()));
+            let values = self.all_pages(who, "user/bulk", ids.collect()).await?;
+            users.extend(values.iter().filter_map(user_of));
+        }
+        Ok(users)
+    }
+
+    /// `GET group/bulk?groupId=…`: the groups with these ids, in calls of 50. Jira refuses it (`Forbidden`)
+    /// to people without "Browse users and groups".
+    pub async fn groups_by_id(
+        &self,
+        who: &AccessToken,
+        group_ids: &[&str],
+    ) -> Result<Vec<JiraGroup>, JiraError> {
+        let mut groups = Vec::new();
+        for chunk in group_ids.chunks(BULK_CHUNK) {
+            let ids = chunk.iter().map(|id| ("groupId", (*id).to_owned()));
+            let values = self.all_pages(who, "group/bulk", ids.collect()).await?;
+            groups.extend(values.iter().filter_map(group_of));
+        }
+        Ok(groups)
+    }
+
+    /// Every `values` of a paged answer (`startAt`, `isLast`), asking `BULK_CHUNK` at a time.
+    async fn all_pages(
+        &self,
+        who: &AccessToken,
+        path: &str,
+        query: Vec<(&str, String)>,
+    ) -> Result<Vec<Value>, JiraError> {
+        let mut all: Vec<Value> = Vec::new();
+        loop {
+            let mut params = query.clone();
+            params.push(("startAt", all.len().to_string()));
+            params.push(("maxResults", BULK_CHUNK.to_string()));
+            let page = self.get(who, path, &params).await?;
+            let values = page["values"]
+                .as_array()
+                .ok_or_else(|| JiraError::Protocol(format!("{path} without values")))?;
+            let done = values.is_empty() || page["isLast"].as_bool().unwrap_or(true);
+            all.extend(values.iter().cloned());
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// `GET project/{id}/roledetails`: the project roles with their ids and names. Jira Cloud answers only
+    /// those who may administer the project (`NotFound` for anyone else, as for a missing project).
+    pub async fn project_role_details(
+        &self,
+        who: &AccessToken,
+        project_id: u64,
+    ) -> Result<Vec<RoleDetails>, JiraError> {
+        let answer = self
+            .get(who, &format!("project/{project_id}/roledetails"), &[])
+            .await?;
+        let list = answer
+            .as_array()
+            .ok_or_else(|| JiraError::Protocol("roledetails did not answer a list".into()))?;
+        Ok(list
+            .iter()
+            .filter_map(|role| {
+                Some(RoleDetails {
+                    id: role["id"].as_u64()?,
+                    name: role["name"].as_str()?.to_owned(),
+                    description: role["description"].as_str().unwrap_or("").to_owned(),
+                })
+            })
+            .collect())
+    }
+
     /// `GET mypermissions?permissions=…`.
     pub async fn my_permissions(
         &self,
@@ -645,8 +845,17 @@ fn points_of(answer: &Value) -> u64 {
         2 * count(&answer["groups"])
     } else if let Some(perms) = answer.get("permissions").and_then(Value::as_object) {
         2 * perms.len() as u64
-    } else if answer.is_array() && answer.get(0).is_some_and(|v| v.get("groupId").is_some()) {
+    } else if answer.is_array()
+        && answer
+            .get(0)
+            .is_some_and(|v| v.get("groupId").is_some() || v.get("accountId").is_some())
+    {
         2 * count(answer)
+    } else if answer["values"]
+        .get(0)
+        .is_some_and(|v| v.get("groupId").is_some() || v.get("accountId").is_some())
+    {
+        2 * count(&answer["values"])
     } else {
         0
     }

@@ -119,6 +119,10 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         api::assist::check_formula,
         api::assist::jira_metadata,
         api::assist::issue_ids,
+        api::directory::people,
+        api::directory::groups,
+        api::directory::projects,
+        api::directory::project_roles,
     )
 )]
 #[derive(Debug)]

@@ -40,6 +40,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../web/check.js"),
     ),
     (
+        "combobox.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../web/combobox.js"),
+    ),
+    (
         "columns.js",
         "text/javascript; charset=utf-8",
         include_str!("../web/columns.js"),

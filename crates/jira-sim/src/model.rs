@@ -377,6 +377,8 @@ pub struct NewIssue {
 #[derive(Debug, Clone, Default)]
 struct Access {
     projects: Vec<bool>,
+    /// The global permission "Browse users and groups".
+    browse_users: bool,
     /// `levels[level * projects + project]`: roles in a level are the roles in the issue's project.
     levels: Vec<bool>,
 }
@@ -403,6 +405,8 @@ pub struct Site {
     pub role_actors: HashMap<(u16, u32), Vec<Grantee>>,
     /// Who may browse each project (index = project index).
     pub browse: Vec<Vec<Grantee>>,
+    /// Who holds the global permission "Browse users and groups" (a role: in any project).
+    pub browse_users: Vec<Grantee>,
     pub security_levels: Vec<SecurityLevel>,
     pub fields: Vec<FieldDef>,
     pub issues: Vec<Issue>,
@@ -456,6 +460,7 @@ impl Site {
             roles: Vec::new(),
             role_actors: HashMap::new(),
             browse: Vec::new(),
+            browse_users: vec![Grantee::Anyone],
             security_levels: Vec::new(),
             fields: fields::standard_fields(),
             issues: Vec::new(),
@@ -737,7 +742,15 @@ impl Site {
                         .any(|g| self.grants(*g, person, &groups, Some(proj)))
                 })
                 .collect();
-            access.push(Access { projects, levels });
+            let browse_users = self
+                .browse_users
+                .iter()
+                .any(|g| self.grants(*g, person, &groups, None));
+            access.push(Access {
+                projects,
+                browse_users,
+                levels,
+            });
         }
         self.access = access;
     }
@@ -794,6 +807,32 @@ impl Site {
             .get(person as usize)
             .and_then(|a| a.projects.get(project as usize).copied())
             .unwrap_or(false)
+    }
+
+    /// Whether a person holds the global permission "Browse users and groups" (needed to search people and
+    /// groups and to read groups by id).
+    #[must_use]
+    pub fn can_browse_users(&self, person: PersonIdx) -> bool {
+        self.access
+            .get(person as usize)
+            .is_some_and(|a| a.browse_users)
+    }
+
+    /// Whether a person may administer a project: the Administrators role in it, or the site's
+    /// `jira-administrators` group (which holds the global Administer Jira).
+    #[must_use]
+    pub fn can_administer_project(&self, person: PersonIdx, project: u16) -> bool {
+        self.is_site_admin(person)
+            || self
+                .role_by_name("Administrators")
+                .is_some_and(|r| self.roles_of(person, project).contains(&r))
+    }
+
+    /// Whether a person is in `jira-administrators` (the global Administer Jira permission).
+    #[must_use]
+    pub fn is_site_admin(&self, person: PersonIdx) -> bool {
+        self.groups_of(person)
+            .any(|g| self.groups[g as usize].name == "jira-administrators")
     }
 
     /// The project roles a person holds in a project (directly or through a group).

@@ -21,6 +21,8 @@
 //! projects = ["*"]
 //! except = ["AC"]
 //! roles = ["Developers"]                           # and/or groups, users, anyone = true
+//! [browse_users]                                   # the global "Browse users and groups" (searching
+//! groups = ["jira-software-users"]                 #   people and groups); absent = every person has it
 //! [[security_levels]]
 //! name = "Internal"
 //! roles = ["Administrators"]                       # who sees issues at this level: roles, groups, users
@@ -38,7 +40,7 @@
 //! the Administrators role everywhere: she sees every issue. `dev` (Devon Developer) and every imported person are
 //! in `jira-software-users` (role Developers): they cannot browse the projects `AC` (real data) and `OPS`
 //! (synthetic data), and cannot see issues at the `Internal` level, which every issue whose id is a multiple of
-//! 10 carries.
+//! 10 carries. Everyone may browse users and groups.
 
 use std::collections::HashSet;
 
@@ -86,6 +88,9 @@ projects = ["*"]
 except = ["AC", "OPS"]
 roles = ["Developers"]
 
+[browse_users]
+groups = ["jira-software-users", "jira-administrators"]
+
 [[security_levels]]
 name = "Internal"
 description = "Visible to administrators only"
@@ -107,6 +112,8 @@ pub struct SiteFile {
     pub project_roles: Vec<RoleEntry>,
     #[serde(default)]
     pub browse: Vec<BrowseEntry>,
+    /// Who holds "Browse users and groups"; every person when absent.
+    pub browse_users: Option<Grants>,
     #[serde(default)]
     pub security_levels: Vec<LevelEntry>,
 }
@@ -301,6 +308,10 @@ impl SiteFile {
                 site.browse[project as usize].extend(who.iter().copied());
             }
         }
+        site.browse_users = match &self.browse_users {
+            Some(grants) => grantees(site, grants)?,
+            None => vec![Grantee::Anyone],
+        };
         site.security_levels.clear();
         for (i, l) in self.security_levels.iter().enumerate() {
             site.security_levels.push(crate::model::SecurityLevel {

@@ -663,6 +663,9 @@ fn default_site_on_synthetic_data() {
     assert!(site.can_browse_project(dev, 0) && !site.can_browse_project(dev, ops));
     let role = site.role_by_name("Developers").unwrap();
     assert!(site.roles_of(dev, 0).contains(&role));
+    // Everyone may find people and groups; only admin administers projects.
+    assert!(site.can_browse_users(dev) && site.can_browse_users(admin));
+    assert!(site.can_administer_project(admin, 0) && !site.can_administer_project(dev, 0));
 }
 
 #[test]

@@ -254,3 +254,87 @@ async fn concurrent_calls_of_a_tenant_are_limited() {
     );
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn people_groups_and_roles_by_name_as_the_person() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let jira = client(&sim, &tenants, &config());
+    let (admin, dev) = (person(&sim, "admin"), person(&sim, "dev"));
+    let found = jira.search_users(&dev.token, " devon ", 10).await.unwrap();
+    assert_eq!(
+        found,
+        [arbor_jira::client::JiraUser {
+            account_id: dev.account_id.to_string(),
+            display_name: "Devon Developer".into(),
+            active: true,
+        }]
+    );
+    let many = jira.search_users(&dev.token, "a", 3).await.unwrap();
+    assert_eq!(many.len(), 3, "{many:?}");
+    // Groups whatever the case of the query.
+    let groups = jira.find_groups(&dev.token, "JIRA", 10).await.unwrap();
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["jira-administrators", "jira-software-users"]);
+    // Bad searches never reach Jira.
+    let before = sim_requests(&sim);
+    for bad in ["", "   ", &"x".repeat(101)] {
+        assert!(matches!(
+            jira.search_users(&dev.token, bad, 10).await,
+            Err(JiraError::BadRequest { .. })
+        ));
+        assert!(matches!(
+            jira.find_groups(&dev.token, bad, 10).await,
+            Err(JiraError::BadRequest { .. })
+        ));
+    }
+    assert_eq!(sim_requests(&sim), before);
+    assert_eq!(
+        jira.search_users(&dev.token, &"é".repeat(100), 10)
+            .await
+            .unwrap(),
+        []
+    );
+
+    // By id, in calls of 50: 120 ids (two real) take three calls.
+    let mut ids: Vec<String> = (0..118).map(|n| format!("no-such-account-{n}")).collect();
+    ids.insert(7, admin.account_id.to_string());
+    ids.insert(90, dev.account_id.to_string());
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let before = sim_requests(&sim);
+    let users = jira.users_by_id(&dev.token, &ids).await.unwrap();
+    assert_eq!(sim_requests(&sim) - before, 3);
+    let names: Vec<&str> = users.iter().map(|u| u.display_name.as_str()).collect();
+    assert_eq!(names, ["Ada Admin", "Devon Developer"]);
+    let group_ids: Vec<&str> = groups.iter().map(|g| g.group_id.as_str()).collect();
+    let by_id = jira
+        .groups_by_id(&dev.token, &[group_ids[1], "nope"])
+        .await
+        .unwrap();
+    assert_eq!(by_id, [groups[1].clone()]);
+
+    // Role details: for whoever administers the project only.
+    let project: u64 = sim
+        .handle()
+        .with_site(|s| s.projects[0].id.parse().unwrap());
+    let roles = jira
+        .project_role_details(&admin.token, project)
+        .await
+        .unwrap();
+    let expected: Vec<(u64, String)> = sim
+        .handle()
+        .with_site(|s| s.roles.iter().map(|r| (r.id, r.name.clone())).collect());
+    assert_eq!(
+        roles
+            .iter()
+            .map(|r| (r.id, r.name.clone()))
+            .collect::<Vec<_>>(),
+        expected
+    );
+    assert!(roles.iter().all(|r| !r.description.is_empty()));
+    assert_eq!(
+        jira.project_role_details(&dev.token, project).await,
+        Err(JiraError::NotFound)
+    );
+    sim.shutdown().await.unwrap();
+}

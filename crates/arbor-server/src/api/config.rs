@@ -6,7 +6,7 @@ use arbor_core::edit::{Edit, Fragment, Position};
 use arbor_core::forest::{Item, ItemRef};
 use arbor_core::generator::Generator;
 use arbor_core::ids::{GeneratorId, Version};
-use arbor_core::permission::{Level, Rule};
+use arbor_core::permission::{Grantee, Level, Rule};
 use arbor_store::model::{ViewConfig, ViewId};
 use axum::Json;
 use axum::extract::State;
@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::directory::{self, LabelledRule};
 use super::structures::{actor, checked_name};
 use super::{Body, Param, authorize, load_generators};
 use crate::audit;
@@ -530,20 +531,36 @@ pub struct RulesBody {
     /// `group` (`group_id`), `project_role` (`project_id`, `role_id`), `everyone`.
     #[schema(value_type = Vec<Object>)]
     pub rules: Vec<Rule>,
-    /// The structure version you saw (required to change them; ignored when reading).
+    /// The structure version you saw (`based_on` of the rules you read).
     #[serde(default)]
     pub based_on: u64,
+}
+
+/// A structure's permission rules as shown to whoever may change them: each grantee with its name where Jira
+/// tells you.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RulesView {
+    /// `{"grantee": {"kind": "person", "account_id": "...", "label": "Devon Developer"}, "level": "edit"}`;
+    /// `label` is the person's display name, the group's name or `Project KEY: Role name`, and is absent
+    /// when Jira does not tell you (or not in time). It is never sent back: rules are set by ids.
+    #[schema(value_type = Vec<Object>)]
+    pub rules: Vec<LabelledRule>,
+    /// The structure version: send it as `based_on` to change the rules.
+    pub based_on: u64,
+    /// The owner's display name, where Jira tells you.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_label: Option<String>,
 }
 
 /// `GET /api/v1/structures/{id}/permissions` (Control).
 #[utoipa::path(get, path = "/api/v1/structures/{id}/permissions", tag = "permissions",
     params(("id" = u64, Path, description = "structure id")),
-    responses((status = 200, body = RulesBody)))]
+    responses((status = 200, body = RulesView)))]
 pub async fn rules(
     State(state): State<AppState>,
     caller: Caller,
     Param(id): Param<u64>,
-) -> ApiResult<Json<RulesBody>> {
+) -> ApiResult<Json<RulesView>> {
     let access = authorize(&state, &caller, id, Level::Control, "permissions.read").await?;
     let rules = state.store.rules(caller.tenant, access.meta.id).await?;
     audit::ok(
@@ -553,10 +570,47 @@ pub async fn rules(
         &[&format!("structure:{id}")],
     )
     .await?;
-    Ok(Json(RulesBody {
-        rules,
+    // The owner is named with the grantees, in the same calls.
+    let mut grantees: Vec<Grantee> = rules.iter().map(|r| r.grantee.clone()).collect();
+    grantees.push(Grantee::Person {
+        account_id: access.meta.owner.as_str().to_owned(),
+    });
+    let mut labels = directory::labels(&state, &caller, &access.who, &grantees).await;
+    let owner_label = labels.pop().flatten();
+    Ok(Json(RulesView {
+        rules: directory::labelled(rules, labels),
         based_on: access.meta.version.get(),
+        owner_label,
     }))
+}
+
+/// The longest account or group id a rule may name (Jira's account ids are at most 128 characters).
+const MAX_GRANTEE_ID: usize = 128;
+
+/// Why a rule's grantee cannot be stored, if it cannot.
+fn grantee_problem(grantee: &Grantee) -> Option<String> {
+    let id_problem = |what: &str, id: &str| {
+        let chars = id.chars().count();
+        (chars == 0 || chars > MAX_GRANTEE_ID || id.trim() != id || id.chars().any(char::is_control))
+            .then(|| {
+                format!(
+                    "a rule names a {what} by an id of 1 to {MAX_GRANTEE_ID} characters without surrounding \
+                     spaces; choose the {what} from the list"
+                )
+            })
+    };
+    match grantee {
+        Grantee::Person { account_id } => id_problem("person", account_id),
+        Grantee::Group { group_id } => id_problem("group", group_id),
+        Grantee::ProjectRole {
+            project_id,
+            role_id,
+        } => (*project_id == 0 || *role_id == 0).then(|| {
+            "a project role rule names a project and a role by their ids (numbers above 0)"
+                .to_owned()
+        }),
+        Grantee::Everyone => None,
+    }
 }
 
 /// The most project roles one structure's rules may name.
@@ -581,7 +635,7 @@ pub async fn set_rules(
         .rules
         .iter()
         .filter_map(|r| match r.grantee {
-            arbor_core::permission::Grantee::ProjectRole {
+            Grantee::ProjectRole {
                 project_id,
                 role_id,
             } => Some((project_id, role_id)),
@@ -593,6 +647,9 @@ pub async fn set_rules(
         return Err(ApiError::bad_request(format!(
             "a structure's rules name at most {MAX_PROJECT_ROLES} project roles; grant the level to groups instead"
         )));
+    }
+    if let Some(problem) = body.rules.iter().find_map(|r| grantee_problem(&r.grantee)) {
+        return Err(ApiError::bad_request(problem));
     }
     if body.rules.iter().any(|r| r.level == Level::None) {
         return Err(ApiError::bad_request(

@@ -4,6 +4,7 @@
 
 pub mod assist;
 pub mod config;
+pub mod directory;
 pub mod edits;
 pub mod rows;
 pub mod structures;
@@ -35,6 +36,10 @@ pub fn router() -> Router<AppState> {
         .route("/check/jql", post(assist::check_jql))
         .route("/check/formula", post(assist::check_formula))
         .route("/jira/issue-ids", get(assist::issue_ids))
+        .route("/jira/people", get(directory::people))
+        .route("/jira/groups", get(directory::groups))
+        .route("/jira/projects", get(directory::projects))
+        .route("/jira/projects/{id}/roles", get(directory::project_roles))
         .route("/jira/{kind}", get(assist::jira_metadata))
         .route(
             "/structures",

@@ -4,6 +4,7 @@
 
 mod assist;
 mod authz;
+mod directory;
 mod openapi;
 mod security;
 mod signin;

@@ -1,11 +1,13 @@
 //! Metadata, people, groups, roles and permissions: `field`, `issuetype`, `issueLinkType`, `status`, `priority`,
-//! `project/search`, `myself`, `user`, `user/groups`, `group/member`, `project/{key}/role[/{id}]`, `role/{id}`,
-//! `mypermissions`, `permissions/check`.
+//! `project/search`, `myself`, `user`, `user/bulk`, `user/search`, `user/groups`, `group/member`, `group/bulk`,
+//! `groups/picker`, `project/{key}/role[/{id}]`, `project/{key}/roledetails`, `role/{id}`, `mypermissions`,
+//! `permissions/check`.
 //!
 //! Permission model of the simulator: the project permissions that work on issues (browse, edit, link, create,
 //! comment, assign, transition, ...) follow "Browse projects" (and, for an issue, its security level);
 //! `ADMINISTER_PROJECTS` needs the Administrators role in the project; the global `ADMINISTER` needs the group
-//! `jira-administrators`. Object points: 2 per user, group, role actor or permission returned.
+//! `jira-administrators`; the global "Browse users and groups" is granted by the site file (`browse_users`).
+//! Object points: 2 per user, group, role actor or permission returned.
 
 use std::sync::Arc;
 
@@ -273,6 +275,174 @@ pub(crate) async fn user(
     })
 }
 
+/// A user as lists of users show them (search, bulk): no groups, and the email address only for oneself.
+fn listed_user(shared: &Shared, site: &Site, p: PersonIdx, caller: PersonIdx) -> Value {
+    let person = site.person(p);
+    let avatar = |size: u32| {
+        format!(
+            "{}/images/avatar/{}-{size}.png",
+            shared.base_url, person.account_id
+        )
+    };
+    let mut v = json!({
+        "self": format!("{}/rest/api/3/user?accountId={}", shared.base_url, person.account_id),
+        "accountId": person.account_id,
+        "accountType": "atlassian",
+        "avatarUrls": { "16x16": avatar(16), "24x24": avatar(24), "32x32": avatar(32), "48x48": avatar(48) },
+        "displayName": person.display_name,
+        "active": person.active,
+        "timeZone": person.time_zone,
+        "locale": "en_US",
+    });
+    if p == caller {
+        v["emailAddress"] = json!(person.email);
+    }
+    v
+}
+
+/// Whether `query` (already lower-cased) starts one of the words of `text`, or `text` itself.
+fn prefix_of_a_word(text: &str, query: &str) -> bool {
+    let text = text.to_lowercase();
+    text.starts_with(query)
+        || text
+            .split(|c: char| c.is_whitespace() || matches!(c, '.' | '-' | '_' | '@' | '(' | ')'))
+            .any(|word| word.starts_with(query))
+}
+
+/// Jira answers a user search with at most the first 1000 matches.
+const USER_SEARCH_LIMIT: usize = 1000;
+
+/// `GET user/search?query=|accountId=`: active people whose display name or email address has a word starting
+/// with the query (case-insensitive), by display name. Without "Browse users and groups" the list is empty, as
+/// Jira answers anonymous callers.
+pub(crate) async fn user_search(
+    State(shared): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(|| {
+        c.require("read:jira-user")?;
+        let q = q.as_deref();
+        let query = query_value(q, "query").filter(|t| !t.trim().is_empty());
+        let account = query_value(q, "accountId").filter(|t| !t.is_empty());
+        let property = query_value(q, "property").filter(|t| !t.is_empty());
+        match (&query, &account, &property) {
+            (None, None, None) => {
+                return Err(ApiError::bad_request(
+                    "One of 'accountId', 'query' or 'property' query parameters must be provided.",
+                ));
+            }
+            (Some(_), Some(_), _) => {
+                return Err(ApiError::bad_request(
+                    "The 'accountId' and 'query' query parameters cannot be used together.",
+                ));
+            }
+            (None, None, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "The simulator does not search user properties: use 'query' or 'accountId'.",
+                ));
+            }
+            _ => {}
+        }
+        let start = usize::try_from(query_int(q, "startAt")?.unwrap_or(0).max(0)).unwrap_or(0);
+        let max =
+            usize::try_from(query_int(q, "maxResults")?.unwrap_or(50).clamp(0, 1000)).unwrap_or(50);
+        let site = shared.site();
+        if !site.can_browse_users(c.person) {
+            return Ok(costed(StatusCode::OK, Value::Array(Vec::new()), 0));
+        }
+        let text = query.map(|t| t.trim().to_lowercase());
+        let mut matching: Vec<PersonIdx> = (0..site.people.len())
+            .filter_map(|p| u32::try_from(p).ok())
+            .filter(|&p| site.person(p).active)
+            .filter(|&p| {
+                let person = site.person(p);
+                match (&text, &account) {
+                    (Some(t), _) => {
+                        prefix_of_a_word(&person.display_name, t)
+                            || person.email.to_lowercase().starts_with(t.as_str())
+                    }
+                    (None, Some(a)) => person.account_id == *a,
+                    (None, None) => false,
+                }
+            })
+            .collect();
+        matching.sort_by(|&a, &b| {
+            let (a, b) = (site.person(a), site.person(b));
+            a.display_name
+                .to_lowercase()
+                .cmp(&b.display_name.to_lowercase())
+                .then_with(|| a.account_id.cmp(&b.account_id))
+        });
+        matching.truncate(USER_SEARCH_LIMIT);
+        let users: Vec<Value> = matching
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|&p| listed_user(&shared, &site, p, c.person))
+            .collect();
+        let points = 2 * count(users.len());
+        Ok(costed(StatusCode::OK, Value::Array(users), points))
+    })
+}
+
+/// `GET user/bulk?accountId=…`: the people with these account ids (inactive ones too), a page of them; ids
+/// that name nobody are left out.
+pub(crate) async fn user_bulk(
+    State(shared): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(|| {
+        c.require("read:jira-user")?;
+        let q = q.as_deref();
+        let ids = query_values(q, "accountId");
+        if ids.is_empty() {
+            return Err(ApiError::bad_request(
+                "The 'accountId' query parameter needs to be provided.",
+            ));
+        }
+        if ids.iter().any(|id| id.len() > 128) {
+            return Err(ApiError::bad_request(
+                "An account ID is at most 128 characters.",
+            ));
+        }
+        let start = usize::try_from(query_int(q, "startAt")?.unwrap_or(0).max(0)).unwrap_or(0);
+        let max =
+            usize::try_from(query_int(q, "maxResults")?.unwrap_or(10).clamp(1, 200)).unwrap_or(10);
+        let site = shared.site();
+        let mut people: Vec<PersonIdx> = Vec::new();
+        for id in &ids {
+            if let Some(p) = site.person_by_account_id(id)
+                && !people.contains(&p)
+            {
+                people.push(p);
+            }
+        }
+        let values: Vec<Value> = people
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|&p| listed_user(&shared, &site, p, c.person))
+            .collect();
+        let is_last = start + values.len() >= people.len();
+        let base = format!("{}/rest/api/3/user/bulk", shared.base_url);
+        let mut body = json!({
+            "self": format!("{base}?startAt={start}&maxResults={max}"),
+            "maxResults": max,
+            "startAt": start,
+            "total": people.len(),
+            "isLast": is_last,
+            "values": values,
+        });
+        if !is_last {
+            body["nextPage"] = json!(format!("{base}?startAt={}&maxResults={max}", start + max));
+        }
+        let points = 2 * count(values.len());
+        Ok(costed(StatusCode::OK, body, points))
+    })
+}
+
 pub(crate) async fn user_groups(
     State(shared): State<Arc<Shared>>,
     Extension(c): Extension<Caller>,
@@ -353,6 +523,203 @@ pub(crate) async fn group_members(
     })
 }
 
+/// Labels Jira puts on groups in pickers: the administrators' group is marked as such.
+fn group_labels(name: &str) -> Value {
+    if name == "jira-administrators" || name == "site-admins" {
+        json!([{ "text": "Admin", "title": "Users added to this group will be given administrative access", "type": "ADMIN" }])
+    } else {
+        json!([])
+    }
+}
+
+/// The group picker's default and largest answer (Jira's `jira.ajax.autocomplete.limit`).
+const PICKER_LIMIT: usize = 20;
+const PICKER_MAX: usize = 100;
+
+/// `GET groups/picker?query=`: groups whose names contain the query, sorted by name, with the match in `<b>`
+/// (case-sensitive unless `caseInsensitive=true`, as in Jira). Without "Browse projects" in any project the list
+/// is empty; without "Browse users and groups" only a group named exactly as the query is found.
+pub(crate) async fn groups_picker(
+    State(shared): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(|| {
+        c.require("read:jira-user")?;
+        let q = q.as_deref();
+        let exclude = query_values(q, "exclude");
+        let exclude_ids = query_values(q, "excludeId");
+        if !exclude.is_empty() && !exclude_ids.is_empty() {
+            return Err(ApiError::bad_request(
+                "The 'exclude' and 'excludeId' parameters cannot be used together.",
+            ));
+        }
+        let max = usize::try_from(
+            query_int(q, "maxResults")?
+                .unwrap_or(PICKER_LIMIT as i64)
+                .clamp(0, PICKER_MAX as i64),
+        )
+        .unwrap_or(PICKER_LIMIT);
+        let insensitive = query_value(q, "caseInsensitive").as_deref() == Some("true");
+        let query = query_value(q, "query").unwrap_or_default();
+        let site = shared.site();
+        let browses_any = (0..site.projects.len())
+            .filter_map(|p| u16::try_from(p).ok())
+            .any(|p| site.can_browse_project(c.person, p));
+        let browses_users = site.can_browse_users(c.person);
+        let fold = |t: &str| {
+            if insensitive {
+                t.to_lowercase()
+            } else {
+                t.to_owned()
+            }
+        };
+        let needle = fold(&query);
+        let mut matching: Vec<&crate::model::Group> = site
+            .groups
+            .iter()
+            .filter(|_| browses_any)
+            .filter(|g| !exclude.contains(&g.name) && !exclude_ids.contains(&g.group_id))
+            .filter(|g| {
+                if browses_users {
+                    fold(&g.name).contains(&needle)
+                } else {
+                    fold(&g.name) == needle
+                }
+            })
+            .collect();
+        matching.sort_by_key(|g| (g.name.to_lowercase(), g.name.clone()));
+        let total = matching.len();
+        let groups: Vec<Value> = matching
+            .iter()
+            .take(max)
+            .map(|g| {
+                json!({
+                    "name": g.name,
+                    "html": highlighted(&g.name, &query, insensitive),
+                    "groupId": g.group_id,
+                    "labels": group_labels(&g.name),
+                })
+            })
+            .collect();
+        let points = 2 * count(groups.len());
+        Ok(costed(
+            StatusCode::OK,
+            json!({
+                "header": format!("Showing {} of {total} matching groups", groups.len()),
+                "total": total,
+                "groups": groups,
+            }),
+            points,
+        ))
+    })
+}
+
+/// The group name as HTML with the first match of `query` in `<b>`; every other character escaped.
+fn highlighted(name: &str, query: &str, insensitive: bool) -> String {
+    let found = if query.is_empty() {
+        None
+    } else if insensitive {
+        // Lower-casing may change lengths: search character by character.
+        let lower: Vec<char> = query.to_lowercase().chars().collect();
+        let chars: Vec<(usize, char)> = name.char_indices().collect();
+        (0..chars.len()).find_map(|i| {
+            let window: String = chars
+                .iter()
+                .skip(i)
+                .take(lower.len())
+                .map(|(_, c)| *c)
+                .collect();
+            (window.to_lowercase().chars().eq(lower.iter().copied())).then(|| {
+                let start = chars[i].0;
+                let end = chars.get(i + lower.len()).map_or(name.len(), |(b, _)| *b);
+                (start, end)
+            })
+        })
+    } else {
+        name.find(query).map(|start| (start, start + query.len()))
+    };
+    match found {
+        Some((start, end)) => format!(
+            "{}<b>{}</b>{}",
+            escape_html(&name[..start]),
+            escape_html(&name[start..end]),
+            escape_html(&name[end..])
+        ),
+        None => escape_html(name),
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        match ch {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// `GET group/bulk?groupId=…&groupName=…`: groups by id or name (every group when neither is given), a page
+/// of them. Needs "Browse users and groups" (403 otherwise).
+pub(crate) async fn group_bulk(
+    State(shared): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(|| {
+        c.require("read:jira-user")?;
+        let q = q.as_deref();
+        let site = shared.site();
+        if !site.can_browse_users(c.person) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "Browse users and groups permission is required to view groups.",
+            ));
+        }
+        let ids = query_values(q, "groupId");
+        let names = query_values(q, "groupName");
+        let start = usize::try_from(query_int(q, "startAt")?.unwrap_or(0).max(0)).unwrap_or(0);
+        let max =
+            usize::try_from(query_int(q, "maxResults")?.unwrap_or(50).clamp(1, 100)).unwrap_or(50);
+        let matching: Vec<&crate::model::Group> = site
+            .groups
+            .iter()
+            .filter(|g| {
+                (ids.is_empty() && names.is_empty())
+                    || ids.contains(&g.group_id)
+                    || names.contains(&g.name)
+            })
+            .collect();
+        let values: Vec<Value> = matching
+            .iter()
+            .skip(start)
+            .take(max)
+            .map(|g| json!({ "groupId": g.group_id, "name": g.name }))
+            .collect();
+        let is_last = start + values.len() >= matching.len();
+        let base = format!("{}/rest/api/3/group/bulk", shared.base_url);
+        let mut body = json!({
+            "self": format!("{base}?startAt={start}&maxResults={max}"),
+            "maxResults": max,
+            "startAt": start,
+            "total": matching.len(),
+            "isLast": is_last,
+            "values": values,
+        });
+        if !is_last {
+            body["nextPage"] = json!(format!("{base}?startAt={}&maxResults={max}", start + max));
+        }
+        let points = 2 * count(values.len());
+        Ok(costed(StatusCode::OK, body, points))
+    })
+}
+
 fn param(params: &RawPathParams, name: &str) -> String {
     params
         .iter()
@@ -405,6 +772,51 @@ pub(crate) async fn project_roles(
             })
             .collect();
         Ok(costed(StatusCode::OK, Value::Object(body), 0))
+    })
+}
+
+/// `ProjectRoleDetails` of a role in a project.
+fn role_details(shared: &Shared, site: &Site, project: u16, r: usize) -> Value {
+    let role = &site.roles[r];
+    json!({
+        "self": format!("{}/rest/api/3/project/{}/role/{}", shared.base_url, site.projects[project as usize].id, role.id),
+        "name": role.name,
+        "id": role.id,
+        "description": role.description,
+        "admin": role.name == "Administrators",
+        "default": role.name == "Developers",
+        "roleConfigurable": true,
+        "translatedName": role.name,
+    })
+}
+
+/// `GET project/{projectIdOrKey}/roledetails[?currentMember=true]`: every project role of the site with its
+/// details (roles are shared by all projects in Jira Cloud). Only for those who may administer the project
+/// (Administer Jira, or the project's Administrators role); to anyone else the project does not exist.
+pub(crate) async fn project_role_details(
+    State(shared): State<Arc<Shared>>,
+    Extension(c): Extension<Caller>,
+    params: RawPathParams,
+    RawQuery(q): RawQuery,
+) -> Response {
+    respond(|| {
+        c.require("read:jira-work")?;
+        let site = shared.site();
+        let key = param(&params, "projectIdOrKey");
+        let p = project_param(&site, &key)?;
+        if !site.can_administer_project(c.person, p) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("No project could be found with key '{key}'."),
+            ));
+        }
+        let mine = query_value(q.as_deref(), "currentMember").as_deref() == Some("true");
+        let held = site.roles_of(c.person, p);
+        let body: Vec<Value> = (0..site.roles.len())
+            .filter(|&r| !mine || u32::try_from(r).is_ok_and(|r| held.contains(&r)))
+            .map(|r| role_details(&shared, &site, p, r))
+            .collect();
+        Ok(costed(StatusCode::OK, Value::Array(body), 0))
     })
 }
 
@@ -535,8 +947,7 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
 ];
 
 fn is_site_admin(site: &Site, person: PersonIdx) -> bool {
-    site.groups_of(person)
-        .any(|g| site.groups[g as usize].name == "jira-administrators")
+    site.is_site_admin(person)
 }
 
 /// Whether `person` holds a project permission in `project` (and on `issue`, if given).
@@ -756,4 +1167,28 @@ pub(crate) async fn permissions_check(
             points,
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_names_are_escaped_around_the_highlighted_match() {
+        assert_eq!(
+            highlighted("a<b>&team", "team", false),
+            "a&lt;b&gt;&amp;<b>team</b>"
+        );
+        assert_eq!(highlighted("Dev-Ops", "dev", false), "Dev-Ops");
+        assert_eq!(highlighted("Dev-Ops", "dev", true), "<b>Dev</b>-Ops");
+        assert_eq!(highlighted("\"q\"", "", true), "&quot;q&quot;");
+    }
+
+    #[test]
+    fn queries_match_the_start_of_a_word() {
+        assert!(prefix_of_a_word("Devon Developer", "deve"));
+        assert!(prefix_of_a_word("Devon Developer", "devon d"));
+        assert!(prefix_of_a_word("Jean-Luc Picard", "luc"));
+        assert!(!prefix_of_a_word("Devon Developer", "von"));
+    }
 }

@@ -485,12 +485,20 @@ fn api_routes() -> Router<Arc<Shared>> {
         .route("/project/search", get(meta::project_search))
         .route("/myself", get(meta::myself))
         .route("/user", get(meta::user))
+        .route("/user/bulk", get(meta::user_bulk))
+        .route("/user/search", get(meta::user_search))
         .route("/user/groups", get(meta::user_groups))
         .route("/group/member", get(meta::group_members))
+        .route("/group/bulk", get(meta::group_bulk))
+        .route("/groups/picker", get(meta::groups_picker))
         .route("/project/{projectIdOrKey}/role", get(meta::project_roles))
         .route(
             "/project/{projectIdOrKey}/role/{id}",
             get(meta::project_role),
+        )
+        .route(
+            "/project/{projectIdOrKey}/roledetails",
+            get(meta::project_role_details),
         )
         .route("/role/{id}", get(meta::role))
         .route("/mypermissions", get(meta::my_permissions))

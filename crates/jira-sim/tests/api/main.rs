@@ -8,6 +8,7 @@ mod cli;
 mod contract;
 mod helpers;
 mod limits;
+mod people;
 mod real;
 mod search;
 mod webhooks;
