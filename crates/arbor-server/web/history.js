@@ -60,7 +60,7 @@ export function openHistory({ structure, me, canRestore, restored }) {
     list.replaceChildren(...[...items].reverse().map((item) => h('li', { class: 'history-item' },
       h('div', {},
         h('strong', {}, (OPS[item.op] || (() => item.op))(item)),
-        h('p', { class: 'muted' }, `${when(item.at)} · ${item.actor === me ? 'you' : item.actor}`,
+        h('p', { class: 'muted' }, `${when(item.at)} · ${item.actor === me ? 'you' : (item.actor_name || item.actor)}`,
           item.version ? ` · version ${item.version}` : '')),
       canRestore && item.version && item.version !== latest
         ? h('button', { type: 'button', onclick: () => restore(item) }, 'Restore this version') : null)));

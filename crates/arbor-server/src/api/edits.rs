@@ -4,11 +4,13 @@
 //! (arbor-core decides merges and conflicts), then saved with the structure version it started from; storage
 //! refuses it if another node changed the structure meanwhile, and the cached content is then dropped.
 
+use std::collections::HashMap;
+
 use arbor_core::edit::Edit;
 use arbor_core::forest::ItemRef;
 use arbor_core::history::{Action, Applied, ApplyError, HistoryEntry};
 use arbor_core::ids::Version;
-use arbor_core::permission::Level;
+use arbor_core::permission::{Grantee, Level};
 use arbor_store::StoreError;
 use arbor_store::journal::JournalOp;
 use axum::Json;
@@ -18,7 +20,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::structures::actor;
-use super::{Access, Body, Param, Query, authorize};
+use super::{Access, Body, Param, Query, authorize, directory};
 use crate::audit;
 use crate::content::{self, Loaded};
 use crate::error::{ApiError, ApiResult};
@@ -270,6 +272,9 @@ pub struct HistoryItem {
     pub version: Option<u64>,
     pub at: i64,
     pub actor: String,
+    /// The actor's display name, where Jira tells it to the reader.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actor_name: Option<String>,
     /// `forest.changed`, `rules.set`, `generator.set`, `structure.updated`, ...
     pub op: String,
     /// For forest changes: `edit`, `undo`, `redo` or `restore`.
@@ -301,7 +306,7 @@ pub async fn history(
         .store
         .structure_journal(caller.tenant, access.meta.id, query.after, 500)
         .await?;
-    let items = entries
+    let mut items: Vec<HistoryItem> = entries
         .into_iter()
         .map(|entry| {
             let mut item = HistoryItem {
@@ -309,6 +314,7 @@ pub async fn history(
                 version: None,
                 at: entry.at.as_unix_millis(),
                 actor: entry.actor.as_str().to_owned(),
+                actor_name: None,
                 op: entry.op.name().to_owned(),
                 action: None,
                 steps: None,
@@ -349,6 +355,25 @@ pub async fn history(
             item
         })
         .collect();
+    // Each actor named once, as Jira names them to the reader.
+    let mut actors: Vec<&str> = items.iter().map(|item| item.actor.as_str()).collect();
+    actors.sort_unstable();
+    actors.dedup();
+    let grantees: Vec<Grantee> = actors
+        .iter()
+        .map(|&account_id| Grantee::Person {
+            account_id: account_id.to_owned(),
+        })
+        .collect();
+    let names: HashMap<String, String> = actors
+        .iter()
+        .map(|&a| a.to_owned())
+        .zip(directory::labels(&state, &caller, &access.who, &grantees).await)
+        .filter_map(|(actor, name)| Some((actor, name?)))
+        .collect();
+    for item in &mut items {
+        item.actor_name = names.get(&item.actor).cloned();
+    }
     audit::ok(
         &state,
         &caller,

@@ -142,6 +142,17 @@ async fn edits_undo_redo_history_and_restore() {
         .filter(|h| h["action"].is_string())
         .map(|h| json!([h["edit"], h["rows"], h["of_version"]]))
         .collect();
+    // Every change is signed with the name Jira gives its author (the reader's own here).
+    let (_, session) = me.get("/api/v1/session").await;
+    assert!(session["display_name"].is_string(), "{session}");
+    assert!(
+        history
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["actor_name"] == session["display_name"]),
+        "{history}"
+    );
     let moved_in = moved["version"].clone();
     assert_eq!(
         described,
