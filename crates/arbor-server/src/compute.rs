@@ -150,6 +150,12 @@ impl Computed {
         results.insert(key, result);
     }
 
+    /// Drops every kept result of a tenant (Jira said something changed).
+    pub fn forget_tenant(&self, tenant: TenantId) {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        results.retain(|k, _| k.0 != tenant);
+    }
+
     /// Drops every kept result of a person (after "refresh now") and returns them.
     pub fn take_person(&self, tenant: TenantId, account: &ActorId) -> Vec<Arc<Result>> {
         let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);

@@ -29,6 +29,7 @@ pub mod state;
 pub mod testing;
 pub mod tls;
 pub mod web;
+pub mod webhooks;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", get(signin::login))
         .route("/auth/callback", get(signin::callback))
         .route("/auth/logout", post(signin::logout))
+        .route("/jira/webhook/{tenant}", post(webhooks::receive))
         .nest("/api/v1", api::router())
         .fallback(not_found)
         .route_layer(axum::middleware::from_fn(middleware::tag_route))

@@ -1,7 +1,8 @@
 //! `arbor demo`: one command, no configuration. jira-sim in-process with the real TiDev data
 //! (`../shared/data/tidev-jira`, a synthetic site when it is absent), SQLite in a data directory, arbor over
 //! HTTPS on a local port with a self-signed certificate, and example structures owned by the site's admin and
-//! shared with everyone signed in.
+//! shared with everyone signed in. The site's admin is arbor's admin: their sign-in registers the webhooks
+//! through which changes made in the simulator (its `/_sim` API) show on the board at once.
 //!
 //! The demo's master key is generated on first start and kept next to its database (mode 0600): convenient
 //! for a demo, and exactly what `arbor serve` never does.
@@ -105,6 +106,8 @@ async fn start_sim(tidev: &Path, port: u16) -> anyhow::Result<RunningSim> {
     config.port = port;
     config.controls.quota.hourly_points = 0;
     config.controls.quota.burst_per_second = 0;
+    // Webhooks are delivered to the demo's own server, whose certificate is self-signed.
+    config.controls.webhooks.trust_any_certificate = true;
     Ok(jira_sim::server::start(config).await?)
 }
 
@@ -320,7 +323,11 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
         .with_context(|| format!("cannot listen on {listener_addr}"))?;
     let addr = listener.local_addr()?;
     let public = Url::parse(&format!("https://127.0.0.1:{}/", addr.port()))?;
-    let site = SiteConfig::simulated(sim.base_url(), public.join("/auth/callback")?, "arbor-demo")?;
+    let mut site =
+        SiteConfig::simulated(sim.base_url(), public.join("/auth/callback")?, "arbor-demo")?;
+    // The site's admin is arbor's admin too: their sign-in registers the webhooks that keep the board current
+    // when issues change in the simulator.
+    site.admins = vec![choices.admin.clone()];
     let points = site.story_points_field.clone();
     let config = ServerConfig::new(public.clone(), vec![site]);
     let tls = Tls::self_signed(

@@ -9,6 +9,7 @@ mod openapi;
 mod security;
 mod signin;
 mod structures;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -70,6 +71,11 @@ pub async fn spawn_with(
     for n in 0..sites {
         sims.push(sim(7 + n as u64, sim_tweak).await);
     }
+    spawn_on(sims, tweak).await
+}
+
+/// arbor serving these simulators (one tenant each).
+pub async fn spawn_on(sims: Vec<RunningSim>, tweak: impl FnOnce(&mut ServerConfig)) -> App {
     let data_dir = tempfile::tempdir().unwrap();
     let store = arbor_store::open(
         &arbor_store::Location::Sqlite("arbor.db".into()),

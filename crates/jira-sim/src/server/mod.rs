@@ -56,6 +56,8 @@ pub enum SimError {
     },
     #[error("server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("cannot make the webhook client: {0}")]
+    WebhookClient(#[source] reqwest::Error),
     #[error("no person {0} on the site")]
     NoPerson(String),
     #[error("cannot generate random bytes: {0}")]
@@ -172,7 +174,10 @@ pub(crate) struct Shared {
     rng: Mutex<SplitMix64>,
     /// Added to the wall clock: lets tests expire tokens and webhooks without waiting.
     clock_offset_ms: AtomicI64,
+    /// Delivers webhooks, checking the receiver's certificate.
     pub(crate) http: reqwest::Client,
+    /// Delivers webhooks to receivers with any certificate (`webhooks.trustAnyCertificate`).
+    pub(crate) http_any_certificate: reqwest::Client,
     /// Keys the paging-token checksums.
     pub(crate) page_secret: u64,
 }
@@ -437,6 +442,10 @@ pub async fn start_with_site(config: SimConfig, mut site: Site) -> Result<Runnin
         rng: Mutex::new(SplitMix64::new(config.seed ^ 0x51a1_u64)),
         clock_offset_ms: AtomicI64::new(0),
         http: reqwest::Client::new(),
+        http_any_certificate: reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .map_err(SimError::WebhookClient)?,
         page_secret,
     });
     let app = router(Arc::clone(&shared));

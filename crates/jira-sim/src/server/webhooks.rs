@@ -61,6 +61,8 @@ pub struct WebhookControls {
     pub duplicate_probability: f64,
     /// How long one delivery attempt may take.
     pub timeout_ms: u64,
+    /// Deliver to receivers whose certificate cannot be checked (self-signed local servers: the demo, tests).
+    pub trust_any_certificate: bool,
 }
 
 impl Default for WebhookControls {
@@ -70,6 +72,7 @@ impl Default for WebhookControls {
             backoff_ms: 1000,
             duplicate_probability: 0.01,
             timeout_ms: 10_000,
+            trust_any_certificate: false,
         }
     }
 }
@@ -339,7 +342,11 @@ pub(crate) fn send(shared: &Shared, deliveries: Vec<Delivery>) {
         };
         let secret = lock(&shared.auth).app_secret(&client_id).map(str::to_owned);
         let duplicate = shared.chance(controls.duplicate_probability);
-        let client = shared.http.clone();
+        let client = if controls.trust_any_certificate {
+            shared.http_any_certificate.clone()
+        } else {
+            shared.http.clone()
+        };
         let stats = Arc::clone(&shared.stats);
         let controls = controls.clone();
         tokio::spawn(async move {

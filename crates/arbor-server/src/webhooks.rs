@@ -1,0 +1,103 @@
+//! Jira's webhooks: deliveries at `POST /jira/webhook/{tenant}` invalidate what the changed issues touched,
+//! and a site admin's sign-in keeps the site's webhooks registered.
+//!
+//! A delivery is believed only with Jira's signature for the site's OAuth app (a JWT signed with its client
+//! secret); anything else is 401 and changes nothing. What a delivery applies drops cached issue data and
+//! query results (`arbor_jira::webhook`) and the tenant's computed forests, so the next window shows the
+//! change with one Jira call for the changed issue. The body is read for ids and field names only and is
+//! never logged.
+//!
+//! Registration: Jira delivers a webhook only for issues the person who registered it may see (and, for a
+//! private OAuth app, only when that person owns the app), so webhooks are registered as a site admin, in the
+//! background after each of their sign-ins (they last 30 days; each sign-in refreshes them). Without site
+//! admins, or where Jira cannot reach arbor's public address, changes show when cached data expires.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use arbor_jira::client::AccessToken;
+use arbor_jira::webhook::{Delivery, keep_registered, verify_signature};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use secrecy::ExposeSecret;
+use url::Url;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, Site, jira_tenant};
+
+/// Where Jira delivers a tenant's webhooks.
+pub fn delivery_url(state: &AppState, site: &Site) -> Result<Url, url::ParseError> {
+    state
+        .config
+        .public_url
+        .join(&format!("/jira/webhook/{}", site.tenant))
+}
+
+/// `POST /jira/webhook/{tenant}`: one delivery from Jira.
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let site = state
+        .sites
+        .iter()
+        .find(|site| site.tenant.to_string() == tenant)
+        .ok_or_else(|| ApiError::not_found("this server serves no such Jira site"))?;
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let now_s = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let secret = site.config.oauth.client_secret.expose_secret().as_bytes();
+    if let Err(refused) = verify_signature(authorization, secret, now_s) {
+        tracing::warn!(%refused, "a webhook delivery was refused");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "webhook-unsigned",
+            refused.to_string(),
+        ));
+    }
+    let identifier = headers
+        .get("x-atlassian-webhook-identifier")
+        .and_then(|v| v.to_str().ok());
+    let delivery = site
+        .webhooks
+        .receive(&jira_tenant(site.tenant), identifier, &body)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if let Delivery::Applied { issues } = &delivery {
+        state.computed.forget_tenant(site.tenant);
+        tracing::debug!(issues = issues.len(), "a webhook delivery was applied");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// After a site admin signs in: registers, refreshes or replaces the site's webhooks as them, in the
+/// background; the outcome is logged (never the token).
+pub fn keep_registered_as(state: &AppState, site_index: usize, token: AccessToken) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let Some(site) = state.sites.get(site_index) else {
+            return;
+        };
+        let url = match delivery_url(&state, site) {
+            Ok(url) => url,
+            Err(error) => {
+                tracing::warn!(%error, "no webhook address can be made from the public URL");
+                return;
+            }
+        };
+        match keep_registered(site.loader.client(), &token, &url).await {
+            Ok(done) => tracing::info!(
+                registered = done.registered,
+                refreshed = done.refreshed,
+                removed = done.removed,
+                "Jira webhooks kept"
+            ),
+            Err(error) => tracing::warn!(%error, "Jira webhooks could not be registered"),
+        }
+    });
+}

@@ -1,0 +1,162 @@
+//! Jira's webhooks: a site admin's sign-in registers them; a signed delivery makes a change in Jira show in
+//! the next window at once; unsigned or forged deliveries change nothing.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::{Calls, sim, spawn_on};
+
+/// Retries `check` for up to ten seconds (well under the 15 s a computed forest is reused for, and the
+/// minutes issue data is cached for: only a delivery can make a change show this soon).
+async fn within_seconds<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(started.elapsed() < Duration::from_secs(10), "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn jwt(secret: &str, exp: u64) -> String {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::{Hmac, Mac};
+    let signed = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(json!({ "exp": exp }).to_string())
+    );
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(signed.as_bytes());
+    format!(
+        "{signed}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+#[tokio::test]
+async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
+    let sim = sim(7, |config| {
+        // The server's certificate is self-signed.
+        config.controls.webhooks.trust_any_certificate = true;
+        config.controls.webhooks.backoff_ms = 50;
+    })
+    .await;
+    let (admin_id, issue) = sim.handle().with_site(|site| {
+        let admin = site.person_by_name("admin").unwrap();
+        let issue = (0..site.issues.len())
+            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
+            .unwrap();
+        (
+            site.person(admin).account_id.to_string(),
+            site.issues[issue].id,
+        )
+    });
+    let sim_base = sim.base_url().to_owned();
+    let sim_admin = sim.admin_token().to_owned();
+    let app = spawn_on(vec![sim], |config| {
+        config.sites[0].admins = vec![admin_id.clone()];
+    })
+    .await;
+    let me = app.sign_in("admin").await;
+    let handle = app.sims[0].handle();
+
+    // Registered in the background, as admin, for the app arbor signs in with.
+    let token = handle.mint_token("admin", "arbor-test").unwrap();
+    let http = reqwest::Client::new();
+    let registered = || async {
+        let listed: Value = http
+            .get(format!("{sim_base}/rest/api/3/webhook"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed["values"].as_array().is_some_and(|v| !v.is_empty())
+    };
+    within_seconds("the admin's sign-in registers webhooks", registered).await;
+
+    let id = me.create("Live").await;
+    let version = me.version(id).await;
+    let (status, body) = me
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
+                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
+    assert_ne!(title(me.rows(id, None).await), "Changed in Jira");
+
+    let changed = http
+        .put(format!("{sim_base}/_sim/issues/{issue}"))
+        .bearer_auth(&sim_admin)
+        .json(&json!({ "summary": "Changed in Jira" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    within_seconds("the change shows in the next window", || async {
+        title(me.rows(id, None).await) == "Changed in Jira"
+    })
+    .await;
+    let stats = handle.stats();
+    assert_eq!(stats["webhooks"]["failures"], 0, "{stats}");
+
+    // Deliveries without Jira's signature are refused and change nothing.
+    let tenant = app
+        .store
+        .tenant_by_site(sim_base.trim_end_matches('/'))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let client = app.client();
+    let event = json!({"webhookEvent": "jira:issue_deleted", "timestamp": 1, "issue": {"id": issue.to_string()}});
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let deliver = |path: String, authorization: Option<String>| {
+        let mut request = client.post(format!("{}{path}", app.base)).json(&event);
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    let path = format!("/jira/webhook/{tenant}");
+    for forged in [
+        None,
+        Some(format!("Bearer {}", jwt("not-the-secret", now + 60))),
+        Some(format!("Bearer {}", jwt("simulated", now - 3600))),
+        Some("Bearer nonsense".to_owned()),
+    ] {
+        assert_eq!(
+            deliver(path.clone(), forged.clone()).await,
+            StatusCode::UNAUTHORIZED,
+            "{forged:?}"
+        );
+    }
+    assert_eq!(
+        deliver(
+            "/jira/webhook/999".into(),
+            Some(format!("Bearer {}", jwt("simulated", now + 60)))
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    // Signed with the site's client secret: applied.
+    assert_eq!(
+        deliver(path, Some(format!("Bearer {}", jwt("simulated", now + 60)))).await,
+        StatusCode::NO_CONTENT
+    );
+    app.stop().await;
+}
