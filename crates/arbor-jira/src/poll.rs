@@ -22,12 +22,12 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Polls every `interval` (at least a minute).
+    /// Polls every `interval` (at least a second; deployments poll in minutes).
     pub fn new(client: JiraClient, caches: Caches, interval: Duration) -> Self {
         Self {
             client,
             caches,
-            interval: interval.max(Duration::from_secs(60)),
+            interval: interval.max(Duration::from_secs(1)),
         }
     }
 
@@ -53,16 +53,8 @@ impl Poller {
         Ok(ids.len())
     }
 
-    /// Polls until the task is dropped or aborted; failures are logged (without data) and retried next time.
-    pub fn spawn(self, who: Credentials) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(self.interval);
-            loop {
-                ticks.tick().await;
-                if let Err(error) = self.poll_once(&who).await {
-                    tracing::warn!(tenant = self.client.tenant().as_str(), %error, "polling Jira for changes failed");
-                }
-            }
-        })
+    /// How often it polls.
+    pub fn interval(&self) -> Duration {
+        self.interval
     }
 }

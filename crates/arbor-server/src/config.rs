@@ -42,6 +42,8 @@ pub struct SiteConfig {
     pub rank_field: String,
     /// Account ids of this site's arbor admins: Control on every structure of the site.
     pub admins: Vec<String>,
+    /// How often to ask Jira, as a site admin, which issues changed (`None`: never; at least a minute).
+    pub poll: Option<Duration>,
 }
 
 impl SiteConfig {
@@ -66,6 +68,7 @@ impl SiteConfig {
             story_points_field: "customfield_10016".into(),
             rank_field: "customfield_10019".into(),
             admins: Vec::new(),
+            poll: None,
         })
     }
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod ops;
 pub mod people;
+pub mod polling;
 pub mod recent;
 pub mod seed;
 pub mod session;
@@ -87,6 +88,8 @@ pub async fn start(
     let handle = axum_server::Handle::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     // The reloader ends by itself when `stop` changes or is dropped.
+    // The pollers end by themselves when `stop` changes or is dropped.
+    let _pollers = polling::spawn(&state, &stopped);
     let _reloader = tls.spawn_reloader(tls::DEFAULT_RELOAD_INTERVAL, stopped);
     let app = router(state.clone());
     let task = tokio::spawn(tls::serve_https(

@@ -134,12 +134,8 @@ pub async fn keep_tokens(
 }
 
 /// The person's tokens as storage holds them.
-async fn stored(state: &AppState, caller: &Caller) -> ApiResult<Option<Held>> {
-    let Some(stored) = state
-        .store
-        .oauth_token(caller.tenant, &caller.account)
-        .await?
-    else {
+async fn stored(state: &AppState, tenant: TenantId, account: &ActorId) -> ApiResult<Option<Held>> {
+    let Some(stored) = state.store.oauth_token(tenant, account).await? else {
         return Ok(None);
     };
     let tokens: StoredTokens =
@@ -164,57 +160,65 @@ fn same_refresh(a: Option<&RefreshToken>, b: Option<&RefreshToken>) -> bool {
 
 /// The caller's credentials for Jira, refreshed when close to expiry.
 pub async fn credentials(state: &AppState, caller: &Caller) -> ApiResult<Credentials> {
-    let site = state
-        .site(caller.tenant)
-        .ok_or_else(ApiError::unauthorized)?;
-    let key = (caller.tenant, caller.account.clone());
+    credentials_of(state, caller.tenant, &caller.account).await
+}
+
+/// A person's credentials for Jira, from what their last sign-in stored, refreshed when close to expiry.
+pub async fn credentials_of(
+    state: &AppState,
+    tenant: TenantId,
+    account: &ActorId,
+) -> ApiResult<Credentials> {
+    let site = state.site(tenant).ok_or_else(ApiError::unauthorized)?;
+    let key = (tenant, account.clone());
     let mut held = match state.tokens.get(&key) {
         Some(held) => held,
         None => {
-            let held = stored(state, caller).await?.ok_or_else(sign_in_again)?;
+            let held = stored(state, tenant, account)
+                .await?
+                .ok_or_else(sign_in_again)?;
             state.tokens.put(key.clone(), held.clone());
             held
         }
     };
     if fresh(&held) {
-        return Ok(Credentials::new(caller.account.as_str(), held.access));
+        return Ok(Credentials::new(account.as_str(), held.access));
     }
     // One refresh at a time per person: whoever waited uses what the previous holder stored, and no request
     // ever presents a refresh token that a rotation already spent (which would revoke the whole family).
     let lock = state.tokens.refresh_lock(&key);
     let _refreshing = lock.lock().await;
     // Storage holds the live tokens: the previous holder of the lock, or another node, may have rotated them.
-    held = stored(state, caller).await?.ok_or_else(sign_in_again)?;
+    held = stored(state, tenant, account)
+        .await?
+        .ok_or_else(sign_in_again)?;
     state.tokens.put(key, held.clone());
     let access = if fresh(&held) {
         held.access
     } else {
-        refresh(state, site, caller, held.refresh).await?
+        refresh(state, site, account, held.refresh).await?
     };
-    Ok(Credentials::new(caller.account.as_str(), access))
+    Ok(Credentials::new(account.as_str(), access))
 }
 
 async fn refresh(
     state: &AppState,
     site: &Site,
-    caller: &Caller,
+    account: &ActorId,
     refresh: Option<RefreshToken>,
 ) -> ApiResult<AccessToken> {
     let refresh = refresh.ok_or_else(sign_in_again)?;
-    match site.auth.refresh(caller.account.as_str(), &refresh).await {
+    match site.auth.refresh(account.as_str(), &refresh).await {
         Ok(tokens) => {
-            keep_tokens(state, caller.tenant, &caller.account, &tokens).await?;
+            keep_tokens(state, site.tenant, account, &tokens).await?;
             Ok(tokens.access)
         }
         Err(AuthError::SignInAgain) => {
-            state.tokens.forget(caller.tenant, &caller.account);
+            state.tokens.forget(site.tenant, account);
             // Only the refused tokens are deleted: newer ones a concurrent sign-in stored stay.
-            let current = stored(state, caller).await?;
+            let current = stored(state, site.tenant, account).await?;
             if current.is_some_and(|c| same_refresh(c.refresh.as_ref(), Some(&refresh))) {
-                state
-                    .store
-                    .delete_oauth_token(caller.tenant, &caller.account)
-                    .await?;
+                state.store.delete_oauth_token(site.tenant, account).await?;
             }
             Err(sign_in_again())
         }

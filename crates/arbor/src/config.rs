@@ -260,6 +260,9 @@ pub struct JiraSettings {
     pub story_points_field: String,
     /// The site's rank field.
     pub rank_field: String,
+    /// Every this many minutes, ask Jira (as a site admin who has signed in) which issues changed and drop
+    /// them from the caches: for changes webhooks do not bring. 0 turns polling off.
+    pub poll_minutes: u64,
 }
 
 impl Default for JiraSettings {
@@ -273,6 +276,7 @@ impl Default for JiraSettings {
             api_url: Url::parse("https://api.atlassian.com").expect("the default URL is valid"),
             story_points_field: "customfield_10016".into(),
             rank_field: "customfield_10019".into(),
+            poll_minutes: 5,
         }
     }
 }

@@ -55,6 +55,7 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
             story_points_field: jira.story_points_field.clone(),
             rank_field: jira.rank_field.clone(),
             admins: config.admins.clone(),
+            poll: (jira.poll_minutes > 0).then(|| Duration::from_secs(jira.poll_minutes * 60)),
         }],
     );
     server.sessions.idle = Duration::from_secs(config.sessions.idle_minutes.max(1) * 60);

@@ -1,5 +1,6 @@
-//! Jira's webhooks: a site admin's sign-in registers them; a signed delivery makes a change in Jira show in
-//! the next window at once; unsigned or forged deliveries change nothing.
+//! Changes made in Jira: a site admin's sign-in registers webhooks; a signed delivery makes a change show in
+//! the next window at once; unsigned or forged deliveries change nothing. Where deliveries cannot arrive,
+//! polling as the site admin does the same, an interval later.
 
 use std::time::{Duration, Instant};
 
@@ -158,5 +159,54 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
         deliver(path, Some(format!("Bearer {}", jwt("simulated", now + 60)))).await,
         StatusCode::NO_CONTENT
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn polling_as_the_site_admin_shows_changes_webhooks_cannot_deliver() {
+    // The simulator cannot deliver to the server (its certificate is self-signed and not trusted there).
+    let sim = sim(7, |_| {}).await;
+    let (admin_id, issue) = sim.handle().with_site(|site| {
+        let admin = site.person_by_name("admin").unwrap();
+        let issue = (0..site.issues.len())
+            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
+            .unwrap();
+        (
+            site.person(admin).account_id.to_string(),
+            site.issues[issue].id,
+        )
+    });
+    let sim_base = sim.base_url().to_owned();
+    let sim_admin = sim.admin_token().to_owned();
+    let app = spawn_on(vec![sim], |config| {
+        config.sites[0].admins = vec![admin_id.clone()];
+        config.sites[0].poll = Some(Duration::from_secs(1));
+    })
+    .await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Polled").await;
+    let version = me.version(id).await;
+    let (status, body) = me
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
+                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
+    assert_ne!(title(me.rows(id, None).await), "Changed in Jira");
+    let changed = reqwest::Client::new()
+        .put(format!("{sim_base}/_sim/issues/{issue}"))
+        .bearer_auth(&sim_admin)
+        .json(&json!({ "summary": "Changed in Jira" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    within_seconds("a poll finds the change", || async {
+        title(me.rows(id, None).await) == "Changed in Jira"
+    })
+    .await;
     app.stop().await;
 }
