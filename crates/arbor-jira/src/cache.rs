@@ -516,4 +516,44 @@ mod tests {
         caches.invalidate_issue(&tenant, id).await;
         assert!(caches.issue(&tenant, id).await.is_none());
     }
+
+    #[tokio::test]
+    async fn groups_are_kept_per_person_loaded_once_at_a_time_and_again_after_their_ttl() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let caches = Caches::new(CacheConfig::default());
+        let tenant = TenantId::new("t");
+        let loads = AtomicUsize::new(0);
+        let groups_of = |person: &'static str| {
+            let loads = &loads;
+            let person: Arc<str> = Arc::from(person);
+            let caches = caches.clone();
+            let tenant = tenant.clone();
+            async move {
+                let value = caches
+                    .people(&tenant, &person, PeopleKind::Groups, async {
+                        loads.fetch_add(1, Ordering::SeqCst);
+                        // Slow enough for concurrent askers to meet the load in flight.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(serde_json::json!([format!("{person}-team")]))
+                    })
+                    .await
+                    .unwrap();
+                value.value.clone()
+            }
+        };
+        // Concurrent askers for one person share one load.
+        let (a, b) = tokio::join!(groups_of("ada"), groups_of("ada"));
+        assert_eq!(a, serde_json::json!(["ada-team"]));
+        assert_eq!(a, b);
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        // Within the TTL: from the cache. Another person: their own load and their own groups.
+        assert_eq!(groups_of("ada").await, serde_json::json!(["ada-team"]));
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+        assert_eq!(groups_of("bo").await, serde_json::json!(["bo-team"]));
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        // After the TTL: loaded again.
+        caches.advance_clock(caches.config().ttls.people + Duration::from_secs(1));
+        groups_of("ada").await;
+        assert_eq!(loads.load(Ordering::SeqCst), 3);
+    }
 }
