@@ -4,6 +4,10 @@
 
 use std::process::ExitCode;
 
+/// The allocator arbor's binary uses, so that figures are the product's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 
 use arbor_bench::{Figure, Runs, forest, jira, server, sim, store, ui};
