@@ -1,12 +1,16 @@
 //! Jira's webhooks: a site admin's sign-in registers them; a signed delivery makes a change in Jira show in
 //! the next window at once; unsigned or forged deliveries change nothing.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arbor_server::testing;
+use arbor_server::tls::Tls;
+use arbor_server::{AppState, Running, ServerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{Calls, sim, spawn_on};
+use crate::{App, Calls, sim, site, spawn_on};
 
 /// Retries `check` for up to ten seconds (well under the 15 s a computed forest is reused for, and the
 /// minutes issue data is cached for: only a delivery can make a change show this soon).
@@ -158,5 +162,109 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
         deliver(path, Some(format!("Bearer {}", jwt("simulated", now + 60)))).await,
         StatusCode::NO_CONTENT
     );
+    app.stop().await;
+}
+
+/// Another node of the same deployment: its own server and caches, the same storage and Jira sites.
+async fn second_node(app: &App) -> (Running, String, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let config = ServerConfig::new(
+        url::Url::parse(&base).unwrap(),
+        app.sims.iter().map(site).collect(),
+    );
+    let state = AppState::new(config, Arc::clone(&app.store)).await.unwrap();
+    let tls = Tls::self_signed(&["127.0.0.1".to_owned()], None).unwrap();
+    let cert_pem = tls.self_signed_pem().unwrap().to_owned();
+    let server = arbor_server::start(state, listener, &tls).await.unwrap();
+    (server, base, cert_pem)
+}
+
+#[tokio::test]
+async fn a_delivery_to_one_node_shows_on_every_node() {
+    let sim = sim(7, |_| {}).await;
+    let (sim_base, sim_admin) = (sim.base_url().to_owned(), sim.admin_token().to_owned());
+    let issue = sim.handle().with_site(|site| {
+        let admin = site.person_by_name("admin").unwrap();
+        let issue = (0..site.issues.len())
+            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
+            .unwrap();
+        site.issues[issue].id
+    });
+    let app = spawn_on(vec![sim], |_| {}).await;
+    let (node_b, base_b, cert_b) = second_node(&app).await;
+    let on_a = app.sign_in("admin").await;
+    let on_b = testing::sign_in(&base_b, &cert_b, &sim_base, 0, "admin")
+        .await
+        .unwrap();
+
+    let id = on_a.create("Shared").await;
+    let version = on_a.version(id).await;
+    let (status, body) = on_a
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
+                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
+    // Both nodes have read (and cached) the issue.
+    let before = title(on_b.rows(id, None).await);
+    assert!(!before.is_empty());
+    assert_eq!(title(on_a.rows(id, None).await), before);
+
+    let http = reqwest::Client::new();
+    let changed = http
+        .put(format!("{sim_base}/_sim/issues/{issue}"))
+        .bearer_auth(&sim_admin)
+        .json(&json!({ "summary": "Changed in Jira" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    // Nothing told node B yet: it serves what it cached.
+    assert_eq!(title(on_b.rows(id, None).await), before);
+
+    // Jira delivers the change to node A only.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let tenant = app
+        .store
+        .tenant_by_site(sim_base.trim_end_matches('/'))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let event = json!({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"id": issue.to_string()},
+        "changelog": {"items": [{"field": "summary", "fieldId": "summary"}]}});
+    let delivered = app
+        .client()
+        .post(format!("{}/jira/webhook/{tenant}", app.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", jwt("simulated", now + 60)),
+        )
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::NO_CONTENT);
+    assert_eq!(title(on_a.rows(id, None).await), "Changed in Jira");
+    // Node B follows the deployment's invalidations every second.
+    let started = Instant::now();
+    while title(on_b.rows(id, None).await) != "Changed in Jira" {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "node B still shows the old summary"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node_b.shutdown().await.unwrap();
     app.stop().await;
 }
