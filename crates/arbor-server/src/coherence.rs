@@ -9,11 +9,18 @@
 //! recomputation. A node begins after the last entry that existed when it started (its caches were empty then).
 //! Entries older than a day are pruned by every node now and then (deleting twice is harmless).
 //!
+//! The same follower shares Jira's quota pause (SPEC §2: limit state is shared across nodes): when this node's
+//! limiter for a tenant was paused by a quota 429, the pause's end (wall clock) is recorded in storage
+//! (`Store::pause_quota`, which keeps the later of two ends); the recorded end pauses every node's limiter
+//! until then (`TenantLimiter::pause_until_wall`). So one node meeting the exhausted quota stops the whole
+//! deployment's calls to Jira within a second, instead of each node spending calls to learn it.
+//!
 //! Invariant: entries hold issue ids, field ids and names and a flag; nothing of them is logged.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use arbor_core::ids::Timestamp;
 use arbor_jira::webhook::Invalidation;
 use arbor_store::model::{JiraInvalidation, TenantId};
 use tokio::sync::watch;
@@ -54,6 +61,8 @@ pub fn from_store(stored: JiraInvalidation) -> Invalidation {
 pub struct Follower {
     /// The last sequence number applied per tenant; absent until the tenant's start could be read.
     after: HashMap<TenantId, u64>,
+    /// The latest quota pause end (Unix ms) known to be recorded per tenant, so a pause is recorded once.
+    quota_recorded: HashMap<TenantId, i64>,
     last_prune: Option<Instant>,
     /// The last problem reported, so that an outage is logged once rather than every second.
     last_problem: Option<String>,
@@ -89,6 +98,7 @@ impl Follower {
         let mut failed = false;
         for site in &state.sites {
             let tenant = site.tenant;
+            failed |= !self.share_quota_pause(state, tenant).await;
             let Some(&(mut after)) = self.after.get(&tenant) else {
                 // Not begun yet (storage was unavailable at start): begin after its last entry now.
                 failed |= self.begin(state, tenant).await.is_none();
@@ -128,6 +138,57 @@ impl Follower {
         applied
     }
 
+    /// Records this node's quota pause of `tenant` if storage does not know it yet, then pauses this node
+    /// until the recorded end. False when storage could not be asked.
+    async fn share_quota_pause(&mut self, state: &AppState, tenant: TenantId) -> bool {
+        let Some(limiter) = state.jira.limiter_of(&jira_tenant(tenant)) else {
+            return true;
+        };
+        if let Some(local) = limiter.paused_until().map(unix_millis) {
+            let known = self.quota_recorded.get(&tenant).copied();
+            if known.is_none_or(|known| known < local) {
+                match state
+                    .store
+                    .pause_quota(tenant, Timestamp::from_unix_millis(local))
+                    .await
+                {
+                    Ok(recorded) => {
+                        self.quota_recorded
+                            .insert(tenant, recorded.as_unix_millis());
+                        tracing::info!(
+                            %tenant,
+                            paused_until_ms = recorded.as_unix_millis(),
+                            "Jira's quota for this site is exhausted: every node pauses its calls"
+                        );
+                    }
+                    Err(error) => {
+                        self.report(&error);
+                        return false;
+                    }
+                }
+            }
+        }
+        match state.store.quota_pause(tenant).await {
+            Ok(Some(until)) => {
+                let ms = until.as_unix_millis();
+                let known = self.quota_recorded.entry(tenant).or_insert(ms);
+                *known = (*known).max(ms);
+                if let Some(wall) = u64::try_from(ms)
+                    .ok()
+                    .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)))
+                {
+                    limiter.pause_until_wall(wall);
+                }
+                true
+            }
+            Ok(None) => true,
+            Err(error) => {
+                self.report(&error);
+                false
+            }
+        }
+    }
+
     async fn prune(&mut self, state: &AppState) {
         if self
             .last_prune
@@ -137,9 +198,7 @@ impl Follower {
         }
         self.last_prune = Some(Instant::now());
         let keep_ms = i64::try_from(KEEP.as_millis()).unwrap_or(i64::MAX);
-        let before = arbor_core::ids::Timestamp::from_unix_millis(
-            now().as_unix_millis().saturating_sub(keep_ms),
-        );
+        let before = Timestamp::from_unix_millis(now().as_unix_millis().saturating_sub(keep_ms));
         for site in &state.sites {
             if let Err(error) = state.store.prune_invalidations(site.tenant, before).await {
                 self.report(&error);
@@ -178,4 +237,9 @@ pub fn spawn_follower(
 /// Resolves once `shutdown` is `true` or its sender is gone (nobody could stop us later).
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+fn unix_millis(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "jira_invalidations",
         include_str!("../migrations/sqlite/0003_jira_invalidations.sql"),
     ),
+    (
+        4,
+        "quota_pause",
+        include_str!("../migrations/sqlite/0004_quota_pause.sql"),
+    ),
 ];
 
 macro_rules! for_update {

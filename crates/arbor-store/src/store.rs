@@ -240,7 +240,7 @@ pub trait Store: Send + Sync + fmt::Debug {
         limit: u32,
     ) -> Result<Vec<JournalEntry>>;
 
-    // --- Jira invalidations (how the nodes of one deployment keep their caches coherent) ---------------
+    // --- How the nodes of one deployment keep their caches coherent and share Jira's quota pause ------
 
     /// Appends what a webhook delivery invalidated; returns its sequence number (per tenant, from 1; on
     /// every engine numbers become visible in order, so a reader never skips one).
@@ -261,6 +261,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn last_invalidation(&self, tenant: TenantId) -> Result<u64>;
     /// Deletes the entries appended before `before`; returns how many.
     async fn prune_invalidations(&self, tenant: TenantId, before: Timestamp) -> Result<u64>;
+
+    /// Records that the tenant's Jira calls are paused until `until` (an exhausted hourly quota); a later end
+    /// already recorded is kept. Returns the end now recorded.
+    async fn pause_quota(&self, tenant: TenantId, until: Timestamp) -> Result<Timestamp>;
+    /// The end of the tenant's recorded quota pause (possibly past), if one was recorded.
+    async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>>;
 
     // --- The audit log --------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ mod assist;
 mod authz;
 mod directory;
 mod openapi;
+mod scale_out;
 mod security;
 mod signin;
 mod structures;
@@ -127,6 +128,27 @@ impl App {
         )
         .await
         .unwrap()
+    }
+
+    /// Another node of the same deployment: its own server, caches and Jira limiters, the same storage and
+    /// Jira sites. Returns it with its base URL and certificate.
+    pub async fn second_node(&self) -> (Running, String, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let config = ServerConfig::new(
+            Url::parse(&base).unwrap(),
+            self.sims.iter().map(site).collect(),
+        );
+        let state = AppState::new(config, Arc::clone(&self.store))
+            .await
+            .unwrap();
+        let tls = Tls::self_signed(&["127.0.0.1".to_owned()], None).unwrap();
+        let cert_pem = tls.self_signed_pem().unwrap().to_owned();
+        let server = arbor_server::start(state, listener, &tls).await.unwrap();
+        (server, base, cert_pem)
     }
 
     pub async fn stop(mut self) {

@@ -1,16 +1,13 @@
 //! Jira's webhooks: a site admin's sign-in registers them; a signed delivery makes a change in Jira show in
 //! the next window at once; unsigned or forged deliveries change nothing.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbor_server::testing;
-use arbor_server::tls::Tls;
-use arbor_server::{AppState, Running, ServerConfig};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{App, Calls, sim, site, spawn_on};
+use crate::{Calls, sim, spawn_on};
 
 /// Retries `check` for up to ten seconds (well under the 15 s a computed forest is reused for, and the
 /// minutes issue data is cached for: only a delivery can make a change show this soon).
@@ -165,24 +162,6 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     app.stop().await;
 }
 
-/// Another node of the same deployment: its own server and caches, the same storage and Jira sites.
-async fn second_node(app: &App) -> (Running, String, String) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let base = format!(
-        "https://127.0.0.1:{}",
-        listener.local_addr().unwrap().port()
-    );
-    let config = ServerConfig::new(
-        url::Url::parse(&base).unwrap(),
-        app.sims.iter().map(site).collect(),
-    );
-    let state = AppState::new(config, Arc::clone(&app.store)).await.unwrap();
-    let tls = Tls::self_signed(&["127.0.0.1".to_owned()], None).unwrap();
-    let cert_pem = tls.self_signed_pem().unwrap().to_owned();
-    let server = arbor_server::start(state, listener, &tls).await.unwrap();
-    (server, base, cert_pem)
-}
-
 #[tokio::test]
 async fn a_delivery_to_one_node_shows_on_every_node() {
     let sim = sim(7, |_| {}).await;
@@ -195,7 +174,7 @@ async fn a_delivery_to_one_node_shows_on_every_node() {
         site.issues[issue].id
     });
     let app = spawn_on(vec![sim], |_| {}).await;
-    let (node_b, base_b, cert_b) = second_node(&app).await;
+    let (node_b, base_b, cert_b) = app.second_node().await;
     let on_a = app.sign_in("admin").await;
     let on_b = testing::sign_in(&base_b, &cert_b, &sim_base, 0, "admin")
         .await

@@ -1770,6 +1770,31 @@ impl Store for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn pause_quota(&self, tenant: TenantId, until: Timestamp) -> Result<Timestamp> {
+        let row = sqlx::query(
+            "UPDATE tenants SET quota_paused_until = CASE \
+               WHEN quota_paused_until IS NULL OR quota_paused_until < $1 THEN $1 \
+               ELSE quota_paused_until END \
+             WHERE id = $2 RETURNING quota_paused_until",
+        )
+        .bind(until.as_unix_millis())
+        .bind(tenant.sql())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NoTenant(tenant))?;
+        Ok(ts(row.try_get(0)?))
+    }
+
+    async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT quota_paused_until FROM tenants WHERE id = $1")
+            .bind(tenant.sql())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NoTenant(tenant))?;
+        let until: Option<i64> = row.try_get(0)?;
+        Ok(until.map(ts))
+    }
+
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let head = sqlx::query(concat!(

@@ -1,4 +1,4 @@
-//! Jira invalidations: how the nodes of one deployment tell each other what a webhook delivery invalidated.
+//! How the nodes of one deployment share Jira state: what a webhook delivery invalidated, and the quota pause.
 
 use arbor_core::ids::{IssueId, Timestamp};
 use arbor_store::model::JiraInvalidation;
@@ -10,6 +10,7 @@ use crate::harness::TestDb;
 crate::on_both_engines!(
     invalidations_are_appended_read_in_order_and_pruned,
     concurrent_appends_get_distinct_numbers_in_order,
+    the_latest_quota_pause_is_kept,
 );
 
 fn changed(issue: u64, field: &str) -> JiraInvalidation {
@@ -131,4 +132,29 @@ async fn concurrent_appends_get_distinct_numbers_in_order(db: &TestDb) {
     assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());
     let read = store.invalidations(a, 0, 100).await.unwrap();
     assert_eq!(read.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
+}
+
+/// A node that met the exhausted quota records when the pause ends; an earlier end recorded later (by a node
+/// whose 429 was older) does not shorten it.
+async fn the_latest_quota_pause_is_kept(db: &TestDb) {
+    let store: &dyn Store = &*db.store;
+    let a = tenant(store, "https://a.example").await;
+    let b = tenant(store, "https://b.example").await;
+    let t = Timestamp::from_unix_millis;
+    assert_eq!(store.quota_pause(a).await.unwrap(), None);
+    assert_eq!(store.pause_quota(a, t(5000)).await.unwrap(), t(5000));
+    assert_eq!(store.pause_quota(a, t(4000)).await.unwrap(), t(5000));
+    assert_eq!(store.quota_pause(a).await.unwrap(), Some(t(5000)));
+    assert_eq!(store.pause_quota(a, t(9000)).await.unwrap(), t(9000));
+    assert_eq!(store.quota_pause(a).await.unwrap(), Some(t(9000)));
+    assert_eq!(store.quota_pause(b).await.unwrap(), None, "per tenant");
+    let gone = arbor_store::model::TenantId::new(999_999).unwrap();
+    assert!(matches!(
+        store.pause_quota(gone, t(1)).await,
+        Err(StoreError::NoTenant(_))
+    ));
+    assert!(matches!(
+        store.quota_pause(gone).await,
+        Err(StoreError::NoTenant(_))
+    ));
 }
