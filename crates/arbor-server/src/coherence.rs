@@ -7,7 +7,9 @@
 //! (`arbor_jira::webhook::Invalidation::apply`, the path a local delivery takes) and forgets the tenant's
 //! computed forests. It applies its own node's entries too: applying is idempotent, and that costs at most one
 //! recomputation. A node begins after the last entry that existed when it started (its caches were empty then).
-//! Entries older than a day are pruned by every node now and then (deleting twice is harmless).
+//! Entries older than a day are pruned by every node now and then (deleting twice is harmless). Reading a
+//! table every second rather than PostgreSQL's LISTEN/NOTIFY: the same code on both engines, and nothing is
+//! missed while a node's connection is down (it reads on from where it was).
 //!
 //! The same follower shares Jira's quota pause (SPEC §2: limit state is shared across nodes): when this node's
 //! limiter for a tenant was paused by a quota 429, the pause's end (wall clock) is recorded in storage
