@@ -285,6 +285,13 @@ impl Tenants {
         Self::default()
     }
 
+    /// The tenant's shared call state, once a client of the tenant exists: its quota pause is what nodes
+    /// share ([`TenantLimiter::paused_until`], [`TenantLimiter::pause_until_wall`]).
+    pub fn limiter_of(&self, tenant: &TenantId) -> Option<Arc<TenantLimiter>> {
+        let map = self.limiters.lock().unwrap_or_else(PoisonError::into_inner);
+        map.get(tenant).map(Arc::clone)
+    }
+
     fn limiter(&self, tenant: &TenantId, concurrency: usize) -> Arc<TenantLimiter> {
         let mut map = self.limiters.lock().unwrap_or_else(PoisonError::into_inner);
         Arc::clone(

@@ -8,10 +8,12 @@
 //! - When a 429 says the hourly quota is gone (`RateLimit-Reason: jira-quota-global-based`), every call of
 //!   the tenant pauses until `X-RateLimit-Reset`: calls wait when the reset is near, and fail at once with
 //!   `RateLimited` (so the caller can serve earlier data) when it is not — Jira is not called meanwhile.
+//! - The pause's end is known by the wall clock too ([`TenantLimiter::paused_until`]), so that the nodes of a
+//!   deployment can share it ([`TenantLimiter::pause_until_wall`]): one node's 429 pauses them all.
 //! - At most `concurrency` calls per tenant are in flight (a semaphore shared by all of the tenant's clients).
 
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -68,7 +70,9 @@ pub fn jitter_factor() -> f64 {
 #[derive(Debug)]
 pub struct TenantLimiter {
     slots: Semaphore,
-    paused_until: Mutex<Option<Instant>>,
+    /// The pause's end, by this process's monotonic clock (what calls wait on) and by the wall clock (what is
+    /// shared with the deployment's other nodes, whose monotonic clocks differ).
+    paused_until: Mutex<Option<(Instant, SystemTime)>>,
 }
 
 impl TenantLimiter {
@@ -86,17 +90,49 @@ impl TenantLimiter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         until
-            .map(|u| u.saturating_duration_since(Instant::now()))
+            .map(|(u, _)| u.saturating_duration_since(Instant::now()))
             .filter(|d| !d.is_zero())
     }
 
-    fn pause_until(&self, until: Instant) {
+    /// When the current pause ends, by the wall clock; `None` when the tenant is not paused.
+    pub fn paused_until(&self) -> Option<SystemTime> {
+        let until = *self
+            .paused_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        until
+            .filter(|(u, _)| *u > Instant::now())
+            .map(|(_, wall)| wall)
+    }
+
+    /// Pauses the tenant's calls until `until` (wall clock), e.g. because another node of the deployment met
+    /// the exhausted quota; a pause that ends later is kept, a time already past changes nothing.
+    pub fn pause_until_wall(&self, until: SystemTime) {
+        let Ok(left) = until.duration_since(SystemTime::now()) else {
+            return;
+        };
+        if let Some(instant) = Instant::now().checked_add(left) {
+            self.set_pause(instant, until);
+        }
+    }
+
+    fn pause_for(&self, left: Duration) {
+        let (Some(instant), Some(wall)) = (
+            Instant::now().checked_add(left),
+            SystemTime::now().checked_add(left),
+        ) else {
+            return;
+        };
+        self.set_pause(instant, wall);
+    }
+
+    fn set_pause(&self, until: Instant, wall: SystemTime) {
         let mut slot = self
             .paused_until
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none_or(|current| current < until) {
-            *slot = Some(until);
+        if slot.is_none_or(|(current, _)| current < until) {
+            *slot = Some((until, wall));
         }
     }
 }
@@ -166,7 +202,7 @@ pub(crate) async fn execute(
                 let retry_after = t.retry_after.unwrap_or(policy.base_delay);
                 if t.quota_gone {
                     let until = t.reset_in.unwrap_or(retry_after).max(retry_after);
-                    limiter.pause_until(Instant::now() + until);
+                    limiter.pause_for(until);
                 }
                 (
                     error_for(StatusCode::TOO_MANY_REQUESTS, &body, retry_after),

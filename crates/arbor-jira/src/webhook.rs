@@ -25,6 +25,7 @@ use std::time::Duration;
 
 use arbor_core::ids::IssueId;
 use moka::future::Cache;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use url::Url;
 
@@ -34,8 +35,8 @@ use crate::client::{AccessToken, JiraClient, JiraError, TenantId};
 /// What a delivery did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    /// Applied: these issues' cached data was dropped.
-    Applied { issues: Vec<IssueId> },
+    /// Applied: what it dropped, to be applied by the deployment's other nodes too.
+    Applied { invalidation: Invalidation },
     /// Already applied (a retry or duplicate).
     Duplicate,
     /// An event arbor does not act on.
@@ -270,14 +271,7 @@ impl WebhookReceiver {
         let name = event["webhookEvent"]
             .as_str()
             .ok_or(WebhookError("no webhookEvent"))?;
-        let dedupe = match identifier {
-            Some(id) => id.to_owned(),
-            None => format!(
-                "{name}/{}/{}/{}",
-                event["timestamp"], event["issue"]["id"], event["issueLink"]["id"]
-            ),
-        };
-        let key = (tenant.clone(), dedupe);
+        let key = dedupe_key(tenant, identifier, name, &event);
         if self.applied.contains_key(&key) {
             return Ok(Delivery::Duplicate);
         }
@@ -286,16 +280,61 @@ impl WebhookReceiver {
         Ok(outcome)
     }
 
+    /// Forgets that a delivery was applied, so that Jira's retry of it is applied again: for a caller that
+    /// could not finish its part (sharing the invalidation with the other nodes) and asks Jira to retry.
+    pub async fn forget(&self, tenant: &TenantId, identifier: Option<&str>, body: &[u8]) {
+        let Ok(event) = serde_json::from_slice::<Value>(body) else {
+            return;
+        };
+        let Some(name) = event["webhookEvent"].as_str() else {
+            return;
+        };
+        self.applied
+            .invalidate(&dedupe_key(tenant, identifier, name, &event))
+            .await;
+    }
+
     async fn apply(&self, tenant: &TenantId, name: &str, event: &Value) -> Delivery {
+        match Invalidation::of_event(name, event) {
+            Some(invalidation) => {
+                invalidation.apply(&self.caches, tenant).await;
+                Delivery::Applied { invalidation }
+            }
+            None => Delivery::Ignored,
+        }
+    }
+}
+
+/// What one delivery invalidates, in a form that can be kept and applied again elsewhere: issue ids, the
+/// changed fields' ids and names (lowercased) and one flag, nothing of the issues' data. Applying one is
+/// idempotent, so a node may apply an invalidation it already applied.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invalidation {
+    /// The issues whose cached fields are dropped.
+    pub issues: Vec<IssueId>,
+    /// The changed fields (ids and names, lowercased): JQL results naming one of them are dropped.
+    pub fields: Vec<String>,
+    /// Every query result of the tenant is dropped (an issue was created or deleted).
+    pub all_results: bool,
+}
+
+impl Invalidation {
+    /// Most fields one invalidation names; a change of more drops every result instead.
+    pub const MAX_FIELDS: usize = 64;
+    /// Longest field id or name kept; a longer one drops every result instead.
+    pub const MAX_FIELD_LEN: usize = 255;
+
+    /// What the Jira event `name` with body `event` invalidates; `None` for events arbor does not act on.
+    pub fn of_event(name: &str, event: &Value) -> Option<Self> {
         let mut issues: Vec<IssueId> = Vec::new();
-        let mut changed: Vec<String> = Vec::new();
+        let mut fields: Vec<String> = Vec::new();
         match name {
             "jira:issue_created" | "jira:issue_deleted" | "jira:issue_updated" => {
                 issues.extend(id_of(&event["issue"]["id"]));
                 for item in event["changelog"]["items"].as_array().into_iter().flatten() {
                     for key in ["fieldId", "field"] {
                         if let Some(f) = item[key].as_str() {
-                            changed.push(f.to_ascii_lowercase());
+                            fields.push(f.to_ascii_lowercase());
                         }
                     }
                 }
@@ -304,29 +343,79 @@ impl WebhookReceiver {
                 let link = &event["issueLink"];
                 issues.extend(id_of(&link["sourceIssueId"]));
                 issues.extend(id_of(&link["destinationIssueId"]));
-                changed.push("issuelinks".into());
+                fields.push("issuelinks".into());
             }
-            _ => return Delivery::Ignored,
+            _ => return None,
         }
-        for &id in &issues {
-            self.caches.invalidate_issue(tenant, id).await;
-        }
-        if name != "jira:issue_updated" && !name.starts_with("issuelink") {
-            self.caches.invalidate_results(tenant, |_| true);
-        } else {
-            let parent_changed = changed.iter().any(|f| f == "parent");
-            let words = watched_words(&changed);
-            self.caches
-                .invalidate_results(tenant, move |key| match key {
-                    ResultKey::Children(_) => parent_changed,
-                    ResultKey::Jql(query) => {
-                        let query = query.to_ascii_lowercase();
-                        words.iter().any(|w| query.contains(w.as_str()))
-                    }
-                });
-        }
-        Delivery::Applied { issues }
+        let all_results = name != "jira:issue_updated" && !name.starts_with("issuelink");
+        Some(
+            Self {
+                issues,
+                fields,
+                all_results,
+            }
+            .bounded(),
+        )
     }
+
+    /// Sorted, without duplicates, and within [`Self::MAX_FIELDS`] and [`Self::MAX_FIELD_LEN`]: when the fields
+    /// do not fit, every result is dropped instead (dropping more is always safe).
+    #[must_use]
+    pub fn bounded(mut self) -> Self {
+        self.issues.sort_unstable();
+        self.issues.dedup();
+        self.fields.retain(|f| !f.is_empty());
+        self.fields.sort_unstable();
+        self.fields.dedup();
+        if self.fields.len() > Self::MAX_FIELDS
+            || self.fields.iter().any(|f| f.len() > Self::MAX_FIELD_LEN)
+        {
+            self.fields.clear();
+            self.all_results = true;
+        }
+        if self.all_results {
+            self.fields.clear();
+        }
+        self
+    }
+
+    /// Drops what this invalidation names from `tenant`'s caches. The one path for deliveries received here
+    /// and for those another node received.
+    pub async fn apply(&self, caches: &Caches, tenant: &TenantId) {
+        for &id in &self.issues {
+            caches.invalidate_issue(tenant, id).await;
+        }
+        if self.all_results {
+            caches.invalidate_results(tenant, |_| true);
+        } else {
+            let parent_changed = self.fields.iter().any(|f| f == "parent");
+            let words = watched_words(&self.fields);
+            caches.invalidate_results(tenant, move |key| match key {
+                ResultKey::Children(_) => parent_changed,
+                ResultKey::Jql(query) => {
+                    let query = query.to_ascii_lowercase();
+                    words.iter().any(|w| query.contains(w.as_str()))
+                }
+            });
+        }
+    }
+}
+
+/// What identifies a delivery: `X-Atlassian-Webhook-Identifier`, or the event's name, time and issue.
+fn dedupe_key(
+    tenant: &TenantId,
+    identifier: Option<&str>,
+    name: &str,
+    event: &Value,
+) -> (TenantId, String) {
+    let dedupe = match identifier {
+        Some(id) => id.to_owned(),
+        None => format!(
+            "{name}/{}/{}/{}",
+            event["timestamp"], event["issue"]["id"], event["issueLink"]["id"]
+        ),
+    };
+    (tenant.clone(), dedupe)
 }
 
 /// The words whose presence in a JQL query means a change of `fields` may alter its result.

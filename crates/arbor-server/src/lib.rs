@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod coherence;
 pub mod compute;
 pub mod config;
 pub mod content;
@@ -76,9 +77,11 @@ pub struct Running {
     handle: axum_server::Handle<std::net::SocketAddr>,
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    follower: tokio::task::JoinHandle<()>,
 }
 
-/// Starts the HTTPS server on `listener` with `tls`; its certificate files are watched for changes.
+/// Starts the HTTPS server on `listener` with `tls`; its certificate files are watched for changes, and the
+/// Jira invalidations other nodes of the deployment record are followed (`coherence`).
 pub async fn start(
     state: AppState,
     listener: std::net::TcpListener,
@@ -91,6 +94,14 @@ pub async fn start(
     // The pollers end by themselves when `stop` changes or is dropped.
     let _pollers = polling::spawn(&state, &stopped);
     let _reloader = tls.spawn_reloader(tls::DEFAULT_RELOAD_INTERVAL, stopped);
+    // Begins after the entries that exist now, before the first request is taken.
+    let follower = coherence::Follower::start(&state).await;
+    let follower = coherence::spawn_follower(
+        state.clone(),
+        follower,
+        coherence::FOLLOW_INTERVAL,
+        stop.subscribe(),
+    );
     let app = router(state.clone());
     let task = tokio::spawn(tls::serve_https(
         listener,
@@ -104,6 +115,7 @@ pub async fn start(
         handle,
         stop,
         task,
+        follower,
     })
 }
 
@@ -113,6 +125,9 @@ impl Running {
         self.state.begin_shutdown();
         let _ = self.stop.send(true);
         self.handle.graceful_shutdown(Some(tls::SHUTDOWN_GRACE));
+        // Its work is reads and idempotent cache drops: nothing is lost by stopping it mid-poll.
+        self.follower.abort();
+        let _ = self.follower.await;
         match self.task.await {
             Ok(result) => result,
             Err(error) => Err(std::io::Error::other(error)),

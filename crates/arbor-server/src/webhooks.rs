@@ -4,8 +4,9 @@
 //! A delivery is believed only with Jira's signature for the site's OAuth app (a JWT signed with its client
 //! secret); anything else is 401 and changes nothing. What a delivery applies drops cached issue data and
 //! query results (`arbor_jira::webhook`) and the tenant's computed forests, so the next window shows the
-//! change with one Jira call for the changed issue. The body is read for ids and field names only and is
-//! never logged.
+//! change with one Jira call for the changed issue. What it invalidated (ids and field names) is appended to
+//! storage, from which every other node of the deployment applies it within a second (`coherence`). The body
+//! is read for ids and field names only and is never logged.
 //!
 //! Registration: Jira delivers a webhook only for issues the person who registered it may see (and, for a
 //! private OAuth app, only when that person owns the app), so webhooks are registered as a site admin, in the
@@ -22,8 +23,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use secrecy::ExposeSecret;
 use url::Url;
 
+use crate::coherence;
 use crate::error::{ApiError, ApiResult};
-use crate::state::{AppState, Site, jira_tenant};
+use crate::state::{AppState, Site, jira_tenant, now};
 
 /// Where Jira delivers a tenant's webhooks.
 pub fn delivery_url(state: &AppState, site: &Site) -> Result<Url, url::ParseError> {
@@ -63,14 +65,33 @@ pub async fn receive(
     let identifier = headers
         .get("x-atlassian-webhook-identifier")
         .and_then(|v| v.to_str().ok());
+    let tenant = jira_tenant(site.tenant);
     let delivery = site
         .webhooks
-        .receive(&jira_tenant(site.tenant), identifier, &body)
+        .receive(&tenant, identifier, &body)
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if let Delivery::Applied { issues } = &delivery {
+    if let Delivery::Applied { invalidation } = &delivery {
         state.computed.forget_tenant(site.tenant);
-        tracing::debug!(issues = issues.len(), "a webhook delivery was applied");
+        // The other nodes apply it from storage (`coherence`). Without that the delivery is not done: Jira
+        // is asked to retry, and the retry is applied (and shared) again.
+        let shared = state
+            .store
+            .append_invalidation(site.tenant, &coherence::to_store(invalidation), now())
+            .await;
+        if let Err(error) = shared {
+            tracing::warn!(%error, "a webhook delivery could not be shared with the other nodes");
+            site.webhooks.forget(&tenant, identifier, &body).await;
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhook-not-shared",
+                "the delivery could not be recorded for the other nodes of this deployment; retry it",
+            ));
+        }
+        tracing::debug!(
+            issues = invalidation.issues.len(),
+            "a webhook delivery was applied"
+        );
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::num::NonZeroU64;
 
-use arbor_core::ids::{ActorId, Timestamp, Version};
+use arbor_core::ids::{ActorId, IssueId, Timestamp, Version};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -245,4 +245,30 @@ pub struct BackupRecord {
     pub size_bytes: u64,
     pub sha256: String,
     pub verified_at: Option<Timestamp>,
+}
+
+/// What a Jira webhook delivery made a node drop from its in-memory caches: issue ids, the changed fields'
+/// ids and names, and whether every query result was dropped. Never issue data. Encrypted (field names are
+/// the site's configuration).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JiraInvalidation {
+    pub issues: Vec<IssueId>,
+    pub fields: Vec<String>,
+    pub all_results: bool,
+}
+
+impl JiraInvalidation {
+    /// Most issues and fields one entry may name (a delivery names a few).
+    pub const MAX_ITEMS: usize = 1000;
+    /// Longest field id or name.
+    pub const MAX_FIELD_LEN: usize = 255;
+}
+
+/// One entry of a tenant's Jira invalidations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidationEntry {
+    /// Per tenant, from 1, in commit order.
+    pub seq: u64,
+    pub at: Timestamp,
+    pub invalidation: JiraInvalidation,
 }

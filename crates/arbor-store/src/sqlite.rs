@@ -28,6 +28,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "journal_structure",
         include_str!("../migrations/sqlite/0002_journal_structure.sql"),
     ),
+    (
+        3,
+        "jira_invalidations",
+        include_str!("../migrations/sqlite/0003_jira_invalidations.sql"),
+    ),
+    (
+        4,
+        "quota_pause",
+        include_str!("../migrations/sqlite/0004_quota_pause.sql"),
+    ),
 ];
 
 macro_rules! for_update {

@@ -27,9 +27,9 @@ use crate::crypto::MasterKey;
 use crate::error::Result;
 use crate::journal::JournalEntry;
 use crate::model::{
-    AccessRequest, AccessRequestId, Actor, Alert, AlertId, BackupRecord, NewAccessRequest,
-    NewStructure, OAuthToken, Person, Session, StructureId, StructureMeta, Tenant, TenantId,
-    ViewConfig, ViewId,
+    AccessRequest, AccessRequestId, Actor, Alert, AlertId, BackupRecord, InvalidationEntry,
+    JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, Session, StructureId,
+    StructureMeta, Tenant, TenantId, ViewConfig, ViewId,
 };
 
 /// Which engine a store runs on.
@@ -239,6 +239,34 @@ pub trait Store: Send + Sync + fmt::Debug {
         after: u64,
         limit: u32,
     ) -> Result<Vec<JournalEntry>>;
+
+    // --- How the nodes of one deployment keep their caches coherent and share Jira's quota pause ------
+
+    /// Appends what a webhook delivery invalidated; returns its sequence number (per tenant, from 1; on
+    /// every engine numbers become visible in order, so a reader never skips one).
+    async fn append_invalidation(
+        &self,
+        tenant: TenantId,
+        invalidation: &JiraInvalidation,
+        at: Timestamp,
+    ) -> Result<u64>;
+    /// Up to `limit` entries with a sequence number above `after`, in order, decrypted.
+    async fn invalidations(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InvalidationEntry>>;
+    /// The last sequence number handed out (0 before the first): where a starting node begins to follow.
+    async fn last_invalidation(&self, tenant: TenantId) -> Result<u64>;
+    /// Deletes the entries appended before `before`; returns how many.
+    async fn prune_invalidations(&self, tenant: TenantId, before: Timestamp) -> Result<u64>;
+
+    /// Records that the tenant's Jira calls are paused until `until` (an exhausted hourly quota); a later end
+    /// already recorded is kept. Returns the end now recorded.
+    async fn pause_quota(&self, tenant: TenantId, until: Timestamp) -> Result<Timestamp>;
+    /// The end of the tenant's recorded quota pause (possibly past), if one was recorded.
+    async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>>;
 
     // --- The audit log --------------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 //! The client: paging, people, 429 storms, the quota pause, faults and the concurrency limit.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use arbor_core::ids::IssueId;
 use arbor_jira::client::{ClientConfig, JiraError, Tenants};
@@ -148,6 +148,40 @@ async fn an_exhausted_quota_pauses_the_tenant_until_the_reset() {
     let other = client(&sim, &tenants, &config());
     assert!(other.myself(&admin.token).await.is_err());
     assert_eq!(sim_requests(&sim), seen);
+
+    // Another node learns the pause's end by the wall clock and pauses too, without calling Jira.
+    let until = tenants
+        .limiter_of(jira.tenant())
+        .unwrap()
+        .paused_until()
+        .unwrap();
+    let left = until.duration_since(SystemTime::now()).unwrap();
+    assert!(
+        left > Duration::from_secs(2) && left <= retry_after + Duration::from_secs(1),
+        "{left:?}"
+    );
+    let node_b = Tenants::new();
+    let on_b = client(&sim, &node_b, &config());
+    let limiter_b = node_b.limiter_of(on_b.tenant()).unwrap();
+    assert_eq!(limiter_b.paused_until(), None);
+    // A time already past changes nothing.
+    limiter_b.pause_until_wall(SystemTime::now() - Duration::from_secs(5));
+    assert_eq!(limiter_b.paused_until(), None);
+    limiter_b.pause_until_wall(until);
+    assert_eq!(limiter_b.paused_until(), Some(until));
+    let refused = on_b.myself(&admin.token).await;
+    assert!(
+        matches!(refused, Err(JiraError::RateLimited { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        sim_requests(&sim),
+        seen,
+        "no call from the other node either"
+    );
+    // A shorter pause does not shorten it.
+    limiter_b.pause_until_wall(SystemTime::now() + Duration::from_secs(1));
+    assert_eq!(limiter_b.paused_until(), Some(until));
     sim.shutdown().await.unwrap();
 }
 

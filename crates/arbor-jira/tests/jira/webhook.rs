@@ -9,7 +9,7 @@ use arbor_jira::cache::{CacheConfig, Caches};
 use arbor_jira::client::{TenantId, Tenants};
 use arbor_jira::loader::{Loader, LoaderConfig};
 use arbor_jira::poll::Poller;
-use arbor_jira::webhook::{Delivery, WebhookReceiver};
+use arbor_jira::webhook::{Delivery, Invalidation, WebhookReceiver};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use jira_sim::server::RunningSim;
@@ -116,12 +116,12 @@ async fn a_webhook_delivery_makes_the_next_load_fetch_only_the_changed_issue() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        first,
-        Delivery::Applied {
-            issues: vec![changed]
-        }
-    );
+    let Delivery::Applied { invalidation } = first else {
+        panic!("not applied: {first:?}");
+    };
+    assert_eq!(invalidation.issues, vec![changed]);
+    assert!(!invalidation.all_results);
+    assert!(invalidation.fields.contains(&"summary".to_owned()));
     let second = tokio::time::timeout(Duration::from_secs(20), outcomes.recv())
         .await
         .unwrap()
@@ -171,13 +171,23 @@ async fn creations_drop_cached_results_and_unknown_events_are_ignored() {
     assert_eq!(
         applied,
         Delivery::Applied {
-            issues: vec![IssueId::new(2).unwrap()]
+            invalidation: Invalidation {
+                issues: vec![IssueId::new(2).unwrap()],
+                fields: Vec::new(),
+                all_results: true,
+            }
         }
     );
     assert_eq!(
         receiver.receive(&tenant, None, &body).await.unwrap(),
         Delivery::Duplicate
     );
+    // A delivery forgotten (its sharing failed and Jira is asked to retry) is applied again.
+    receiver.forget(&tenant, None, &body).await;
+    assert!(matches!(
+        receiver.receive(&tenant, None, &body).await.unwrap(),
+        Delivery::Applied { .. }
+    ));
     assert!(caches.result(&tenant, &person, &key).await.is_none());
     assert!(receiver.receive(&tenant, None, b"not json").await.is_err());
 }
@@ -307,4 +317,61 @@ async fn webhooks_are_registered_then_refreshed_then_replaced_for_a_new_address(
     assert_eq!(hooks.len(), wanted);
     assert!(hooks.iter().all(|h| h["url"] == moved.as_str()));
     sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_invalidation_received_by_one_node_applies_to_another_nodes_caches() {
+    // Two nodes: the delivery reaches the first; what it invalidated travels (as JSON, like storage keeps it)
+    // to the second, whose caches it drops just as the first's.
+    let here = Caches::new(CacheConfig::default());
+    let there = Caches::new(CacheConfig::default());
+    let receiver = WebhookReceiver::new(here.clone());
+    let tenant = TenantId::new("t");
+    let person: std::sync::Arc<str> = "p".into();
+    let by_status = arbor_jira::cache::ResultKey::Jql("status = Done".into());
+    let by_project = arbor_jira::cache::ResultKey::Jql("project = A".into());
+    let one = IssueId::new(1).unwrap();
+    for caches in [&here, &there] {
+        for key in [&by_status, &by_project] {
+            caches
+                .put_result(&tenant, &person, key.clone(), vec![one], caches.now())
+                .await;
+        }
+    }
+    let updated = json!({"webhookEvent": "jira:issue_updated", "timestamp": 9, "issue": {"id": "1"},
+        "changelog": {"items": [{"field": "status", "fieldId": "status"}]}});
+    let applied = receiver
+        .receive(&tenant, Some("x-9"), &serde_json::to_vec(&updated).unwrap())
+        .await
+        .unwrap();
+    let Delivery::Applied { invalidation } = applied else {
+        panic!("not applied: {applied:?}");
+    };
+    assert_eq!(invalidation.fields, vec!["status".to_owned()]);
+    let kept: Invalidation =
+        serde_json::from_str(&serde_json::to_string(&invalidation).unwrap()).unwrap();
+    assert_eq!(kept, invalidation);
+    assert!(there.result(&tenant, &person, &by_status).await.is_some());
+    kept.apply(&there, &tenant).await;
+    // Applying is idempotent: a node may apply its own invalidation again.
+    kept.apply(&here, &tenant).await;
+    for caches in [&here, &there] {
+        assert!(caches.result(&tenant, &person, &by_status).await.is_none());
+        assert!(caches.result(&tenant, &person, &by_project).await.is_some());
+    }
+}
+
+#[test]
+fn invalidations_that_name_too_many_fields_drop_every_result() {
+    let many = Invalidation {
+        issues: vec![IssueId::new(3).unwrap(), IssueId::new(3).unwrap()],
+        fields: (0..=Invalidation::MAX_FIELDS)
+            .map(|n| format!("customfield_{n}"))
+            .collect(),
+        all_results: false,
+    }
+    .bounded();
+    assert!(many.all_results);
+    assert!(many.fields.is_empty());
+    assert_eq!(many.issues, vec![IssueId::new(3).unwrap()]);
 }

@@ -6,6 +6,7 @@ mod assist;
 mod authz;
 mod directory;
 mod openapi;
+mod scale_out;
 mod security;
 mod signin;
 mod structures;
@@ -33,6 +34,7 @@ pub struct App {
     pub base: String,
     pub cert_pem: String,
     pub data_dir: tempfile::TempDir,
+    master: MasterKey,
 }
 
 pub fn quiet() -> Controls {
@@ -77,10 +79,11 @@ pub async fn spawn_with(
 /// arbor serving these simulators (one tenant each).
 pub async fn spawn_on(sims: Vec<RunningSim>, tweak: impl FnOnce(&mut ServerConfig)) -> App {
     let data_dir = tempfile::tempdir().unwrap();
+    let master = MasterKey::generate().unwrap();
     let store = arbor_store::open(
         &arbor_store::Location::Sqlite("arbor.db".into()),
         data_dir.path(),
-        MasterKey::generate().unwrap(),
+        master.clone(),
     )
     .await
     .unwrap();
@@ -100,6 +103,7 @@ pub async fn spawn_on(sims: Vec<RunningSim>, tweak: impl FnOnce(&mut ServerConfi
         base,
         cert_pem,
         data_dir,
+        master,
     }
 }
 
@@ -127,6 +131,33 @@ impl App {
         )
         .await
         .unwrap()
+    }
+
+    /// Another node of the same deployment: its own server, caches, Jira limiters and connections to the
+    /// same database file (opened again, as another process would), the same Jira sites. Returns it with its
+    /// base URL and certificate.
+    pub async fn second_node(&self) -> (Running, String, String) {
+        let store = arbor_store::open(
+            &arbor_store::Location::Sqlite("arbor.db".into()),
+            self.data_dir.path(),
+            self.master.clone(),
+        )
+        .await
+        .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let config = ServerConfig::new(
+            Url::parse(&base).unwrap(),
+            self.sims.iter().map(site).collect(),
+        );
+        let state = AppState::new(config, store).await.unwrap();
+        let tls = Tls::self_signed(&["127.0.0.1".to_owned()], None).unwrap();
+        let cert_pem = tls.self_signed_pem().unwrap().to_owned();
+        let server = arbor_server::start(state, listener, &tls).await.unwrap();
+        (server, base, cert_pem)
     }
 
     pub async fn stop(mut self) {

@@ -1,9 +1,11 @@
 //! Changes made in Jira: a site admin's sign-in registers webhooks; a signed delivery makes a change show in
 //! the next window at once; unsigned or forged deliveries change nothing. Where deliveries cannot arrive,
-//! polling as the site admin does the same, an interval later.
+//! polling as the site admin does the same, an interval later. A delivery to one node of a deployment shows on
+//! every node.
 
 use std::time::{Duration, Instant};
 
+use arbor_server::testing;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -208,5 +210,91 @@ async fn polling_as_the_site_admin_shows_changes_webhooks_cannot_deliver() {
         title(me.rows(id, None).await) == "Changed in Jira"
     })
     .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_delivery_to_one_node_shows_on_every_node() {
+    let sim = sim(7, |_| {}).await;
+    let (sim_base, sim_admin) = (sim.base_url().to_owned(), sim.admin_token().to_owned());
+    let issue = sim.handle().with_site(|site| {
+        let admin = site.person_by_name("admin").unwrap();
+        let issue = (0..site.issues.len())
+            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
+            .unwrap();
+        site.issues[issue].id
+    });
+    let app = spawn_on(vec![sim], |_| {}).await;
+    let (node_b, base_b, cert_b) = app.second_node().await;
+    let on_a = app.sign_in("admin").await;
+    let on_b = testing::sign_in(&base_b, &cert_b, &sim_base, 0, "admin")
+        .await
+        .unwrap();
+
+    let id = on_a.create("Shared").await;
+    let version = on_a.version(id).await;
+    let (status, body) = on_a
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
+                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
+    // Both nodes have read (and cached) the issue.
+    let before = title(on_b.rows(id, None).await);
+    assert!(!before.is_empty());
+    assert_eq!(title(on_a.rows(id, None).await), before);
+
+    let http = reqwest::Client::new();
+    let changed = http
+        .put(format!("{sim_base}/_sim/issues/{issue}"))
+        .bearer_auth(&sim_admin)
+        .json(&json!({ "summary": "Changed in Jira" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    // Nothing told node B yet: it serves what it cached.
+    assert_eq!(title(on_b.rows(id, None).await), before);
+
+    // Jira delivers the change to node A only.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let tenant = app
+        .store
+        .tenant_by_site(sim_base.trim_end_matches('/'))
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let event = json!({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"id": issue.to_string()},
+        "changelog": {"items": [{"field": "summary", "fieldId": "summary"}]}});
+    let delivered = app
+        .client()
+        .post(format!("{}/jira/webhook/{tenant}", app.base))
+        .header(
+            "authorization",
+            format!("Bearer {}", jwt("simulated", now + 60)),
+        )
+        .json(&event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), StatusCode::NO_CONTENT);
+    assert_eq!(title(on_a.rows(id, None).await), "Changed in Jira");
+    // Node B follows the deployment's invalidations every second.
+    let started = Instant::now();
+    while title(on_b.rows(id, None).await) != "Changed in Jira" {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "node B still shows the old summary"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    node_b.shutdown().await.unwrap();
     app.stop().await;
 }

@@ -28,7 +28,7 @@ use crate::error::{Result, StoreError};
 use crate::journal::{JournalEntry, JournalOp};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessStatus, Actor, Alert, AlertId, BackupRecord,
-    NewAccessRequest, NewStructure, OAuthToken, Person, Session, StructureId, StructureMeta,
+    InvalidationEntry, JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, Session, StructureId, StructureMeta,
     Tenant, TenantId, ViewConfig, ViewId,
 };
 use crate::store::{Engine, ProgressFn, RotationProgress, RotationSummary, Store};
@@ -99,6 +99,12 @@ const ENCRYPTED: &[Encrypted] = &[
         columns: &["payload"],
     },
     Encrypted {
+        table: "jira_invalidations",
+        cursor: "seq",
+        row: "CAST(seq AS TEXT)",
+        columns: &["payload"],
+    },
+    Encrypted {
         table: "access_requests",
         cursor: "id",
         row: "CAST(id AS TEXT)",
@@ -117,6 +123,7 @@ const TENANT_TABLES: &[&str] = &[
     "views",
     "structures",
     "journal",
+    "jira_invalidations",
     "access_requests",
     "alerts",
 ];
@@ -1650,6 +1657,142 @@ impl Store for SqlStore {
         .fetch_all(&mut *conn)
         .await?;
         self.journal_entries(&mut conn, tenant, &rows).await
+    }
+
+    async fn append_invalidation(
+        &self,
+        tenant: TenantId,
+        invalidation: &JiraInvalidation,
+        at: Timestamp,
+    ) -> Result<u64> {
+        if invalidation.issues.len() > JiraInvalidation::MAX_ITEMS
+            || invalidation.fields.len() > JiraInvalidation::MAX_ITEMS
+        {
+            return Err(StoreError::Invalid(format!(
+                "a Jira invalidation names at most {} issues and {} fields",
+                JiraInvalidation::MAX_ITEMS,
+                JiraInvalidation::MAX_ITEMS
+            )));
+        }
+        if invalidation
+            .fields
+            .iter()
+            .any(|f| f.is_empty() || f.len() > JiraInvalidation::MAX_FIELD_LEN)
+        {
+            return Err(StoreError::Invalid(format!(
+                "a Jira invalidation's field names are 1 to {} bytes long",
+                JiraInvalidation::MAX_FIELD_LEN
+            )));
+        }
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        // The tenant row hands out the number and stays locked until the commit: numbers commit in order.
+        let row = sqlx::query(
+            "UPDATE tenants SET invalidation_seq = invalidation_seq + 1 WHERE id = $1 RETURNING invalidation_seq, key_version",
+        )
+        .bind(tenant.sql())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NoTenant(tenant))?;
+        let seq: i64 = row.try_get(0)?;
+        let key = self.key_of(&mut tx, tenant, row.try_get(1)?).await?;
+        let row_name = seq.to_string();
+        let place = Place {
+            tenant,
+            table: "jira_invalidations",
+            row: &row_name,
+            column: "payload",
+        };
+        let plain = serde_json::to_vec(invalidation).map_err(|e| malformed(place, e))?;
+        sqlx::query(
+            "INSERT INTO jira_invalidations (tenant_id, seq, at, payload) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(tenant.sql())
+        .bind(seq)
+        .bind(at.as_unix_millis())
+        .bind(key.seal(&place, &plain)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        u64::try_from(seq).map_err(|e| malformed(place, e))
+    }
+
+    async fn invalidations(
+        &self,
+        tenant: TenantId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<InvalidationEntry>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(
+            "SELECT seq, at, payload FROM jira_invalidations WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        )
+        .bind(tenant.sql())
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let seq: i64 = row.try_get(0)?;
+            let row_name = seq.to_string();
+            let place = Place {
+                tenant,
+                table: "jira_invalidations",
+                row: &row_name,
+                column: "payload",
+            };
+            let sealed: Vec<u8> = row.try_get(2)?;
+            out.push(InvalidationEntry {
+                seq: u64::try_from(seq).map_err(|e| malformed(place, e))?,
+                at: ts(row.try_get(1)?),
+                invalidation: self.open_json(&mut conn, &place, &sealed).await?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn last_invalidation(&self, tenant: TenantId) -> Result<u64> {
+        let row = sqlx::query("SELECT invalidation_seq FROM tenants WHERE id = $1")
+            .bind(tenant.sql())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NoTenant(tenant))?;
+        let seq: i64 = row.try_get(0)?;
+        u64::try_from(seq).map_err(|e| malformed(format!("tenant {tenant}"), e))
+    }
+
+    async fn prune_invalidations(&self, tenant: TenantId, before: Timestamp) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM jira_invalidations WHERE tenant_id = $1 AND at < $2")
+            .bind(tenant.sql())
+            .bind(before.as_unix_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn pause_quota(&self, tenant: TenantId, until: Timestamp) -> Result<Timestamp> {
+        let row = sqlx::query(
+            "UPDATE tenants SET quota_paused_until = CASE \
+               WHEN quota_paused_until IS NULL OR quota_paused_until < $1 THEN $1 \
+               ELSE quota_paused_until END \
+             WHERE id = $2 RETURNING quota_paused_until",
+        )
+        .bind(until.as_unix_millis())
+        .bind(tenant.sql())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NoTenant(tenant))?;
+        Ok(ts(row.try_get(0)?))
+    }
+
+    async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>> {
+        let row = sqlx::query("SELECT quota_paused_until FROM tenants WHERE id = $1")
+            .bind(tenant.sql())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NoTenant(tenant))?;
+        let until: Option<i64> = row.try_get(0)?;
+        Ok(until.map(ts))
     }
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {

@@ -18,6 +18,7 @@ pub(crate) const SECRET_VIEW: &str = "Flamingo planning view";
 pub(crate) const SECRET_SETTING: &str = "Tangerine theme";
 pub(crate) const SECRET_TOKEN: &str = "oauth-access-token-Wombat123";
 pub(crate) const SECRET_REASON: &str = "Investigating Platypus incident";
+pub(crate) const SECRET_FIELD: &str = "zz-secret-field-name-7q";
 
 pub(crate) fn actor(name: &str) -> ActorId {
     ActorId::new(name).unwrap()

@@ -92,6 +92,16 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     )
     .unwrap();
     store.append_audit(&audit).await.unwrap();
+    let invalidation = arbor_store::model::JiraInvalidation {
+        issues: vec![arbor_core::ids::IssueId::new(10_001).unwrap()],
+        fields: vec!["summary".into()],
+        all_results: false,
+    };
+    store
+        .append_invalidation(a, &invalidation, t(9))
+        .await
+        .unwrap();
+    store.pause_quota(a, t(1_000_000)).await.unwrap();
     let before = current_state(store, a).await;
     let journal_before = store.journal(a, 0, 1000).await.unwrap();
     let structure_journal_before = store.structure_journal(a, s.id, 0, 1000).await.unwrap();
@@ -119,6 +129,10 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     assert!(store.audit_entries(b, 0, 1000).await.unwrap().is_empty());
     assert!(store.access_requests(b).await.unwrap().is_empty());
     assert!(store.alerts(b).await.unwrap().is_empty());
+    assert!(store.invalidations(b, 0, 1000).await.unwrap().is_empty());
+    assert_eq!(store.last_invalidation(b).await.unwrap(), 0);
+    assert_eq!(store.quota_pause(b).await.unwrap(), None);
+    assert_eq!(store.prune_invalidations(b, t(i64::MAX)).await.unwrap(), 0);
 
     // Writes fail and change nothing.
     assert!(is_not_found(
@@ -223,6 +237,11 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     );
     assert_eq!(store.alerts(a).await.unwrap()[0].acknowledged_by, None);
     assert_eq!(store.audit_entries(a, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store.invalidations(a, 0, 10).await.unwrap()[0].invalidation,
+        invalidation
+    );
+    assert_eq!(store.quota_pause(a).await.unwrap(), Some(t(1_000_000)));
 
     // Deleting B leaves A whole; deleting A destroys its keys and records.
     store.delete_tenant(b).await.unwrap();

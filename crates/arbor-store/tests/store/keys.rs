@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use arbor_core::ids::{GeneratorId, Timestamp};
-use arbor_store::model::{NewAccessRequest, OAuthToken, ViewConfig};
+use arbor_store::model::{JiraInvalidation, NewAccessRequest, OAuthToken, ViewConfig};
 use arbor_store::{CryptoError, MasterKey, Store, StoreError};
 use secrecy::SecretString;
 use serde_json::json;
@@ -60,6 +60,7 @@ const SECRETS: &[&str] = &[
     SECRET_SETTING,
     SECRET_TOKEN,
     SECRET_REASON,
+    SECRET_FIELD,
 ];
 
 /// Writes one of everything that carries a secret, through every path (create, update, journal).
@@ -118,7 +119,19 @@ async fn write_secrets(store: &dyn Store) -> arbor_store::model::TenantId {
         .create_access_request(t, &request, Timestamp::from_unix_millis(8))
         .await
         .unwrap();
+    store
+        .append_invalidation(t, &secret_invalidation(), Timestamp::from_unix_millis(9))
+        .await
+        .unwrap();
     t
+}
+
+fn secret_invalidation() -> JiraInvalidation {
+    JiraInvalidation {
+        issues: vec![arbor_core::ids::IssueId::new(10_001).unwrap()],
+        fields: vec![SECRET_FIELD.to_owned()],
+        all_results: false,
+    }
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -301,6 +314,10 @@ async fn keys_rotate_online(db: &TestDb) {
     assert_eq!(
         store.access_requests(t).await.unwrap()[0].reason,
         SECRET_REASON
+    );
+    assert_eq!(
+        store.invalidations(t, 0, 10).await.unwrap()[0].invalidation,
+        secret_invalidation()
     );
 
     // A new master key re-wraps the tenant keys and the audit key; the old one no longer opens the database.

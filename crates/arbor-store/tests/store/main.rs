@@ -9,6 +9,7 @@ mod crash;
 mod fixtures;
 mod harness;
 mod history;
+mod invalidations;
 mod isolation;
 mod keys;
 mod story;

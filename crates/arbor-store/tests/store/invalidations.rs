@@ -1,0 +1,160 @@
+//! How the nodes of one deployment share Jira state: what a webhook delivery invalidated, and the quota pause.
+
+use arbor_core::ids::{IssueId, Timestamp};
+use arbor_store::model::JiraInvalidation;
+use arbor_store::{Store, StoreError};
+
+use crate::fixtures::*;
+use crate::harness::TestDb;
+
+crate::on_both_engines!(
+    invalidations_are_appended_read_in_order_and_pruned,
+    concurrent_appends_get_distinct_numbers_in_order,
+    the_latest_quota_pause_is_kept,
+);
+
+fn changed(issue: u64, field: &str) -> JiraInvalidation {
+    JiraInvalidation {
+        issues: vec![IssueId::new(issue).unwrap()],
+        fields: vec![field.to_owned()],
+        all_results: false,
+    }
+}
+
+async fn invalidations_are_appended_read_in_order_and_pruned(db: &TestDb) {
+    let store: &dyn Store = &*db.store;
+    let a = tenant(store, "https://a.example").await;
+    let b = tenant(store, "https://b.example").await;
+    let t = Timestamp::from_unix_millis;
+    assert_eq!(store.last_invalidation(a).await.unwrap(), 0);
+    assert!(store.invalidations(a, 0, 10).await.unwrap().is_empty());
+
+    for n in 1..=5_u64 {
+        let seq = store
+            .append_invalidation(
+                a,
+                &changed(n, "status"),
+                t(i64::try_from(n).unwrap() * 1000),
+            )
+            .await
+            .unwrap();
+        assert_eq!(seq, n);
+    }
+    let everything = JiraInvalidation {
+        issues: vec![IssueId::new(9).unwrap()],
+        fields: Vec::new(),
+        all_results: true,
+    };
+    assert_eq!(
+        store
+            .append_invalidation(b, &everything, t(1))
+            .await
+            .unwrap(),
+        1,
+        "numbers are per tenant"
+    );
+    assert_eq!(store.last_invalidation(a).await.unwrap(), 5);
+
+    // Bounded pages after a sequence number, in order.
+    let page = store.invalidations(a, 1, 2).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+    assert_eq!(page[0].invalidation, changed(2, "status"));
+    assert_eq!(page[0].at, t(2000));
+    assert!(store.invalidations(a, 5, 10).await.unwrap().is_empty());
+    // Another tenant's entries are never read.
+    let theirs = store.invalidations(b, 0, 10).await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].invalidation, everything);
+
+    // Pruning removes what was appended before the given time, for that tenant only; numbers go on.
+    assert_eq!(store.prune_invalidations(a, t(3000)).await.unwrap(), 2);
+    let left = store.invalidations(a, 0, 10).await.unwrap();
+    assert_eq!(
+        left.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![3, 4, 5]
+    );
+    assert_eq!(store.invalidations(b, 0, 10).await.unwrap().len(), 1);
+    assert_eq!(store.prune_invalidations(a, t(1_000_000)).await.unwrap(), 3);
+    assert_eq!(store.last_invalidation(a).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .append_invalidation(a, &changed(1, "parent"), t(7000))
+            .await
+            .unwrap(),
+        6
+    );
+
+    // Out of bounds: refused with a clear error, nothing appended.
+    let long = changed(1, &"x".repeat(JiraInvalidation::MAX_FIELD_LEN + 1));
+    let refused = store
+        .append_invalidation(a, &long, t(8000))
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Invalid(_)), "{refused}");
+    assert!(refused.to_string().contains("field names"), "{refused}");
+    assert_eq!(store.last_invalidation(a).await.unwrap(), 6);
+
+    // Unknown tenants are named.
+    let gone = arbor_store::model::TenantId::new(999_999).unwrap();
+    assert!(matches!(
+        store.append_invalidation(gone, &everything, t(1)).await,
+        Err(StoreError::NoTenant(_))
+    ));
+    assert!(matches!(
+        store.last_invalidation(gone).await,
+        Err(StoreError::NoTenant(_))
+    ));
+
+    // Deleting a tenant deletes its entries.
+    store.delete_tenant(b).await.unwrap();
+    assert!(store.invalidations(b, 0, 10).await.unwrap().is_empty());
+}
+
+/// Nodes append at the same time: every entry gets its own number and a reader sees them without gaps.
+async fn concurrent_appends_get_distinct_numbers_in_order(db: &TestDb) {
+    let store = db.store.clone();
+    let a = tenant(&*store, "https://a.example").await;
+    let mut tasks = Vec::new();
+    for n in 1..=20_u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .append_invalidation(a, &changed(n, "summary"), Timestamp::from_unix_millis(1))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut seqs = Vec::new();
+    for task in tasks {
+        seqs.push(task.await.unwrap());
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=20).collect::<Vec<u64>>());
+    let read = store.invalidations(a, 0, 100).await.unwrap();
+    assert_eq!(read.iter().map(|e| e.seq).collect::<Vec<_>>(), seqs);
+}
+
+/// A node that met the exhausted quota records when the pause ends; an earlier end recorded later (by a node
+/// whose 429 was older) does not shorten it.
+async fn the_latest_quota_pause_is_kept(db: &TestDb) {
+    let store: &dyn Store = &*db.store;
+    let a = tenant(store, "https://a.example").await;
+    let b = tenant(store, "https://b.example").await;
+    let t = Timestamp::from_unix_millis;
+    assert_eq!(store.quota_pause(a).await.unwrap(), None);
+    assert_eq!(store.pause_quota(a, t(5000)).await.unwrap(), t(5000));
+    assert_eq!(store.pause_quota(a, t(4000)).await.unwrap(), t(5000));
+    assert_eq!(store.quota_pause(a).await.unwrap(), Some(t(5000)));
+    assert_eq!(store.pause_quota(a, t(9000)).await.unwrap(), t(9000));
+    assert_eq!(store.quota_pause(a).await.unwrap(), Some(t(9000)));
+    assert_eq!(store.quota_pause(b).await.unwrap(), None, "per tenant");
+    let gone = arbor_store::model::TenantId::new(999_999).unwrap();
+    assert!(matches!(
+        store.pause_quota(gone, t(1)).await,
+        Err(StoreError::NoTenant(_))
+    ));
+    assert!(matches!(
+        store.quota_pause(gone).await,
+        Err(StoreError::NoTenant(_))
+    ));
+}
