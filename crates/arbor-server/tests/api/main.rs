@@ -6,6 +6,7 @@ mod assist;
 mod authz;
 mod directory;
 mod openapi;
+mod outage;
 mod security;
 mod signin;
 mod structures;
