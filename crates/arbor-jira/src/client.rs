@@ -825,10 +825,15 @@ impl JiraClient {
 }
 
 /// The ids of a list of issue objects (`id` as a string, as Jira sends it).
+///
+/// Jira always sends the list (`"issues": []` when nothing matched). An answer without it (an empty 200 from a
+/// proxy or gateway, or JSON of another shape) is a protocol error, never "no issues": read as no issues it
+/// would become children lists cached as empty and issues remembered as hidden, shown without any warning.
 fn issue_ids(list: &Value) -> Result<Vec<IssueId>, JiraError> {
-    list.as_array()
-        .into_iter()
-        .flatten()
+    let list = list
+        .as_array()
+        .ok_or_else(|| JiraError::Protocol("an answer without its list of issues".into()))?;
+    list.iter()
         .map(|issue| {
             issue["id"]
                 .as_str()

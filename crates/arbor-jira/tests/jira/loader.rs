@@ -203,3 +203,114 @@ async fn when_jira_is_down_the_last_good_data_is_served_stale_up_to_the_maximum_
         "{outcome:?}"
     );
 }
+
+/// A Jira in front of the simulator that answers `parent in (...)` searches with a 200 and `answer` as the body,
+/// and forwards everything else.
+async fn odd_children_searches(
+    sim: &jira_sim::server::RunningSim,
+    answer: &'static str,
+) -> url::Url {
+    use axum::body::{Body, to_bytes};
+    use axum::extract::{Request, State};
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Response};
+
+    async fn forward(State(base): State<String>, request: Request) -> Response {
+        let (parts, body) = request.into_parts();
+        let bytes = to_bytes(body, usize::MAX).await.unwrap();
+        let answer = parts
+            .extensions
+            .get::<&'static str>()
+            .copied()
+            .unwrap_or("");
+        if parts.uri.path() == "/rest/api/3/search/jql"
+            && String::from_utf8_lossy(&bytes).contains("parent in")
+        {
+            return (StatusCode::OK, answer).into_response();
+        }
+        let url = format!(
+            "{base}{}",
+            parts.uri.path_and_query().map_or("", |p| p.as_str())
+        );
+        let mut forwarded = reqwest::Client::new()
+            .request(parts.method, url)
+            .body(bytes.to_vec());
+        for (name, value) in &parts.headers {
+            if name != axum::http::header::HOST {
+                forwarded = forwarded.header(name, value);
+            }
+        }
+        let answer = forwarded.send().await.unwrap();
+        let status = answer.status();
+        let mut response = Response::new(Body::from(answer.bytes().await.unwrap()));
+        *response.status_mut() = status;
+        response
+    }
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .fallback(forward)
+        .layer(axum::Extension(answer))
+        .with_state(sim.base_url().trim_end_matches('/').to_owned());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url::Url::parse(&format!("http://{addr}")).unwrap()
+}
+
+#[tokio::test]
+async fn a_children_search_answered_without_issues_is_an_error_not_an_empty_list() {
+    let sim = sim().await;
+    let admin = person(&sim, "admin");
+    let epics = "project = CORE AND issuetype = Epic";
+    // An empty 200 (the body a gateway or a cut connection without a length leaves), and JSON without `issues`.
+    for answer in ["", "{}", "{\"isLast\": true}"] {
+        let tenants = Tenants::new();
+        let caches = Caches::new(CacheConfig::default());
+        let base = odd_children_searches(&sim, answer).await;
+        let client = arbor_jira::client::JiraClient::new(
+            arbor_jira::client::TenantId::new("site-a"),
+            arbor_jira::client::ApiBase::Site(base),
+            &config(),
+            &tenants,
+        )
+        .unwrap();
+        let loader = Loader::new(client, caches.clone(), LoaderConfig::default());
+        let mut data = IssueData::new();
+        let mut needs = Needs::default();
+        needs.jql.insert(epics.into());
+        loader.load(&admin, &needs, &mut data).await.unwrap();
+        let ids = data.jql(epics).unwrap().to_vec();
+        assert!(!ids.is_empty());
+        let needs = Needs {
+            issues: ids.iter().copied().collect(),
+            fields: fields(),
+            children: ids.iter().copied().collect(),
+            ..Needs::default()
+        };
+        let outcome = loader.load(&admin, &needs, &mut data).await;
+        let empty = ids
+            .iter()
+            .filter(|&&e| data.children(e).is_some_and(<[IssueId]>::is_empty))
+            .count();
+        assert!(
+            outcome.is_err(),
+            "answer {answer:?}: the load succeeded ({outcome:?}) with {empty} of {} epics without children",
+            ids.len()
+        );
+        // And nothing was remembered as "no children".
+        for &epic in &ids {
+            let cached = caches
+                .result(
+                    &arbor_jira::client::TenantId::new("site-a"),
+                    &admin.account_id,
+                    &arbor_jira::cache::ResultKey::Children(epic),
+                )
+                .await;
+            assert!(
+                cached.is_none(),
+                "answer {answer:?}: epic {epic:?} cached as {cached:?}"
+            );
+        }
+    }
+    sim.shutdown().await.unwrap();
+}

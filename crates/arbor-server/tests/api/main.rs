@@ -6,6 +6,7 @@ mod assist;
 mod authz;
 mod directory;
 mod openapi;
+mod outage;
 mod scale_out;
 mod security;
 mod signin;
