@@ -7,6 +7,7 @@
 //! who have signed in is not polled. Failures are logged (without tokens) and retried at the next interval.
 
 use arbor_core::ids::ActorId;
+use arbor_jira::client::JiraError;
 use arbor_jira::poll::Poller;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,6 +27,8 @@ pub fn spawn(state: &AppState, stopped: &watch::Receiver<bool>) -> Vec<JoinHandl
                 let poller =
                     Poller::new(site.loader.client().clone(), state.caches.clone(), interval);
                 let mut ticks = tokio::time::interval(poller.interval());
+                // After a long wait (a quota pause), one poll, not every one missed.
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 // The first tick is at once; the caches are empty then.
                 ticks.tick().await;
                 loop {
@@ -39,7 +42,8 @@ pub fn spawn(state: &AppState, stopped: &watch::Receiver<bool>) -> Vec<JoinHandl
         .collect()
 }
 
-/// One poll as the first admin whose credentials work.
+/// One poll as the first admin whose credentials work: one Jira no longer accepts (revoked, or a sign-in
+/// that lapsed) gives way to the next.
 async fn poll_once(state: &AppState, index: usize, poller: &Poller) {
     let site = &state.sites[index];
     for admin in &site.config.admins {
@@ -55,6 +59,7 @@ async fn poll_once(state: &AppState, index: usize, poller: &Poller) {
                 state.computed.forget_tenant(site.tenant);
                 tracing::debug!(changed, "polling Jira found changed issues");
             }
+            Err(JiraError::Unauthorized | JiraError::Forbidden { .. }) => continue,
             Err(error) => tracing::warn!(%error, "polling Jira for changes failed"),
         }
         return;

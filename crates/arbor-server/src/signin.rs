@@ -178,7 +178,7 @@ async fn finish(
     })?;
     people::keep_tokens(state, site.tenant, &account, &tokens).await?;
     if site.config.admins.contains(&me.account_id) {
-        crate::webhooks::keep_registered_as(state, index, tokens.access.clone());
+        crate::webhooks::keep_registered_as(state, index, account.clone(), tokens.access.clone());
     }
     let token = random_token()?;
     let at = now();

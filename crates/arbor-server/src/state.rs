@@ -43,6 +43,8 @@ pub struct Site {
     pub auth: Auth,
     pub loader: Loader,
     pub webhooks: WebhookReceiver,
+    /// Held while the site's webhooks are registered: two admins signing in at once do not both register.
+    pub webhook_registration: tokio::sync::Mutex<()>,
 }
 
 /// Shared by every handler; cheap to clone.
@@ -124,6 +126,7 @@ impl AppState {
                 auth,
                 loader,
                 webhooks: WebhookReceiver::new(caches.clone()),
+                webhook_registration: tokio::sync::Mutex::new(()),
             });
         }
         Ok(Self(Arc::new(Inner {

@@ -15,14 +15,17 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use arbor_core::ids::ActorId;
 use arbor_jira::client::AccessToken;
 use arbor_jira::webhook::{Delivery, keep_registered, verify_signature};
+use arbor_store::audit::Outcome;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use secrecy::ExposeSecret;
 use url::Url;
 
+use crate::audit::{self, Who};
 use crate::coherence;
 use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, Site, jira_tenant, now};
@@ -55,7 +58,8 @@ pub async fn receive(
         .map_or(0, |d| d.as_secs());
     let secret = site.config.oauth.client_secret.expose_secret().as_bytes();
     if let Err(refused) = verify_signature(authorization, secret, now_s) {
-        tracing::warn!(%refused, "a webhook delivery was refused");
+        // Anyone may post here: a refusal is not worth more than a debug line.
+        tracing::debug!(%refused, "a webhook delivery was refused");
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "webhook-unsigned",
@@ -97,8 +101,9 @@ pub async fn receive(
 }
 
 /// After a site admin signs in: registers, refreshes or replaces the site's webhooks as them, in the
-/// background; the outcome is logged (never the token).
-pub fn keep_registered_as(state: &AppState, site_index: usize, token: AccessToken) {
+/// background, one registration of a site at a time; the outcome is audited as the admin's and logged (never
+/// the token).
+pub fn keep_registered_as(state: &AppState, site_index: usize, admin: ActorId, token: AccessToken) {
     let state = state.clone();
     tokio::spawn(async move {
         let Some(site) = state.sites.get(site_index) else {
@@ -111,14 +116,33 @@ pub fn keep_registered_as(state: &AppState, site_index: usize, token: AccessToke
                 return;
             }
         };
-        match keep_registered(site.loader.client(), &token, &url).await {
-            Ok(done) => tracing::info!(
-                registered = done.registered,
-                refreshed = done.refreshed,
-                removed = done.removed,
-                "Jira webhooks kept"
-            ),
-            Err(error) => tracing::warn!(%error, "Jira webhooks could not be registered"),
+        let _one_at_a_time = site.webhook_registration.lock().await;
+        let outcome = match keep_registered(site.loader.client(), &token, &url).await {
+            Ok(done) => {
+                tracing::info!(
+                    registered = done.registered,
+                    refreshed = done.refreshed,
+                    removed = done.removed,
+                    "Jira webhooks kept"
+                );
+                Outcome::Ok
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Jira webhooks could not be registered");
+                Outcome::Failed
+            }
+        };
+        let who = Who {
+            tenant: Some(site.tenant),
+            actor: Some(&admin),
+            client: None,
+            request_id: None,
+        };
+        if audit::record(&state, who, "jira.webhooks", &[url.as_str()], outcome)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the webhook registration could not be audited");
         }
     });
 }

@@ -67,6 +67,8 @@ export function combobox({ label, placeholder = '', search, chosen = null, note 
   const choose = (index) => {
     const item = items[index];
     if (!item) return;
+    // A search still waiting to run would reopen the list over the choice.
+    clearTimeout(timer);
     value = { id: item.id, name: item.name };
     input.value = item.name;
     input.removeAttribute('aria-invalid');

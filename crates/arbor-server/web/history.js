@@ -18,7 +18,7 @@ const OPS = {
   'forest.changed': (item) => ({
     edit: () => (EDITS[item.edit] || (() => 'Changed rows'))(item.rows ?? 0),
     undo: () => `Undid the change of version ${item.of_version}`,
-    redo: () => `Made the change of version ${item.of_version} again`,
+    redo: () => `Redid what version ${item.of_version} undid`,
     restore: () => `Restored the rows of version ${item.of_version}`,
   }[item.action] || (() => 'Changed rows'))(),
   'forest.replaced': () => 'Replaced all rows',

@@ -115,15 +115,18 @@ function projectRolePicker(grantee, jira) {
     }
   };
 
-  project.addEventListener('change', loadRoles);
-  role.addEventListener('change', () => { role.dataset.chosen = role.value; });
-  roleId.addEventListener('input', () => { role.dataset.chosen = roleId.value.trim(); });
+  // A saved rule nobody touched stays as saved, whether or not Jira lists its project and role right now.
+  let touched = false;
+  project.addEventListener('change', () => { touched = true; loadRoles(); });
+  role.addEventListener('change', () => { touched = true; role.dataset.chosen = role.value; });
+  roleId.addEventListener('input', () => { touched = true; role.dataset.chosen = roleId.value.trim(); });
 
   return {
     element: h('div', { class: 'role-picker' }, h('div', { class: 'grantee-inputs' }, project, role, roleId), note),
     /** Loads the lists the first time the picker is shown. */
     show: () => { loading ??= loadProjects(); },
     read: () => {
+      if (!touched && known.project_id && known.role_id) return { project_id: known.project_id, role_id: known.role_id };
       const projectId = Number(project.value);
       const id = Number(roleId.hidden ? role.value : roleId.value.trim());
       if (!Number.isInteger(projectId) || projectId <= 0) return null;

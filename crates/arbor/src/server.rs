@@ -31,6 +31,12 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
     if jira.client_id.is_empty() {
         bail!("no OAuth client id is configured: set jira.client_id");
     }
+    if jira.poll_minutes > 24 * 60 {
+        bail!(
+            "jira.poll_minutes is {}: it must be between 1 and 1440 minutes, or 0 to turn polling off",
+            jira.poll_minutes
+        );
+    }
     let api = if jira.cloud_id.is_empty() {
         ApiBase::Site(site_url.clone())
     } else {
@@ -187,4 +193,29 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn configured(poll_minutes: u64) -> Config {
+        let mut config = Config::default();
+        config.jira.site_url = "https://example.atlassian.net".into();
+        config.jira.client_id = "arbor".into();
+        config.jira.client_secret = Secret::new("secret");
+        config.jira.poll_minutes = poll_minutes;
+        config
+    }
+
+    #[test]
+    fn polling_is_every_poll_minutes_off_at_zero_and_at_most_daily() {
+        let every = |minutes| server_config(&configured(minutes)).map(|c| c.sites[0].poll);
+        assert_eq!(every(5).unwrap(), Some(Duration::from_secs(300)));
+        assert_eq!(every(0).unwrap(), None);
+        assert_eq!(every(1440).unwrap(), Some(Duration::from_secs(86_400)));
+        let refused = every(1441).unwrap_err().to_string();
+        assert!(refused.contains("jira.poll_minutes"), "{refused}");
+    }
 }

@@ -286,8 +286,8 @@ pub struct HistoryItem {
     /// For edits: how many rows it named (added rows count with their children; moved, removed and copied
     /// rows count once, with their subtrees).
     pub rows: Option<usize>,
-    /// For undo and redo: the version whose change was taken back or made again; for a restore: the version
-    /// the rows were made again.
+    /// For an undo: the version whose change it took back; for a redo: the version of the undo it took back;
+    /// for a restore: the version whose rows it brought back.
     pub of_version: Option<u64>,
 }
 

@@ -85,6 +85,22 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
         listed["values"].as_array().is_some_and(|v| !v.is_empty())
     };
     within_seconds("the admin's sign-in registers webhooks", registered).await;
+    // Done with the admin's credentials, so audited as theirs.
+    let audited = || async {
+        let tenant = app.store.tenants().await.unwrap()[0].id;
+        app.store
+            .audit_entries(tenant, 0, 10_000)
+            .await
+            .unwrap()
+            .iter()
+            .any(|e| {
+                e.entry.action == "jira.webhooks"
+                    && e.entry.outcome == arbor_store::audit::Outcome::Ok
+                    && e.entry.actor.as_ref().map(arbor_core::ids::ActorId::as_str)
+                        == Some(admin_id.as_str())
+            })
+    };
+    within_seconds("the registration is audited as the admin's", audited).await;
 
     let id = me.create("Live").await;
     let version = me.version(id).await;

@@ -128,10 +128,15 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
         )
         .await?;
     let said: Vec<String> = serde_json::from_value(said)?;
-    let undid = |n: usize| said[n].starts_with("Undid the change of version ");
+    // The two undos name the versions of the two moves: the newest undo took back the first move (one version
+    // before the second).
+    let undone = |n: usize| {
+        said[n]
+            .strip_prefix("Undid the change of version ")
+            .and_then(|v| v.parse::<u64>().ok())
+    };
     ensure!(
-        undid(0)
-            && undid(1)
+        matches!((undone(0), undone(1)), (Some(first), Some(second)) if second == first + 1)
             && said[2..5] == ["Moved 1 row", "Moved 1 row", "Added 2 rows"]
             && said[5] == "Added 1 row",
         "{said:?}"
