@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use arbor_server::testing;
+use jira_sim::server::RunningSim;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -23,6 +24,20 @@ where
         assert!(started.elapsed() < Duration::from_secs(10), "{what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The site admin's account id and the id of the first issue they may see.
+fn admin_and_an_issue(sim: &RunningSim) -> (String, u64) {
+    sim.handle().with_site(|site| {
+        let admin = site.person_by_name("admin").unwrap();
+        let issue = (0..site.issues.len())
+            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
+            .unwrap();
+        (
+            site.person(admin).account_id.to_string(),
+            site.issues[issue].id,
+        )
+    })
 }
 
 fn jwt(secret: &str, exp: u64) -> String {
@@ -50,16 +65,7 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
         config.controls.webhooks.backoff_ms = 50;
     })
     .await;
-    let (admin_id, issue) = sim.handle().with_site(|site| {
-        let admin = site.person_by_name("admin").unwrap();
-        let issue = (0..site.issues.len())
-            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
-            .unwrap();
-        (
-            site.person(admin).account_id.to_string(),
-            site.issues[issue].id,
-        )
-    });
+    let (admin_id, issue) = admin_and_an_issue(&sim);
     let sim_base = sim.base_url().to_owned();
     let sim_admin = sim.admin_token().to_owned();
     let app = spawn_on(vec![sim], |config| {
@@ -184,16 +190,7 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
 async fn polling_as_the_site_admin_shows_changes_webhooks_cannot_deliver() {
     // The simulator cannot deliver to the server (its certificate is self-signed and not trusted there).
     let sim = sim(7, |_| {}).await;
-    let (admin_id, issue) = sim.handle().with_site(|site| {
-        let admin = site.person_by_name("admin").unwrap();
-        let issue = (0..site.issues.len())
-            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
-            .unwrap();
-        (
-            site.person(admin).account_id.to_string(),
-            site.issues[issue].id,
-        )
-    });
+    let (admin_id, issue) = admin_and_an_issue(&sim);
     let sim_base = sim.base_url().to_owned();
     let sim_admin = sim.admin_token().to_owned();
     let app = spawn_on(vec![sim], |config| {
@@ -233,13 +230,7 @@ async fn polling_as_the_site_admin_shows_changes_webhooks_cannot_deliver() {
 async fn a_delivery_to_one_node_shows_on_every_node() {
     let sim = sim(7, |_| {}).await;
     let (sim_base, sim_admin) = (sim.base_url().to_owned(), sim.admin_token().to_owned());
-    let issue = sim.handle().with_site(|site| {
-        let admin = site.person_by_name("admin").unwrap();
-        let issue = (0..site.issues.len())
-            .find(|&i| site.can_browse(admin, u32::try_from(i).unwrap()))
-            .unwrap();
-        site.issues[issue].id
-    });
+    let (_, issue) = admin_and_an_issue(&sim);
     let app = spawn_on(vec![sim], |_| {}).await;
     let (node_b, base_b, cert_b) = app.second_node().await;
     let on_a = app.sign_in("admin").await;

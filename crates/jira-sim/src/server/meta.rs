@@ -169,22 +169,13 @@ pub(crate) async fn project_search(
             .take(max)
             .map(|&p| project_json(&shared, &site, p))
             .collect();
-        let is_last = start + values.len() >= matching.len();
-        let mut body = json!({
-            "self": format!("{}/rest/api/3/project/search?startAt={start}&maxResults={max}", shared.base_url),
-            "maxResults": max,
-            "startAt": start,
-            "total": matching.len(),
-            "isLast": is_last,
-            "values": values,
-        });
-        if !is_last {
-            body["nextPage"] = json!(format!(
-                "{}/rest/api/3/project/search?startAt={}&maxResults={max}",
-                shared.base_url,
-                start + max
-            ));
-        }
+        let body = page_bean(
+            &format!("{}/rest/api/3/project/search", shared.base_url),
+            start,
+            max,
+            matching.len(),
+            values,
+        );
         Ok(costed(StatusCode::OK, body, 0))
     })
 }
@@ -425,20 +416,15 @@ pub(crate) async fn user_bulk(
             .take(max)
             .map(|&p| listed_user(&shared, &site, p, c.person))
             .collect();
-        let is_last = start + values.len() >= people.len();
-        let base = format!("{}/rest/api/3/user/bulk", shared.base_url);
-        let mut body = json!({
-            "self": format!("{base}?startAt={start}&maxResults={max}"),
-            "maxResults": max,
-            "startAt": start,
-            "total": people.len(),
-            "isLast": is_last,
-            "values": values,
-        });
-        if !is_last {
-            body["nextPage"] = json!(format!("{base}?startAt={}&maxResults={max}", start + max));
-        }
-        let points = 2 * count(values.len());
+        let found = values.len();
+        let body = page_bean(
+            &format!("{}/rest/api/3/user/bulk", shared.base_url),
+            start,
+            max,
+            people.len(),
+            values,
+        );
+        let points = 2 * count(found);
         Ok(costed(StatusCode::OK, body, points))
     })
 }
@@ -502,23 +488,18 @@ pub(crate) async fn group_members(
                 u
             })
             .collect();
-        let is_last = start + values.len() >= members.len();
-        let base = format!(
-            "{}/rest/api/3/group/member?groupId={}",
-            shared.base_url, group.group_id
+        let found = values.len();
+        let body = page_bean(
+            &format!(
+                "{}/rest/api/3/group/member?groupId={}",
+                shared.base_url, group.group_id
+            ),
+            start,
+            max,
+            members.len(),
+            values,
         );
-        let mut body = json!({
-            "self": format!("{base}&startAt={start}&maxResults={max}"),
-            "maxResults": max,
-            "startAt": start,
-            "total": members.len(),
-            "isLast": is_last,
-            "values": values,
-        });
-        if !is_last {
-            body["nextPage"] = json!(format!("{base}&startAt={}&maxResults={max}", start + max));
-        }
-        let points = 2 * count(values.len());
+        let points = 2 * count(found);
         Ok(costed(StatusCode::OK, body, points))
     })
 }
@@ -702,20 +683,15 @@ pub(crate) async fn group_bulk(
             .take(max)
             .map(|g| json!({ "groupId": g.group_id, "name": g.name }))
             .collect();
-        let is_last = start + values.len() >= matching.len();
-        let base = format!("{}/rest/api/3/group/bulk", shared.base_url);
-        let mut body = json!({
-            "self": format!("{base}?startAt={start}&maxResults={max}"),
-            "maxResults": max,
-            "startAt": start,
-            "total": matching.len(),
-            "isLast": is_last,
-            "values": values,
-        });
-        if !is_last {
-            body["nextPage"] = json!(format!("{base}?startAt={}&maxResults={max}", start + max));
-        }
-        let points = 2 * count(values.len());
+        let found = values.len();
+        let body = page_bean(
+            &format!("{}/rest/api/3/group/bulk", shared.base_url),
+            start,
+            max,
+            matching.len(),
+            values,
+        );
+        let points = 2 * count(found);
         Ok(costed(StatusCode::OK, body, points))
     })
 }
@@ -1167,6 +1143,28 @@ pub(crate) async fn permissions_check(
             points,
         ))
     })
+}
+
+/// Jira's page of `values` (a PageBean): where it is, where the next one is unless this is the last, and the
+/// total. `url` is the listing's address, with its own query when it has one.
+fn page_bean(url: &str, start: usize, max: usize, total: usize, values: Vec<Value>) -> Value {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let is_last = start + values.len() >= total;
+    let mut body = json!({
+        "self": format!("{url}{separator}startAt={start}&maxResults={max}"),
+        "maxResults": max,
+        "startAt": start,
+        "total": total,
+        "isLast": is_last,
+        "values": Value::Array(values),
+    });
+    if !is_last {
+        body["nextPage"] = json!(format!(
+            "{url}{separator}startAt={}&maxResults={max}",
+            start + max
+        ));
+    }
+    body
 }
 
 #[cfg(test)]
