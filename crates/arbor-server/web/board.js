@@ -163,6 +163,9 @@ export function showBoard(main, session, id) {
     level.textContent = structure.level[0].toUpperCase() + structure.level.slice(1);
     level.title = 'Your level on this structure';
     editGroup.hidden = !canEdit();
+    // Whether you have a change of yours to take back or make again, as the structure was read.
+    undoButton.disabled = !structure.can_undo;
+    redoButton.disabled = !structure.can_redo;
     permissionsButton.hidden = !allows(structure.level, 'control');
   }
 

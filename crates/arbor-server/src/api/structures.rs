@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::{Body, Param, authorize, described, level_of};
 use crate::audit;
+use crate::content;
 use crate::error::{ApiError, ApiResult};
 use crate::people;
 use crate::session::Caller;
@@ -225,13 +226,22 @@ pub async fn create(
 /// `GET /api/v1/structures/{id}`
 #[utoipa::path(get, path = "/api/v1/structures/{id}", tag = "structures",
     params(("id" = u64, Path, description = "structure id")),
-    responses((status = 200, body = StructureSummary), (status = 404, description = "no such structure, or not visible to you")))]
+    responses((status = 200, body = StructureDetail), (status = 404, description = "no such structure, or not visible to you")))]
 pub async fn describe(
     State(state): State<AppState>,
     caller: Caller,
     Param(id): Param<u64>,
-) -> ApiResult<Json<StructureSummary>> {
+) -> ApiResult<Json<StructureDetail>> {
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
+    let (can_undo, can_redo) = {
+        let guard = content::lock(&state, caller.tenant, &access.meta).await?;
+        guard.as_ref().map_or((false, false), |loaded| {
+            (
+                loaded.content.can_undo(&caller.account),
+                loaded.content.can_redo(&caller.account),
+            )
+        })
+    };
     audit::ok(
         &state,
         &caller,
@@ -239,11 +249,20 @@ pub async fn describe(
         &[&format!("structure:{id}")],
     )
     .await?;
-    Ok(Json(StructureSummary::new(
-        &access.meta,
-        access.level,
-        &caller.account,
-    )))
+    Ok(Json(StructureDetail {
+        summary: StructureSummary::new(&access.meta, access.level, &caller.account),
+        can_undo,
+        can_redo,
+    }))
+}
+
+/// One structure as its board opens it: as listed, and whether you have a change of yours to undo or redo.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StructureDetail {
+    #[serde(flatten)]
+    pub summary: StructureSummary,
+    pub can_undo: bool,
+    pub can_redo: bool,
 }
 
 /// A rename or a new description, based on the version you saw.

@@ -70,6 +70,14 @@ async fn edits_undo_redo_history_and_restore() {
     let id = me.create("Plan").await;
     let path = format!("/api/v1/structures/{id}/edits");
     let v0 = me.version(id).await;
+    // What the board's undo and redo buttons start from.
+    let undo_redo =
+        |structure: Value| [structure["can_undo"].clone(), structure["can_redo"].clone()];
+    let described = format!("/api/v1/structures/{id}");
+    assert_eq!(
+        undo_redo(me.get(&described).await.1),
+        [json!(false), json!(false)]
+    );
     let (status, added) = me
         .post(
             &path,
@@ -102,6 +110,10 @@ async fn edits_undo_redo_history_and_restore() {
         .await;
     assert_eq!(status, StatusCode::OK, "{undone}");
     assert_eq!(titles(&me.rows(id, None).await), ["Q1", "kick-off", "Q2"]);
+    assert_eq!(
+        undo_redo(me.get(&described).await.1),
+        [json!(true), json!(true)]
+    );
     let (status, _) = me
         .post(&format!("/api/v1/structures/{id}/redo"), json!({}))
         .await;

@@ -27,6 +27,18 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
         site::two_pointed_issues(board, &project).context("two issues with story points")?;
 
     board.create_structure("Planned by hand", "").await?;
+    let undo_disabled = || async {
+        board
+            .js(
+                "return [...document.querySelectorAll('button')].find((b) => b.textContent === 'Undo').disabled;",
+                vec![],
+            )
+            .await
+    };
+    ensure!(
+        undo_disabled().await? == serde_json::json!(true),
+        "a new structure has nothing of yours to undo"
+    );
     // A column adding up story points over each row's subtree.
     board.click_button("Columns…").await?;
     board
@@ -85,6 +97,10 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
         .await?;
     ensure!(rows[1].name() == first, "{:?}", rows[1]);
     board.wait_announced("Moved 1 row").await?;
+    ensure!(
+        undo_disabled().await? == serde_json::json!(false),
+        "the move can be undone"
+    );
 
     // After it, inside the folder too: the total is the sum of both.
     board.drag(&second, &first, "after").await?;
