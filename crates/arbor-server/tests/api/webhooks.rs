@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use arbor_server::testing;
+use arbor_server::testing::{self, Browser};
 use jira_sim::server::RunningSim;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -24,6 +24,21 @@ where
         assert!(started.elapsed() < Duration::from_secs(10), "{what}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A new structure named `name` holding `issue`, made by `who`.
+async fn structure_of(who: &Browser, name: &str, issue: u64) -> u64 {
+    let id = who.create(name).await;
+    let version = who.version(id).await;
+    let (status, body) = who
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
+                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    id
 }
 
 /// The site admin's account id and the id of the first issue they may see.
@@ -108,16 +123,7 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     };
     within_seconds("the registration is audited as the admin's", audited).await;
 
-    let id = me.create("Live").await;
-    let version = me.version(id).await;
-    let (status, body) = me
-        .post(
-            &format!("/api/v1/structures/{id}/edits"),
-            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
-                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = structure_of(&me, "Live", issue).await;
     let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
     assert_ne!(title(me.rows(id, None).await), "Changed in Jira");
 
@@ -199,16 +205,7 @@ async fn polling_as_the_site_admin_shows_changes_webhooks_cannot_deliver() {
     })
     .await;
     let me = app.sign_in("admin").await;
-    let id = me.create("Polled").await;
-    let version = me.version(id).await;
-    let (status, body) = me
-        .post(
-            &format!("/api/v1/structures/{id}/edits"),
-            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
-                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = structure_of(&me, "Polled", issue).await;
     let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
     assert_ne!(title(me.rows(id, None).await), "Changed in Jira");
     let changed = reqwest::Client::new()
@@ -238,16 +235,7 @@ async fn a_delivery_to_one_node_shows_on_every_node() {
         .await
         .unwrap();
 
-    let id = on_a.create("Shared").await;
-    let version = on_a.version(id).await;
-    let (status, body) = on_a
-        .post(
-            &format!("/api/v1/structures/{id}/edits"),
-            json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}},
-                   "rows": [{"depth": 0, "item": {"issue": issue}}]}}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = structure_of(&on_a, "Shared", issue).await;
     let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
     // Both nodes have read (and cached) the issue.
     let before = title(on_b.rows(id, None).await);
