@@ -41,6 +41,18 @@ async fn structure_of(who: &Browser, name: &str, issue: u64) -> u64 {
     id
 }
 
+/// Renames `issue` to "Changed in Jira" through the simulator's admin API, as someone editing it in Jira.
+async fn change_in_jira(sim_base: &str, sim_admin: &str, issue: u64) {
+    let changed = reqwest::Client::new()
+        .put(format!("{sim_base}/_sim/issues/{issue}"))
+        .bearer_auth(sim_admin)
+        .json(&json!({ "summary": "Changed in Jira" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+}
+
 /// The site admin's account id and the id of the first issue they may see.
 fn admin_and_an_issue(sim: &RunningSim) -> (String, u64) {
     sim.handle().with_site(|site| {
@@ -127,14 +139,7 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
     assert_ne!(title(me.rows(id, None).await), "Changed in Jira");
 
-    let changed = http
-        .put(format!("{sim_base}/_sim/issues/{issue}"))
-        .bearer_auth(&sim_admin)
-        .json(&json!({ "summary": "Changed in Jira" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(changed.status().is_success());
+    change_in_jira(&sim_base, &sim_admin, issue).await;
     within_seconds("the change shows in the next window", || async {
         title(me.rows(id, None).await) == "Changed in Jira"
     })
@@ -208,14 +213,7 @@ async fn polling_as_the_site_admin_shows_changes_webhooks_cannot_deliver() {
     let id = structure_of(&me, "Polled", issue).await;
     let title = |window: Value| window["rows"][0]["title"].as_str().unwrap_or("").to_owned();
     assert_ne!(title(me.rows(id, None).await), "Changed in Jira");
-    let changed = reqwest::Client::new()
-        .put(format!("{sim_base}/_sim/issues/{issue}"))
-        .bearer_auth(&sim_admin)
-        .json(&json!({ "summary": "Changed in Jira" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(changed.status().is_success());
+    change_in_jira(&sim_base, &sim_admin, issue).await;
     within_seconds("a poll finds the change", || async {
         title(me.rows(id, None).await) == "Changed in Jira"
     })
@@ -242,15 +240,7 @@ async fn a_delivery_to_one_node_shows_on_every_node() {
     assert!(!before.is_empty());
     assert_eq!(title(on_a.rows(id, None).await), before);
 
-    let http = reqwest::Client::new();
-    let changed = http
-        .put(format!("{sim_base}/_sim/issues/{issue}"))
-        .bearer_auth(&sim_admin)
-        .json(&json!({ "summary": "Changed in Jira" }))
-        .send()
-        .await
-        .unwrap();
-    assert!(changed.status().is_success());
+    change_in_jira(&sim_base, &sim_admin, issue).await;
     // Nothing told node B yet: it serves what it cached.
     assert_eq!(title(on_b.rows(id, None).await), before);
 

@@ -425,10 +425,23 @@ impl SqlStore {
     /// Opens a write transaction that will append to the tenant's journal: takes the next sequence number
     /// (locking the tenant row, which orders the tenant's journal) and the current data key.
     async fn begin_journaled(&self, tenant: TenantId) -> Result<(Tx, Arc<DataKey>, i64)> {
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        let row = sqlx::query(
+        self.begin_numbered(
+            tenant,
             "UPDATE tenants SET journal_seq = journal_seq + 1 WHERE id = $1 RETURNING journal_seq, key_version",
         )
+        .await
+    }
+
+    /// Opens a write transaction, takes the next number of one of the tenant's sequences with `next` (an
+    /// UPDATE of the tenant row returning the number and the key version: the row stays locked until the
+    /// commit, so numbers commit in order) and the current data key.
+    async fn begin_numbered(
+        &self,
+        tenant: TenantId,
+        next: &'static str,
+    ) -> Result<(Tx, Arc<DataKey>, i64)> {
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
+        let row = sqlx::query(next)
         .bind(tenant.sql())
         .fetch_optional(&mut *tx)
         .await?
@@ -1684,17 +1697,12 @@ impl Store for SqlStore {
                 JiraInvalidation::MAX_FIELD_LEN
             )));
         }
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
-        // The tenant row hands out the number and stays locked until the commit: numbers commit in order.
-        let row = sqlx::query(
-            "UPDATE tenants SET invalidation_seq = invalidation_seq + 1 WHERE id = $1 RETURNING invalidation_seq, key_version",
-        )
-        .bind(tenant.sql())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NoTenant(tenant))?;
-        let seq: i64 = row.try_get(0)?;
-        let key = self.key_of(&mut tx, tenant, row.try_get(1)?).await?;
+        let (mut tx, key, seq) = self
+            .begin_numbered(
+                tenant,
+                "UPDATE tenants SET invalidation_seq = invalidation_seq + 1 WHERE id = $1 RETURNING invalidation_seq, key_version",
+            )
+            .await?;
         let row_name = seq.to_string();
         let place = Place {
             tenant,
