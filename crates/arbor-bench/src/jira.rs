@@ -8,7 +8,8 @@
 //!   target: every search the plan needs (the insert query and one `parent in (...)` query per 500 parents and
 //!   level) paged at 5000 ids, and a bulk fetch per 100 issues; points add 1 per issue returned by each.
 //! - `wall_ms` of the cold load, with the latency bound at the configured concurrency as the target: per round
-//!   of the needs loop, one search latency and one latency per `concurrency` bulk fetches.
+//!   of the needs loop, one latency per `concurrency` searches and then one per `concurrency` bulk fetches (the
+//!   simulator's latency is its response time: Jira's work is part of the latency a client sees).
 //! - `reopen_requests` (target 0) and `changed_requests` (target 1).
 
 use std::collections::BTreeSet;
@@ -74,7 +75,8 @@ struct LoadCost {
     searches: usize,
     found: usize,
     fetched: usize,
-    /// Latency-bound steps: per round, one search depth and one step per `concurrency` bulk fetches.
+    /// Latency-bound steps: per round, one step per `concurrency` searches, then one per `concurrency` bulk
+    /// fetches.
     steps: usize,
     rows: usize,
 }
@@ -143,7 +145,7 @@ async fn load_structure(
             .saturating_sub(searches);
         cost.rounds += 1;
         cost.searches += searches;
-        cost.steps += usize::from(searches > 0) + fetches.div_ceil(concurrency.max(1));
+        cost.steps += searches.div_ceil(concurrency.max(1)) + fetches.div_ceil(concurrency.max(1));
         for query in &needs.jql {
             cost.found += data.jql(query).map_or(0, <[_]>::len);
         }

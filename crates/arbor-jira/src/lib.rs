@@ -9,9 +9,10 @@
 //!
 //! Modules: [`client`] (typed REST v3 calls), [`retry`] (backoff, quota pause, concurrency), [`auth`] (3LO),
 //! [`cache`] (moka caches with fetch times), [`loader`] (executes the engine's needs), [`webhook`] and
-//! [`poll`] (early invalidation), [`metrics`] (per-tenant counters), [`convert`] and [`plan`] (pure).
+//! [`poll`] (early invalidation), [`metrics`] (per-tenant counters), [`convert`], [`answer`] and [`plan`] (pure).
 #![forbid(unsafe_code)]
 
+pub mod answer;
 pub mod auth;
 pub mod cache;
 pub mod client;

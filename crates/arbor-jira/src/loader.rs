@@ -25,9 +25,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arbor_core::data::{FieldId, FieldValue, IssueData, Needs};
+use arbor_core::data::{FieldId, FieldValue, Issue, IssueData, Needs};
 use arbor_core::ids::IssueId;
 use futures_util::stream::{self, StreamExt};
+use tokio::task::JoinSet;
 
 use crate::cache::{Age, Caches, MetaKind, ResultKey, Seen};
 use crate::client::{Credentials, JiraClient, JiraError};
@@ -36,6 +37,13 @@ use crate::plan::{self, Call, Limits};
 
 /// The ids a search found and how many pages it took.
 type SearchOutcome = Result<(Vec<IssueId>, u64), JiraError>;
+
+/// What one bulk fetch brought: the issues converted, the ones Jira did not show, and when.
+struct Fetched {
+    issues: Vec<Issue>,
+    absent: Vec<IssueId>,
+    at: Instant,
+}
 
 /// How the loader fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +129,27 @@ impl Loader {
 
     /// Fills `data` with what `needs` asks for, as `who` sees it.
     pub async fn load(
+        &self,
+        who: &Credentials,
+        needs: &Needs,
+        data: &mut IssueData,
+    ) -> Result<LoadReport, JiraError> {
+        // Converting fetched issues needs the site's field list: it is read (once per metadata TTL) while the
+        // searches run rather than after them. A failure here is reported by the call that needs the list.
+        let field_list = async {
+            if !needs.jql.is_empty() || !needs.children.is_empty() || !needs.issues.is_empty() {
+                let _ = self.schemas(who).await;
+            }
+        };
+        // Boxed: both futures are large, and every caller awaits this one.
+        let (_, loaded) = tokio::join!(
+            Box::pin(field_list),
+            Box::pin(self.load_as(who, needs, data))
+        );
+        loaded
+    }
+
+    async fn load_as(
         &self,
         who: &Credentials,
         needs: &Needs,
@@ -394,20 +423,39 @@ impl Loader {
             Err(error) => return Err(error),
         };
         let field_set: BTreeSet<FieldId> = fields.iter().cloned().collect();
-        let calls = plan::bulk_fetches(&missing, &field_set, &self.config.limits);
-        let mut results = stream::iter(calls.into_iter().filter_map(|call| match call {
-            Call::BulkFetch { issues, fields } => Some((issues, fields)),
-            Call::SearchIds { .. } => None,
-        }))
-        .map(|(issues, fields)| async move {
-            let answer = self.client.bulk_fetch(&who.token, &issues, &fields).await;
-            (issues, answer)
-        })
-        .buffer_unordered(self.config.fetch_concurrency.max(1));
+        let mut calls = plan::bulk_fetches(&missing, &field_set, &self.config.limits)
+            .into_iter()
+            .filter_map(|call| match call {
+                Call::BulkFetch { issues, fields } => Some((issues, fields)),
+                Call::SearchIds { .. } => None,
+            });
+        let converted: Arc<[FieldId]> = Arc::from(fields);
+        let schemas = Arc::new(schemas);
+        // Each batch is fetched and converted in a task of its own, so that reading and converting answers uses
+        // every core while other batches wait for Jira. Dropping the set (an error, a cancelled load) aborts
+        // the batches still running.
+        let mut running = JoinSet::new();
         let mut outage: Option<(Vec<IssueId>, JiraError)> = None;
-        while let Some((batch, answer)) = results.next().await {
-            let answer = match answer {
-                Ok(answer) => answer,
+        loop {
+            while running.len() < self.config.fetch_concurrency.max(1) {
+                let Some((issues, requested)) = calls.next() else {
+                    break;
+                };
+                running.spawn(self.clone().fetch_batch(
+                    who.clone(),
+                    issues,
+                    requested,
+                    Arc::clone(&converted),
+                    Arc::clone(&schemas),
+                ));
+            }
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
+            let (batch, answer) = joined
+                .map_err(|e| JiraError::Protocol(format!("a bulk fetch did not finish: {e}")))?;
+            let fetched = match answer {
+                Ok(fetched) => fetched,
                 Err(error) if error.is_outage() => {
                     let entry = outage.get_or_insert_with(|| (Vec::new(), error));
                     entry.0.extend(batch);
@@ -416,44 +464,14 @@ impl Loader {
                 Err(error) => return Err(error),
             };
             report.requests += 1;
-            let now = self.caches.now();
-            for json in &answer.issues {
-                let issue = issue_from_json(json, fields, &schemas)
-                    .map_err(|e| JiraError::Protocol(e.to_string()))?;
-                let id = issue.id;
-                self.caches
-                    .put_seen(
-                        tenant,
-                        &who.account_id,
-                        id,
-                        Seen {
-                            visible: true,
-                            fetched: now,
-                        },
-                    )
-                    .await;
-                self.caches
-                    .put_issue(tenant, issue.clone(), fields, now)
-                    .await;
+            report.used(fetched.at, Age::Fresh);
+            for issue in fetched.issues {
                 data.insert_issue(issue);
             }
-            for &id in &answer.absent {
-                self.caches
-                    .put_seen(
-                        tenant,
-                        &who.account_id,
-                        id,
-                        Seen {
-                            visible: false,
-                            fetched: now,
-                        },
-                    )
-                    .await;
+            for id in fetched.absent {
                 data.insert_hidden(id);
             }
-            report.used(now, Age::Fresh);
         }
-        drop(results);
         match outage {
             None => Ok(()),
             Some((batch, error)) => {
@@ -462,6 +480,59 @@ impl Loader {
                     .await
             }
         }
+    }
+
+    /// One bulk fetch as `who`, its issues converted and cached (with what `who` may see), for [`Self::issues`].
+    async fn fetch_batch(
+        self,
+        who: Credentials,
+        issues: Vec<IssueId>,
+        requested: Vec<FieldId>,
+        converted: Arc<[FieldId]>,
+        schemas: Arc<FieldSchemas>,
+    ) -> (Vec<IssueId>, Result<Fetched, JiraError>) {
+        let answer = self
+            .client
+            .bulk_fetch(&who.token, &issues, &requested)
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(error) => return (issues, Err(error)),
+        };
+        let tenant = self.client.tenant();
+        let at = self.caches.now();
+        let mut fetched = Fetched {
+            issues: Vec::with_capacity(answer.issues.len()),
+            absent: answer.absent,
+            at,
+        };
+        for json in &answer.issues {
+            let issue = match issue_from_json(json, &converted, &schemas) {
+                Ok(issue) => issue,
+                Err(e) => return (issues, Err(JiraError::Protocol(e.to_string()))),
+            };
+            let seen = Seen {
+                visible: true,
+                fetched: at,
+            };
+            self.caches
+                .put_seen(tenant, &who.account_id, issue.id, seen)
+                .await;
+            self.caches
+                .put_issue(tenant, issue.clone(), &converted, at)
+                .await;
+            fetched.issues.push(issue);
+        }
+        for &id in &fetched.absent {
+            let seen = Seen {
+                visible: false,
+                fetched: at,
+            };
+            self.caches
+                .put_seen(tenant, &who.account_id, id, seen)
+                .await;
+        }
+        (issues, Ok(fetched))
     }
 
     /// Jira is unreachable: serves these issues from values within `max_stale`, or fails with `error`.

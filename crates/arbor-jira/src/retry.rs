@@ -247,7 +247,7 @@ async fn send(
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        match serde_json::from_slice(&bytes) {
+        match crate::answer::from_slice(&bytes) {
             Ok(v) => v,
             Err(_) if !status.is_success() => Value::Null,
             Err(_) => return Err(JiraError::Protocol("the answer is not JSON".into())),

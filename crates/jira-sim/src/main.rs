@@ -51,7 +51,7 @@ struct ServeArgs {
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     port: u16,
-    /// Fixed latency added to every REST call, in milliseconds.
+    /// Response time of every REST call (its work included), in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
     /// Random extra latency, up to this many milliseconds.

@@ -174,13 +174,22 @@ impl<'a> Renderer<'a> {
                 fields.insert(def.id.to_owned(), self.field(idx, def.id));
             }
         }
-        json!({
-            "expand": "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
-            "id": issue.id.to_string(),
-            "self": self.api(&format!("issue/{}", issue.id)),
-            "key": &*issue.key,
-            "fields": fields,
-        })
+        let mut bean = Map::new();
+        bean.insert(
+            "expand".into(),
+            json!(
+                "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+            ),
+        );
+        bean.insert("id".into(), json!(issue.id.to_string()));
+        bean.insert(
+            "self".into(),
+            json!(self.api(&format!("issue/{}", issue.id))),
+        );
+        bean.insert("key".into(), json!(&*issue.key));
+        // Moved in: `json!` would copy the whole map.
+        bean.insert("fields".into(), Value::Object(fields));
+        Value::Object(bean)
     }
 
     /// One field's value; `null` for unknown fields.
@@ -345,12 +354,12 @@ impl<'a> Renderer<'a> {
                 (ext.id, ext.key.as_str(), f)
             }
         };
-        json!({
-            "id": id.to_string(),
-            "key": key,
-            "self": self.api(&format!("issue/{id}")),
-            "fields": fields,
-        })
+        let mut bean = Map::new();
+        bean.insert("id".into(), json!(id.to_string()));
+        bean.insert("key".into(), json!(key));
+        bean.insert("self".into(), json!(self.api(&format!("issue/{id}"))));
+        bean.insert("fields".into(), Value::Object(fields));
+        Value::Object(bean)
     }
 
     /// `UserDetails` as Cloud shows it to other people (no email).

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::limits::{FaultKind, Refusal};
-use super::{Shared, auth, lock};
+use super::{Controls, Shared, auth, lock};
 use crate::model::PersonIdx;
 
 /// A Jira error: `{"errorMessages": [...], "errors": {...}}` with a status.
@@ -154,7 +154,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 pub(crate) async fn api_layer(
     State(shared): State<Arc<Shared>>,
     matched: Option<MatchedPath>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Response {
     let endpoint = endpoint_name(
@@ -185,25 +185,42 @@ pub(crate) async fn api_layer(
         } else {
             0
         });
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
-    }
+    // Jira's response time: an answer leaves no sooner than `delay` after its request arrived, the simulator's
+    // own work included (as Jira's processing is part of the latency its clients see).
+    let answer_at = tokio::time::Instant::now() + Duration::from_millis(delay);
+    let response = answer(&shared, &controls, &endpoint, &caller, req, next).await;
+    tokio::time::sleep_until(answer_at).await;
+    response
+}
+
+/// Quota, faults, the route itself, points and statistics of one authenticated call.
+async fn answer(
+    shared: &Shared,
+    controls: &Controls,
+    endpoint: &str,
+    caller: &Caller,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let record = |points: u64, status: StatusCode| {
+        lock(&shared.stats).record(
+            endpoint,
+            Some((&caller.account_id, &caller.client_id)),
+            points,
+            status,
+        );
+    };
     let now = shared.now_ms();
     let checked = lock(&shared.limits).admit(&controls.quota, &caller.client_id, now);
     let headers = checked.headers();
     if let Some(refusal) = checked.refusal {
-        lock(&shared.stats).record(
-            &endpoint,
-            Some((&caller.account_id, &caller.client_id)),
-            0,
-            StatusCode::TOO_MANY_REQUESTS,
-        );
+        record(0, StatusCode::TOO_MANY_REQUESTS);
         return too_many(refusal, headers);
     }
     let fault = controls
         .faults
         .iter()
-        .find(|rule| rule.applies_to(&endpoint) && shared.chance(rule.probability))
+        .find(|rule| rule.applies_to(endpoint) && shared.chance(rule.probability))
         .map(|rule| rule.kind.clone());
     if let Some(kind) = fault {
         lock(&shared.limits).charge(&caller.client_id, 1);
@@ -211,33 +228,18 @@ pub(crate) async fn api_layer(
             FaultKind::Status { status } => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                lock(&shared.stats).record(
-                    &endpoint,
-                    Some((&caller.account_id, &caller.client_id)),
-                    1,
-                    status,
-                );
+                record(1, status);
                 return ApiError::new(status, "Internal server error").into_response();
             }
             FaultKind::Timeout { ms } => {
-                lock(&shared.stats).record(
-                    &endpoint,
-                    Some((&caller.account_id, &caller.client_id)),
-                    1,
-                    StatusCode::GATEWAY_TIMEOUT,
-                );
+                record(1, StatusCode::GATEWAY_TIMEOUT);
                 // Bounded: at most two minutes, then a gateway timeout like Atlassian's edge sends.
                 tokio::time::sleep(Duration::from_millis(ms.min(120_000))).await;
                 return ApiError::new(StatusCode::GATEWAY_TIMEOUT, "Gateway timeout")
                     .into_response();
             }
             FaultKind::Drop => {
-                lock(&shared.stats).record(
-                    &endpoint,
-                    Some((&caller.account_id, &caller.client_id)),
-                    1,
-                    StatusCode::BAD_GATEWAY,
-                );
+                record(1, StatusCode::BAD_GATEWAY);
                 return dropped();
             }
         }
@@ -246,12 +248,7 @@ pub(crate) async fn api_layer(
     let mut response = next.run(req).await;
     let points = 1 + response.extensions().get::<Cost>().map_or(0, |c| c.0);
     let remaining = lock(&shared.limits).charge(&caller.client_id, points);
-    lock(&shared.stats).record(
-        &endpoint,
-        Some((&caller.account_id, &caller.client_id)),
-        points,
-        response.status(),
-    );
+    record(points, response.status());
     response.headers_mut().extend(headers);
     // Without a quota there is nothing to count down: no header, rather than a "0 left" that stalls clients.
     if let Some(Ok(v)) = remaining.map(|r| HeaderValue::from_str(&r.to_string())) {

@@ -31,6 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::{get, post, put};
+use axum::serve::ListenerExt;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -94,7 +95,8 @@ impl std::fmt::Debug for DataSource {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Controls {
-    /// Added to every `/rest/api/3` response.
+    /// Every `/rest/api/3` call is answered no sooner than this after it arrived: Jira's response time, the
+    /// simulator's own work included.
     pub latency_ms: u64,
     /// A uniform random extra delay in `0..=jitter_ms`.
     pub jitter_ms: u64,
@@ -451,6 +453,10 @@ pub async fn start_with_site(config: SimConfig, mut site: Site) -> Result<Runnin
     let app = router(Arc::clone(&shared));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // Answers go out as soon as they are written, as Jira's servers send them (no Nagle delay).
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
