@@ -435,12 +435,8 @@ impl Loader {
         // every core while other batches wait for Jira. Dropping the set (an error, a cancelled load) aborts
         // the batches still running.
         let mut running = JoinSet::new();
-        let mut outage: Option<(Vec<IssueId>, JiraError)> = None;
-        loop {
-            while running.len() < self.config.fetch_concurrency.max(1) {
-                let Some((issues, requested)) = calls.next() else {
-                    break;
-                };
+        let mut start_next = |running: &mut JoinSet<_>| {
+            if let Some((issues, requested)) = calls.next() {
                 running.spawn(self.clone().fetch_batch(
                     who.clone(),
                     issues,
@@ -449,9 +445,14 @@ impl Loader {
                     Arc::clone(&schemas),
                 ));
             }
-            let Some(joined) = running.join_next().await else {
-                break;
-            };
+        };
+        for _ in 0..self.config.fetch_concurrency.max(1) {
+            start_next(&mut running);
+        }
+        let mut outage: Option<(Vec<IssueId>, JiraError)> = None;
+        while let Some(joined) = running.join_next().await {
+            // The next batch starts before this one's issues are taken in.
+            start_next(&mut running);
             let (batch, answer) = joined
                 .map_err(|e| JiraError::Protocol(format!("a bulk fetch did not finish: {e}")))?;
             let fetched = match answer {
