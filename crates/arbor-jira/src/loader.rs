@@ -135,18 +135,20 @@ impl Loader {
         data: &mut IssueData,
     ) -> Result<LoadReport, JiraError> {
         // Converting fetched issues needs the site's field list: it is read (once per metadata TTL) while the
-        // searches run rather than after them. A failure here is reported by the call that needs the list.
-        let field_list = async {
+        // searches run rather than after them, and given up when the load ends without it. A failure here is
+        // reported by the call that needs the list (concurrent reads of it merge).
+        let mut field_list = Box::pin(async {
             if !needs.jql.is_empty() || !needs.children.is_empty() || !needs.issues.is_empty() {
                 let _ = self.schemas(who).await;
             }
-        };
-        // Boxed: both futures are large, and every caller awaits this one.
-        let (_, loaded) = tokio::join!(
-            Box::pin(field_list),
-            Box::pin(self.load_as(who, needs, data))
-        );
-        loaded
+        });
+        // Boxed: the load's future is large, and every caller awaits this one.
+        let mut load = Box::pin(self.load_as(who, needs, data));
+        tokio::select! {
+            biased;
+            loaded = &mut load => loaded,
+            () = &mut field_list => load.await,
+        }
     }
 
     async fn load_as(
@@ -451,19 +453,29 @@ impl Loader {
         }
         let mut outage: Option<(Vec<IssueId>, JiraError)> = None;
         while let Some(joined) = running.join_next().await {
-            // The next batch starts before this one's issues are taken in.
-            start_next(&mut running);
-            let (batch, answer) = joined
-                .map_err(|e| JiraError::Protocol(format!("a bulk fetch did not finish: {e}")))?;
+            let (batch, answer) = match joined {
+                Ok(done) => done,
+                Err(stopped) if stopped.is_panic() => {
+                    std::panic::resume_unwind(stopped.into_panic())
+                }
+                Err(stopped) => {
+                    return Err(JiraError::Protocol(format!(
+                        "a bulk fetch did not finish: {stopped}"
+                    )));
+                }
+            };
             let fetched = match answer {
                 Ok(fetched) => fetched,
                 Err(error) if error.is_outage() => {
+                    start_next(&mut running);
                     let entry = outage.get_or_insert_with(|| (Vec::new(), error));
                     entry.0.extend(batch);
                     continue;
                 }
                 Err(error) => return Err(error),
             };
+            // The next batch starts before this one's issues are taken in.
+            start_next(&mut running);
             report.requests += 1;
             report.used(fetched.at, Age::Fresh);
             for issue in fetched.issues {

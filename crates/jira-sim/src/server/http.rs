@@ -150,6 +150,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The longest response time the controls can ask for (a day): longer would overflow the clock on some systems.
+const MAX_LATENCY_MS: u64 = 86_400_000;
+
 /// Authentication, latency, faults, limits, points and statistics for every Jira route.
 pub(crate) async fn api_layer(
     State(shared): State<Arc<Shared>>,
@@ -187,7 +190,7 @@ pub(crate) async fn api_layer(
         });
     // Jira's response time: an answer leaves no sooner than `delay` after its request arrived, the simulator's
     // own work included (as Jira's processing is part of the latency its clients see).
-    let answer_at = tokio::time::Instant::now() + Duration::from_millis(delay);
+    let answer_at = tokio::time::Instant::now() + Duration::from_millis(delay.min(MAX_LATENCY_MS));
     let response = answer(&shared, &controls, &endpoint, &caller, req, next).await;
     tokio::time::sleep_until(answer_at).await;
     response
