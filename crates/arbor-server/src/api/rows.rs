@@ -868,6 +868,8 @@ async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiR
         "rows": rows,
         "generators": generators
             .iter()
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_iter()
             .map(|(id, config)| Ok(json!({"id": id.get(), "config": shown_config(config, access.level)?})))
             .collect::<ApiResult<Vec<_>>>()?,
         "views": views.iter().map(|(id, config)| json!({"id": id.get(), "name": config.name, "columns": config.columns})).collect::<Vec<_>>(),

@@ -336,6 +336,26 @@ async fn views_and_exports() {
         let bytes = response.bytes().await.unwrap();
         assert!(bytes.len() > 20, "{format}");
     }
+    // The JSON export lists generators in the order of their ids, so exports of one version are alike.
+    for _ in 0..4 {
+        me.add_generator(id, json!({"kind": "remove_duplicates"}))
+            .await;
+    }
+    let (status, exported) = me
+        .get(&format!("/api/v1/structures/{id}/export?format=json"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{exported}");
+    let generator_ids: Vec<u64> = exported["generators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(generator_ids.len(), 5);
+    assert!(
+        generator_ids.is_sorted(),
+        "generators out of order: {generator_ids:?}"
+    );
     let (status, problem) = me
         .get(&format!("/api/v1/structures/{id}/export?format=pdf"))
         .await;
