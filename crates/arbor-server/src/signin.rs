@@ -31,15 +31,21 @@ pub struct LoginQuery {
     site: usize,
 }
 
-/// `GET /auth/login`: sends the browser to the authorisation server.
+/// `GET /auth/login`: sends the browser to the authorisation server. A session the browser still has ends
+/// here: the sign-in opens a fresh one, and the old token stops working at once rather than when it idles
+/// out. (Only a same-site navigation carries the `Strict` session cookie, so another site cannot end it.)
 pub async fn login(
     State(state): State<AppState>,
     Query(query): Query<LoginQuery>,
+    current: Result<Caller, ApiError>,
 ) -> ApiResult<Response> {
     let site = state
         .sites
         .get(query.site)
         .ok_or_else(|| ApiError::bad_request(format!("there is no site number {}", query.site)))?;
+    if let Ok(caller) = current {
+        end_session(&state, &caller, "signin-again").await?;
+    }
     let (url, sign_in) = site
         .auth
         .authorize_url()
@@ -229,16 +235,21 @@ async fn signin_failed(
 
 /// `POST /auth/logout`: ends the session (CSRF-protected like every change).
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    state
-        .store
-        .delete_session(caller.tenant, &caller.token_hash)
-        .await?;
-    state.sessions.forget(&(caller.tenant, caller.token_hash));
-    audit::ok(&state, &caller, "signout", &[]).await?;
+    end_session(&state, &caller, "logout").await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     set_cookie(
         response.headers_mut(),
         &expired_cookie(crate::session::SESSION_COOKIE, "Strict"),
     )?;
     Ok(response)
+}
+
+/// Deletes the caller's session (here and in storage, so every node refuses it) and audits why.
+async fn end_session(state: &AppState, caller: &Caller, why: &str) -> ApiResult<()> {
+    state
+        .store
+        .delete_session(caller.tenant, &caller.token_hash)
+        .await?;
+    state.sessions.forget(&(caller.tenant, caller.token_hash));
+    audit::ok(state, caller, "signout", &[why]).await
 }

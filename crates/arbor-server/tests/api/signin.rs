@@ -41,6 +41,35 @@ async fn signing_in_opens_a_strict_session_and_logout_kills_it() {
 }
 
 #[tokio::test]
+async fn signing_in_again_ends_the_session_the_browser_had() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let old = me.cookies();
+    let (status, _) = me.get("/api/v1/structures").await;
+    assert_eq!(status, StatusCode::OK);
+    let login = me.http.get(me.url("/auth/login")).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    // The old session's token no longer opens anything, wherever it is presented.
+    let replayed = app
+        .client()
+        .get(format!("{}/api/v1/structures", app.base))
+        .header("cookie", old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    // Starting a sign-in without a session is as before.
+    let fresh = app
+        .client()
+        .get(format!("{}/auth/login", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fresh.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_session_cookie_is_secure_http_only_and_strict() {
     let app = spawn().await;
     let http = app.client();
