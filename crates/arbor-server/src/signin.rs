@@ -33,7 +33,7 @@ pub struct LoginQuery {
 
 /// `GET /auth/login`: sends the browser to the authorisation server. A session the browser still has ends
 /// here: the sign-in opens a fresh one, and the old token stops working at once rather than when it idles
-/// out. (Only a same-site navigation carries the `Strict` session cookie, so another site cannot end it.)
+/// out. (The `Strict` session cookie comes only with same-site requests: a page of another site cannot end it.)
 pub async fn login(
     State(state): State<AppState>,
     Query(query): Query<LoginQuery>,
@@ -43,9 +43,6 @@ pub async fn login(
         .sites
         .get(query.site)
         .ok_or_else(|| ApiError::bad_request(format!("there is no site number {}", query.site)))?;
-    if let Ok(caller) = current {
-        end_session(&state, &caller, "signin-again").await?;
-    }
     let (url, sign_in) = site
         .auth
         .authorize_url()
@@ -57,6 +54,13 @@ pub async fn login(
     );
     let mut response = Redirect::to(url.as_str()).into_response();
     set_cookie(response.headers_mut(), &cookie)?;
+    if let Ok(caller) = current {
+        end_session(&state, &caller, &["signin-again"]).await?;
+        set_cookie(
+            response.headers_mut(),
+            &expired_cookie(crate::session::SESSION_COOKIE, "Strict"),
+        )?;
+    }
     Ok(response)
 }
 
@@ -235,7 +239,7 @@ async fn signin_failed(
 
 /// `POST /auth/logout`: ends the session (CSRF-protected like every change).
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
-    end_session(&state, &caller, "logout").await?;
+    end_session(&state, &caller, &[]).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     set_cookie(
         response.headers_mut(),
@@ -244,12 +248,13 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
     Ok(response)
 }
 
-/// Deletes the caller's session (here and in storage, so every node refuses it) and audits why.
-async fn end_session(state: &AppState, caller: &Caller, why: &str) -> ApiResult<()> {
+/// Deletes the caller's session (here and in storage, so every node refuses it) and audits it, with `why`
+/// when it was not a logout.
+async fn end_session(state: &AppState, caller: &Caller, why: &[&str]) -> ApiResult<()> {
     state
         .store
         .delete_session(caller.tenant, &caller.token_hash)
         .await?;
     state.sessions.forget(&(caller.tenant, caller.token_hash));
-    audit::ok(state, caller, "signout", &[why]).await
+    audit::ok(state, caller, "signout", why).await
 }

@@ -49,6 +49,16 @@ async fn signing_in_again_ends_the_session_the_browser_had() {
     assert_eq!(status, StatusCode::OK);
     let login = me.http.get(me.url("/auth/login")).send().await.unwrap();
     assert_eq!(login.status(), StatusCode::SEE_OTHER);
+    // The browser forgets it too.
+    assert!(
+        login
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("__Host-arbor=;")),
+        "{:?}",
+        login.headers()
+    );
     // The old session's token no longer opens anything, wherever it is presented.
     let replayed = app
         .client()
