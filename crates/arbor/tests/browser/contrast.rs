@@ -8,9 +8,10 @@ use serde_json::json;
 use crate::browse::epics_example;
 use crate::harness::{Board, Result, Scheme};
 
-/// In the page: every visible element with text of its own, its colour against the colours composited behind
-/// it (its own and its ancestors' backgrounds, in the dialog's top layer where it is in one), and the contrast
-/// ratio. Resolves to the pieces below AA. Disabled controls are exempt, as WCAG exempts them.
+/// In the page: every visible element with text of its own — text nodes, the value of a field or list box,
+/// or a field's placeholder while it is empty — its colour against the colours composited behind it (its own
+/// and its ancestors' backgrounds, in the dialog's top layer where it is in one), and the contrast ratio.
+/// Resolves to the pieces below AA. Disabled controls are exempt, as WCAG exempts them.
 const BELOW_AA: &str = r"
 const rgba = (text) => {
   const m = /rgba?\(([^)]*)\)/.exec(text);
@@ -42,12 +43,17 @@ const behind = (element) => {
   return color;
 };
 const below = [];
+const field = 'input:not([type=checkbox]):not([type=radio]):not([type=range]):not([type=color]):not([type=hidden]), textarea, select';
 for (const element of document.querySelectorAll('body *')) {
-  const own = [...element.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+  const isField = element.matches(field);
+  const placeholder = isField && !element.value && element.placeholder;
+  const own = isField
+    ? Boolean(element.value || placeholder)
+    : [...element.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
   if (!own || element.closest('[disabled], [aria-disabled=true], [hidden], script, style, option')) continue;
   if (!element.getClientRects().length) continue;
-  const style = getComputedStyle(element);
-  if (style.visibility !== 'visible') continue;
+  const style = placeholder ? getComputedStyle(element, '::placeholder') : getComputedStyle(element);
+  if (getComputedStyle(element).visibility !== 'visible') continue;
   let opacity = 1;
   for (let e = element; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
   const back = behind(element);
@@ -58,7 +64,8 @@ for (const element of document.querySelectorAll('body *')) {
   const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
   const r = ratio(text, back);
   if (r < (large ? 3 : 4.5)) {
-    below.push({ text: element.textContent.trim().slice(0, 40), class: element.className, ratio: Math.round(r * 100) / 100,
+    const shown = isField ? (placeholder ? `placeholder: ${element.placeholder}` : `value: ${element.value}`) : element.textContent.trim();
+    below.push({ text: shown.slice(0, 40), class: element.className, ratio: Math.round(r * 100) / 100,
                  color: style.color, background: `rgb(${back.slice(0, 3).map(Math.round).join(', ')})` });
   }
 }
