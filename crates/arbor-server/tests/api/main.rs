@@ -117,6 +117,16 @@ impl App {
         testing::client(&self.cert_pem, Arc::new(Jar::default())).unwrap()
     }
 
+    /// The tenant storage keeps for the simulated site at `sim_base`.
+    pub async fn tenant_of(&self, sim_base: &str) -> arbor_store::model::TenantId {
+        self.store
+            .tenant_by_site(sim_base.trim_end_matches('/'))
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
     /// Signs `person` in through the simulator's 3LO page, as a browser would.
     pub async fn sign_in(&self, person: &str) -> Browser {
         self.sign_in_to(0, person).await

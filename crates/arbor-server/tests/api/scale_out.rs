@@ -18,13 +18,7 @@ async fn a_quota_pause_met_by_one_node_pauses_every_node() {
     let on_b = testing::sign_in(&base_b, &cert_b, &sim_base, 0, "admin")
         .await
         .unwrap();
-    let tenant = app
-        .store
-        .tenant_by_site(sim_base.trim_end_matches('/'))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let tenant = app.tenant_of(&sim_base).await;
     let limiter_b = node_b.state.jira.limiter_of(&jira_tenant(tenant)).unwrap();
     assert_eq!(limiter_b.paused_until(), None);
 

@@ -148,13 +148,7 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     assert_eq!(stats["webhooks"]["failures"], 0, "{stats}");
 
     // Deliveries without Jira's signature are refused and change nothing.
-    let tenant = app
-        .store
-        .tenant_by_site(sim_base.trim_end_matches('/'))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let tenant = app.tenant_of(&sim_base).await;
     let client = app.client();
     let event = json!({"webhookEvent": "jira:issue_deleted", "timestamp": 1, "issue": {"id": issue.to_string()}});
     let now = std::time::SystemTime::now()
@@ -249,13 +243,7 @@ async fn a_delivery_to_one_node_shows_on_every_node() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let tenant = app
-        .store
-        .tenant_by_site(sim_base.trim_end_matches('/'))
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let tenant = app.tenant_of(&sim_base).await;
     let event = json!({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"id": issue.to_string()},
         "changelog": {"items": [{"field": "summary", "fieldId": "summary"}]}});
     let delivered = app
