@@ -2,8 +2,9 @@
 //! `server` scenario's stage: a structure of `rows` issue rows, read from the in-process simulator.
 //!
 //! The browser signs in through the simulator's sign-in page as the site's admin, opens the structure once
-//! (the server computes its forest from the simulator: `first_rows_cold_ms`, from the click to the first rows
-//! painted) and shows all of its levels. Then, `runs` times after `warmup` times, a new page opens the
+//! (the server reads its issues from the simulator: `first_rows_cold_ms`, target 1000, from the click to the
+//! first rows painted — the server answers the first window as soon as the issues of its rows are read) and
+//! shows all of its levels. Then, `runs` times after `warmup` times, a new page opens the
 //! structure's address: `first_rows_ms` (target 1000) is the median time from the navigation's start to the
 //! first rows painted, as the board marks it (`performance.mark("arbor:first-rows")` at the start of the frame
 //! after the one that drew them). The server has this structure's forest then, as it has for everyone who opens
@@ -17,8 +18,8 @@
 //! slowest frame, the frames the browser dropped (more than 1.5 frame intervals between two frames) and the
 //! frames that began with rows in or near the view still loading (placeholders until their window arrives).
 //!
-//! `first_rows_cold_ms` has no target of its own: it is bounded by reading the structure's issues from Jira
-//! (the simulator here), which is `jira-load`'s figure.
+//! `first_rows_cold_ms` is one open (the first); the time to read all of the structure's issues from Jira is
+//! `jira-load`'s figure.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -82,7 +83,7 @@ pub fn run(rows: usize, chromium: &Chromium, runs: Runs) -> Result<Vec<Figure>, 
             Figure::new(SCENARIO, &params, metric, value, unit)
         };
         Ok(vec![
-            figure("first_rows_cold_ms", measured.first_rows_cold_ms, "ms"),
+            figure("first_rows_cold_ms", measured.first_rows_cold_ms, "ms").target(1000.0),
             figure("first_rows_ms", measured.first_rows_ms, "ms").target(1000.0),
             figure("scroll_frame_p95_ms", measured.frame_p95_ms, "ms").target(FRAME_MS),
             figure("scroll_frame_max_ms", measured.frame_max_ms, "ms"),
@@ -139,6 +140,15 @@ async fn measure(
         .as_f64()
         .unwrap_or(0.0);
     let first_rows_cold_ms = first_rows(client).await? - asked;
+    // The first answer may hold only the first rows, their issues read first: the board asks again and then
+    // counts the whole forest's rows.
+    poll(
+        client,
+        "the whole forest after its first rows",
+        |value| value == &Value::Bool(false),
+        "return document.body.innerText.includes('reading issues');",
+    )
+    .await?;
     // Every level, remembered by the board for this tab.
     client
         .execute(

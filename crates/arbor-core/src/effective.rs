@@ -187,6 +187,18 @@ impl EffectiveForest {
             + self.groups.capacity() * size_of::<GroupHeader>()
     }
 
+    /// Its first `n` rows: a forest of their own (rows are in pre-order), with the keys they have here.
+    pub fn first_rows(&self, n: usize) -> EffectiveForest {
+        let n = n.min(self.len());
+        EffectiveForest {
+            depth: self.depth[..n].to_vec(),
+            item: self.item[..n].to_vec(),
+            source: self.source[..n].to_vec(),
+            key: self.key[..n].to_vec(),
+            groups: self.groups.clone(),
+        }
+    }
+
     /// The forest without the rows for which `keep` is false. Rows below a removed row move up to the removed
     /// row's parent, and keys are derived anew, so that nothing about the removed row shows, not even where it
     /// was. Group headers left without any row below them go too.
@@ -2097,6 +2109,36 @@ mod tests {
         assert_eq!(shape(&shown), rows(&[(0, "3"), (0, "[x]"), (1, "1")]));
         // The lifted row's key is what it would be had the withheld row never been there.
         assert_eq!(visible.forest.key(0), 3, "a manual row keeps its row id");
+    }
+
+    #[test]
+    fn the_first_rows_show_what_the_whole_forest_shows_first() {
+        let mut setup = Setup::new();
+        for id in [1, 3, 4, 5] {
+            setup.issue(id, &[]);
+        }
+        setup.data.insert_hidden(issue_id(2));
+        for (depth, id) in [(0, 1), (1, 2), (2, 3), (0, 4), (1, 5)] {
+            setup.row(depth, Item::Issue(issue_id(id)));
+        }
+        let forest = setup.run().unwrap().forest;
+        let whole = crate::permission::visible_to(&forest, &setup.data).forest;
+        for n in 0..=forest.len() {
+            let first = forest.first_rows(n);
+            assert_eq!(first.len(), n);
+            assert!((0..n).all(|row| first.key(row) == forest.key(row)));
+            // With every issue of the first rows known, withholding gives the whole forest's first rows:
+            // the same items, depths (a withheld row's child moved up) and keys.
+            let shown = crate::permission::visible_to(&first, &setup.data).forest;
+            for row in 0..shown.len() {
+                assert_eq!(
+                    (shown.item(row), shown.depth(row), shown.key(row)),
+                    (whole.item(row), whole.depth(row), whole.key(row)),
+                    "first {n} rows, row {row}"
+                );
+            }
+            assert_eq!(shown.len(), n - usize::from(n >= 2));
+        }
     }
 
     #[test]

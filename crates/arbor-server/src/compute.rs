@@ -38,7 +38,8 @@ const MAX_ROUNDS: usize = 32;
 pub struct Result {
     pub structure: StructureId,
     /// The stored forest it was computed from (folder names and memo texts of its rows).
-    pub stored: Forest,
+    pub stored: Arc<Forest>,
+    /// The rows as the person sees them; only the first ones while [`Result::reading`] is set.
     pub forest: EffectiveForest,
     /// Issue rows withheld from this person.
     pub hidden: usize,
@@ -58,7 +59,25 @@ pub struct Result {
     pub encoded: Encoded,
     /// The columns' titles, made once (they need the person's field names).
     pub titles: OnceLock<Vec<String>>,
+    /// Set on a first answer given while the rest of the forest's issues are still being read.
+    pub reading: Option<Reading>,
 }
+
+/// The whole forest of a first answer, before any row is withheld: what the row count is estimated from.
+#[derive(Debug)]
+pub struct Reading {
+    pub whole: EffectiveForest,
+    /// Its deepest row's depth.
+    pub max_depth: u16,
+}
+
+/// How many of a forest's first rows a window needs (rows come in pre-order, so the first rows of a forest
+/// are a forest of their own, and each row's place depends only on the rows above it).
+pub type FirstRows = Box<dyn FnOnce(&EffectiveForest) -> usize + Send>;
+
+/// A forest needing at least this many issues read is answered first with the rows a window needs, as soon
+/// as their issues are read; fewer are read about as fast as those rows alone.
+const FIRST_ANSWER_MIN_ISSUES: usize = 1000;
 
 /// Rows per block of [`Encoded`].
 const BLOCK: usize = 256;
@@ -219,16 +238,17 @@ fn columns_key(columns: &[Column]) -> u64 {
     hashing.0.finish()
 }
 
-/// Removes a key's pending lock however the request ends (unless a newer lock replaced it).
-struct Pending<'a> {
-    computed: &'a Computed,
+/// Removes a key's pending lock however the computation ends (unless a newer lock replaced it).
+struct Pending {
+    state: AppState,
     key: Key,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-impl Drop for Pending<'_> {
+impl Drop for Pending {
     fn drop(&mut self) {
         let mut pending = self
+            .state
             .computed
             .pending
             .lock()
@@ -244,11 +264,16 @@ impl Drop for Pending<'_> {
 
 /// The forest as `who` sees it: reused when computed recently for the same structure version, person and
 /// columns; otherwise `prepare` gathers what computing needs (the stored forest is copied only then).
+///
+/// With `first_rows` (a window's), a forest whose issues take long to read is answered early: with the rows
+/// the window needs, once their issues are read, marked [`Result::reading`]. The computation then goes on
+/// by itself (whoever asks next waits for it) and is kept as usual when done.
 pub async fn forest<F, Fut>(
     state: &AppState,
     who: &Credentials,
     account: &ActorId,
     wanted: Wanted<'_>,
+    first_rows: Option<FirstRows>,
     prepare: F,
 ) -> ApiResult<Arc<Result>>
 where
@@ -273,22 +298,47 @@ where
             .unwrap_or_else(PoisonError::into_inner);
         Arc::clone(pending.entry(key.clone()).or_default())
     };
-    let _pending = Pending {
-        computed: &state.computed,
+    let pending = Pending {
+        state: state.clone(),
         key: key.clone(),
         lock: Arc::clone(&lock),
     };
-    let _computing = lock.lock().await;
+    let computing = lock.lock_owned().await;
     if let Some(hit) = state.computed.fresh(&key) {
         return Ok(hit);
     }
     let started = Instant::now();
     let request = prepare().await?;
-    // Boxed: the loading loop's future is large, and every handler awaits this one.
-    let result = Arc::new(Box::pin(compute(state, who, wanted, request)).await?);
-    state.metrics.computed(started.elapsed());
-    state.computed.keep(key, Arc::clone(&result));
-    Ok(result)
+    let Some(first_rows) = first_rows else {
+        // Boxed: the loading loop's future is large, and every handler awaits this one.
+        let result = Arc::new(Box::pin(compute(state, who, wanted, request, None)).await?);
+        state.metrics.computed(started.elapsed());
+        state.computed.keep(key, Arc::clone(&result));
+        drop((computing, pending));
+        return Ok(result);
+    };
+    let (first_tx, first_rx) = tokio::sync::oneshot::channel();
+    let (state, who, columns) = (state.clone(), who.clone(), wanted.columns.to_vec());
+    let (tenant, structure, version) = (wanted.tenant, wanted.structure, wanted.version);
+    let whole = tokio::spawn(async move {
+        let wanted = Wanted {
+            tenant,
+            structure,
+            version,
+            columns: &columns,
+        };
+        let result = compute(&state, &who, wanted, request, Some((first_rows, first_tx))).await;
+        let result = Arc::new(result?);
+        state.metrics.computed(started.elapsed());
+        state.computed.keep(key, Arc::clone(&result));
+        drop((computing, pending));
+        Ok(result)
+    });
+    match first_rx.await {
+        Ok(first) => Ok(Arc::new(first)),
+        // No early answer (the forest was quick to read, or its computation failed): the whole one.
+        Err(_) => whole.await.unwrap_or_else(|e| Err(ApiError::internal(&e))),
+    }
 }
 
 async fn compute(
@@ -296,6 +346,7 @@ async fn compute(
     who: &Credentials,
     wanted: Wanted<'_>,
     request: Request,
+    mut first_answer: Option<(FirstRows, tokio::sync::oneshot::Sender<Result>)>,
 ) -> ApiResult<Result> {
     let site = state
         .site(wanted.tenant)
@@ -317,6 +368,14 @@ async fn compute(
         fields
     };
     let now_ms = now().as_unix_millis();
+    let stored = Arc::new(request.forest);
+    let finish = Finish {
+        wanted,
+        site,
+        stored: &stored,
+        bindings: &bindings,
+        now_ms,
+    };
     let mut data = IssueData::new();
     for (id, rows) in request.inserted {
         data.insert_structure(id, rows);
@@ -338,47 +397,54 @@ async fn compute(
                 limits: state.config.engine,
                 clock: &clock,
             };
-            evaluate(&request.forest, &data, &context).map_err(|e| {
+            evaluate(&stored, &data, &context).map_err(|e| {
                 ApiError::bad_request(format!("the structure cannot be computed: {e}"))
             })?
         };
         let mut needs = evaluation.needs;
         let for_columns = columns::needs(&evaluation.forest, &data, &column_fields);
+        // The generators have what they need: the forest's rows are known, only their issues are not all read.
+        let settled = needs.is_empty();
+        if settled
+            && for_columns.issues.len() >= FIRST_ANSWER_MIN_ISSUES
+            && let Some((first_rows, send)) = first_answer.take()
+        {
+            let first = evaluation.forest.first_rows(first_rows(&evaluation.forest));
+            let mut first_needs = columns::needs(&first, &data, &column_fields);
+            // Worth an answer of its own only when it reads far fewer issues than the whole.
+            if first_needs.issues.len() * 4 <= for_columns.issues.len() {
+                first_needs.fields.extend(column_fields.iter().cloned());
+                let report = site.loader.load(who, &first_needs, &mut data).await?;
+                load.add(&report);
+                let reading = Reading {
+                    max_depth: max_depth(&evaluation.forest),
+                    whole: evaluation.forest,
+                };
+                let answer = finish.result(
+                    &first,
+                    data.clone(),
+                    evaluation.costs,
+                    evaluation.stopped_at,
+                    load,
+                    Some(reading),
+                );
+                // Whoever asked may have gone: the computation goes on for the next one.
+                let _ = send.send(answer);
+                continue;
+            }
+        }
         needs.issues.extend(for_columns.issues);
         needs.fields.extend(for_columns.fields);
         needs.structures.clear();
         if needs.is_empty() {
-            let visible = visible_to(&evaluation.forest, &data);
-            let values = {
-                let time = jiff::Timestamp::from_millisecond(now_ms)
-                    .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
-                let rows = ForestRows::new(&visible.forest, &data, &bindings, time);
-                wanted
-                    .columns
-                    .iter()
-                    .map(|column| columns::compute(column, &rows))
-                    .collect()
-            };
-            let data_age = load.age(site.loader.caches());
-            let max_depth = visible.forest.depths().iter().copied().max().unwrap_or(0);
-            let encoded = Encoded::new(visible.forest.len());
-            return Ok(Result {
-                structure: wanted.structure,
-                stored: request.forest,
-                forest: visible.forest,
-                hidden: visible.hidden,
-                max_depth,
+            return Ok(finish.result(
+                &evaluation.forest,
                 data,
-                columns: wanted.columns.to_vec(),
-                values,
-                costs: evaluation.costs,
-                stopped_at: evaluation.stopped_at,
+                evaluation.costs,
+                evaluation.stopped_at,
                 load,
-                data_age,
-                computed_at: Instant::now(),
-                encoded,
-                titles: OnceLock::new(),
-            });
+                None,
+            ));
         }
         if !needs.fields.is_empty() || !needs.issues.is_empty() {
             // Issues found this round are fetched with every column's fields at once.
@@ -388,6 +454,65 @@ async fn compute(
         load.add(&report);
     }
     Err(ApiError::internal(&"the structure's data did not settle"))
+}
+
+fn max_depth(forest: &EffectiveForest) -> u16 {
+    forest.depths().iter().copied().max().unwrap_or(0)
+}
+
+/// What every result of one computation shares.
+struct Finish<'a> {
+    wanted: Wanted<'a>,
+    site: &'a crate::state::Site,
+    stored: &'a Arc<Forest>,
+    bindings: &'a FieldBindings,
+    now_ms: i64,
+}
+
+impl Finish<'_> {
+    /// The result from the engine's `forest` (or its first rows) with this data: rows Jira does not show the
+    /// person withheld, then the columns computed over what is left.
+    fn result(
+        &self,
+        forest: &EffectiveForest,
+        data: IssueData,
+        costs: HashMap<GeneratorId, GeneratorCost>,
+        stopped_at: Option<GeneratorId>,
+        load: LoadReport,
+        reading: Option<Reading>,
+    ) -> Result {
+        let visible = visible_to(forest, &data);
+        let values = {
+            let time = jiff::Timestamp::from_millisecond(self.now_ms)
+                .unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+            let rows = ForestRows::new(&visible.forest, &data, self.bindings, time);
+            self.wanted
+                .columns
+                .iter()
+                .map(|column| columns::compute(column, &rows))
+                .collect()
+        };
+        let data_age = load.age(self.site.loader.caches());
+        let encoded = Encoded::new(visible.forest.len());
+        Result {
+            structure: self.wanted.structure,
+            stored: Arc::clone(self.stored),
+            max_depth: max_depth(&visible.forest),
+            forest: visible.forest,
+            hidden: visible.hidden,
+            data,
+            columns: self.wanted.columns.to_vec(),
+            values,
+            costs,
+            stopped_at,
+            load,
+            data_age,
+            computed_at: Instant::now(),
+            encoded,
+            titles: OnceLock::new(),
+            reading,
+        }
+    }
 }
 
 /// Issue ids in stored rows of kind issue, with their depth, for structures inserted by another one.

@@ -207,6 +207,7 @@ export function showBoard(main, session, id) {
     state.receivedAt = Date.now();
     const { total, visible_rows: visible, hidden } = window;
     rowCount.textContent = total === visible ? plural(total, 'row') : `${plural(total, 'row')} shown of ${visible.toLocaleString()}`;
+    if (window.loading) rowCount.textContent = `About ${rowCount.textContent}, reading issues…`;
     hiddenCount.textContent = hidden ? `${plural(hidden, 'issue')} hidden` : '';
     hiddenCount.hidden = !hidden;
     stale.hidden = !window.freshness.stale;
@@ -317,7 +318,10 @@ export function showBoard(main, session, id) {
       for (let more = true; more;) {
         more = false;
         for (let offset = index + 1; offset - index <= SUBTREE_MAX_ROWS; offset += SUBTREE_PAGE) {
-          const window = await post(`/structures/${id}/rows`, windowBody(offset, SUBTREE_PAGE), { reads: true });
+          let window;
+          // A first answer while issues are still being read may hold fewer rows: ask until it is whole.
+          do window = await post(`/structures/${id}/rows`, windowBody(offset, SUBTREE_PAGE), { reads: true });
+          while (window.loading);
           const inside = window.rows.findIndex((r) => r.depth <= row.depth);
           for (const below of inside < 0 ? window.rows : window.rows.slice(0, inside)) {
             if (below.has_children && !below.expanded) {

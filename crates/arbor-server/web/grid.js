@@ -184,8 +184,9 @@ export class TreeGrid {
   async fetchBlock(block) {
     const generation = this.generation;
     this.pending.add(block);
+    let window;
     try {
-      const window = await this.load(block * BLOCK, BLOCK);
+      window = await this.load(block * BLOCK, BLOCK);
       if (generation !== this.generation) return;
       if (this.version !== null && window.version < this.version) {
         // Computed before a change this grid has already seen: ask again.
@@ -211,6 +212,9 @@ export class TreeGrid {
     } finally {
       if (generation === this.generation) this.pending.delete(block);
     }
+    // A first answer while the structure's issues are still being read: ask again for the whole block, which
+    // the server answers once they are all read.
+    if (window?.loading && generation === this.generation) this.fetchBlock(block);
   }
 
   /**
@@ -573,13 +577,19 @@ export class TreeGrid {
   }
 }
 
-/** One data cell: empty, plain text, or `{text, number?, category?, error?}`. */
+/** One data cell: empty, plain text, or `{text, number?, category?, error?, pending?}`. */
 function dataCell(value, column) {
   const cell = h('div', { class: 'grid-cell', role: 'gridcell' });
   if (value === null || value === undefined) return cell;
   if (typeof value === 'string') {
     cell.textContent = value;
     cell.title = value;
+    return cell;
+  }
+  if (value.pending) {
+    cell.classList.add('muted');
+    cell.title = 'Waiting for the issues below this row';
+    cell.textContent = value.text;
     return cell;
   }
   if (value.error) {

@@ -90,6 +90,10 @@ pub struct DetailedCell {
     /// A formula's error, shown in its cell.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Present (`true`) while the value waits for rows below its row that are still being read (see
+    /// [`Window::loading`]); `text` is then "…".
+    #[serde(skip_serializing_if = "is_false")]
+    pub pending: bool,
 }
 
 impl Cell {
@@ -102,6 +106,7 @@ impl Cell {
                 number,
                 category,
                 error: None,
+                pending: false,
             })
         }
     }
@@ -174,6 +179,12 @@ pub struct Window {
     pub total: usize,
     /// Rows of the whole effective forest you may see.
     pub visible_rows: usize,
+    /// Present (`true`) on a first answer given while the structure's issues are still being read: it holds
+    /// the window's rows as far as their issues are read (perhaps fewer than asked for), `total` and
+    /// `visible_rows` count issues not yet read as shown, and the totals, progress and formulas of rows
+    /// with rows still unread below them are pending. Asking again answers in full once every issue is read.
+    #[serde(skip_serializing_if = "is_false")]
+    pub loading: bool,
     /// Issue rows withheld because Jira does not show them to you.
     pub hidden: usize,
     pub offset: usize,
@@ -230,12 +241,14 @@ async fn chosen_columns(
     Ok(view_info(vid, config)?.columns)
 }
 
-/// Computes (or reuses) the caller's effective forest of a structure with these columns.
+/// Computes (or reuses) the caller's effective forest of a structure with these columns; with `first_rows`,
+/// possibly only the first rows while the rest are still being read ([`compute::forest`]).
 async fn computed(
     state: &AppState,
     caller: &Caller,
     access: &Access,
     columns: &[Column],
+    first_rows: Option<compute::FirstRows>,
 ) -> ApiResult<Arc<compute::Result>> {
     let wanted = compute::Wanted {
         tenant: caller.tenant,
@@ -243,31 +256,38 @@ async fn computed(
         version: access.meta.version,
         columns,
     };
-    compute::forest(state, &access.who, &caller.account, wanted, || async {
-        let generators = load_generators(state, caller, access.meta.id).await?;
-        let forest = {
-            let guard = content::lock(state, caller.tenant, &access.meta).await?;
-            guard
-                .as_ref()
-                .map(|loaded| loaded.content.forest().clone())
-                .unwrap_or_default()
-        };
-        let forest = without_unknown_generators(forest, &generators);
-        let mut inserted = HashMap::new();
-        for generator in generators.values() {
-            if let Generator::InsertStructure { structure_id } = generator {
-                inserted.insert(
-                    *structure_id,
-                    Box::pin(inserted_rows(state, caller, *structure_id)).await?,
-                );
+    compute::forest(
+        state,
+        &access.who,
+        &caller.account,
+        wanted,
+        first_rows,
+        || async {
+            let generators = load_generators(state, caller, access.meta.id).await?;
+            let forest = {
+                let guard = content::lock(state, caller.tenant, &access.meta).await?;
+                guard
+                    .as_ref()
+                    .map(|loaded| loaded.content.forest().clone())
+                    .unwrap_or_default()
+            };
+            let forest = without_unknown_generators(forest, &generators);
+            let mut inserted = HashMap::new();
+            for generator in generators.values() {
+                if let Generator::InsertStructure { structure_id } = generator {
+                    inserted.insert(
+                        *structure_id,
+                        Box::pin(inserted_rows(state, caller, *structure_id)).await?,
+                    );
+                }
             }
-        }
-        Ok(compute::Request {
-            forest,
-            generators,
-            inserted,
-        })
-    })
+            Ok(compute::Request {
+                forest,
+                generators,
+                inserted,
+            })
+        },
+    )
     .await
 }
 
@@ -413,6 +433,7 @@ fn cell(column: &Column, values: &ColumnValues, row: usize) -> Option<Cell> {
                 number: None,
                 category: None,
                 error: Some(error.clone()),
+                pending: false,
             })),
         },
         ColumnValues::Progress(list) => list
@@ -517,6 +538,23 @@ impl Expanded {
         }
         (shown, rows)
     }
+
+    /// How many of the forest's first rows hold the first `shown` rows shown under the expansion, with what
+    /// is below them (their totals need it) and the row after them (whether the last has rows below it).
+    fn first_rows(&self, forest: &EffectiveForest, shown: usize) -> usize {
+        let mut row = 0;
+        for _ in 0..shown {
+            if row >= forest.len() {
+                break;
+            }
+            row = if self.is_expanded(forest, row) {
+                row + 1
+            } else {
+                forest.subtree_end(row)
+            };
+        }
+        (row + 1).min(forest.len())
+    }
 }
 
 /// `POST /api/v1/structures/{id}/rows`: a window of the effective forest as you see it (View).
@@ -536,10 +574,31 @@ pub async fn window(
     }
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
     let columns = chosen_columns(&state, &caller, &access, body.view, body.columns).await?;
-    let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
+    let first_rows: compute::FirstRows = {
+        let expanded = Expanded::new(&body.expand);
+        let shown = body.offset.saturating_add(body.limit);
+        Box::new(move |forest| expanded.first_rows(forest, shown))
+    };
+    let result = Box::pin(computed(
+        &state,
+        &caller,
+        &access,
+        &columns,
+        Some(first_rows),
+    ))
+    .await?;
     let forest = &result.forest;
     let expanded = Expanded::new(&body.expand);
-    let (total, window) = expanded.window(forest, result.max_depth, body.offset, body.limit);
+    let (mut total, window) = expanded.window(forest, result.max_depth, body.offset, body.limit);
+    let mut visible_rows = forest.len();
+    if let Some(reading) = &result.reading {
+        // Estimates: issues not read yet count as shown.
+        total = expanded
+            .window(&reading.whole, reading.max_depth, 0, 0)
+            .0
+            .saturating_sub(result.hidden);
+        visible_rows = reading.whole.len() - result.hidden;
+    }
     let encode = |first: usize, end: usize| encode_rows(&result, first, end);
     let fragments: Vec<&[u8]> = window
         .iter()
@@ -551,7 +610,8 @@ pub async fn window(
         version: access.meta.version.get(),
         columns: titles(&state, &caller, &access.who, &result).await,
         total,
-        visible_rows: forest.len(),
+        visible_rows,
+        loading: result.reading.is_some(),
         hidden: result.hidden,
         offset: body.offset,
         freshness: freshness(&result),
@@ -607,6 +667,8 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
     for row in first..end {
         let (kind, title, issue_id, issue_key) = describe_row(result, &summary, row);
         let source = forest.source(row);
+        // While rows below it are still being read, only a row's own fields are known.
+        let waits = result.reading.is_some() && forest.subtree_end(row) == forest.len();
         let encoded = WindowRow {
             key: forest.key(row).to_string(),
             row: match source {
@@ -627,7 +689,17 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
                 .columns
                 .iter()
                 .zip(&result.values)
-                .map(|(column, values)| cell(column, values, row))
+                .map(|(column, values)| match column {
+                    Column::Field { .. } => cell(column, values, row),
+                    _ if waits => Some(Cell::Detailed(DetailedCell {
+                        text: "…".to_owned(),
+                        number: None,
+                        category: None,
+                        error: None,
+                        pending: true,
+                    })),
+                    _ => cell(column, values, row),
+                })
                 .collect(),
             expanded: has_children(forest, row).then_some(false),
         };
@@ -742,7 +814,7 @@ pub async fn export(
         }
         "csv" | "xlsx" => {
             let columns = chosen_columns(&state, &caller, &access, query.view, None).await?;
-            let result = Box::pin(computed(&state, &caller, &access, &columns)).await?;
+            let result = Box::pin(computed(&state, &caller, &access, &columns, None)).await?;
             let names = titles(&state, &caller, &access.who, &result).await;
             let table = export_table(&result, names);
             if query.format == "csv" {
@@ -854,7 +926,14 @@ async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiR
             .unwrap_or_default()
     };
     // Stored issue rows the caller may not see are left out (their subtrees move up), and counted.
-    let result = Box::pin(computed(state, caller, access, &View::default_columns())).await?;
+    let result = Box::pin(computed(
+        state,
+        caller,
+        access,
+        &View::default_columns(),
+        None,
+    ))
+    .await?;
     let (rows, hidden) = without_hidden_issues(rows, |id| result.data.issue(id).is_some());
     Ok(json!({
         "format": "arbor-structure/1",

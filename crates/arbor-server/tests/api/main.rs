@@ -252,10 +252,15 @@ impl Calls for Browser {
         if let Some(columns) = columns {
             body["columns"] = columns;
         }
-        let (status, window) = self
-            .post(&format!("/api/v1/structures/{id}/rows"), body)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{window}");
-        window
+        loop {
+            let (status, window) = self
+                .post(&format!("/api/v1/structures/{id}/rows"), body.clone())
+                .await;
+            assert_eq!(status, StatusCode::OK, "{window}");
+            // A first answer while issues are still being read: the next one is whole.
+            if window["loading"] != true {
+                return window;
+            }
+        }
     }
 }

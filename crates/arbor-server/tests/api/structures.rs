@@ -4,7 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Browser, Calls, spawn};
+use jira_sim::server::DataSource;
+
+use crate::{Browser, Calls, spawn, spawn_with};
 
 /// Fills structure `id` with the issues of `jql` and their children and grandchildren.
 async fn epics_with_children(me: &Browser, id: u64, jql: &str) {
@@ -15,6 +17,16 @@ async fn epics_with_children(me: &Browser, id: u64, jql: &str) {
         json!({"kind": "extend_children", "levels": {"from": 1, "to": 2}}),
     )
     .await;
+}
+
+/// Lets everyone signed in view structure `id`.
+async fn share_with_everyone(owner: &Browser, id: u64) {
+    let version = owner.version(id).await;
+    let (status, body) = owner
+        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
+            Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": "view"}], "based_on": version})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 fn titles(window: &Value) -> Vec<String> {
@@ -451,6 +463,155 @@ async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
     let at = closed_rows.iter().position(|r| r["key"] == key).unwrap();
     assert_eq!(closed_rows[at]["expanded"], false);
     assert!(closed_rows.get(at + 1).is_none_or(|r| r["depth"] == 0));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_large_structure_first_answers_with_the_rows_whose_issues_are_read() {
+    let app = spawn_with(
+        1,
+        |sim| {
+            sim.data = DataSource::Synthetic {
+                issues: 3000,
+                seed: 11,
+            }
+        },
+        |_| {},
+    )
+    .await;
+    let admin = app.sign_in("admin").await;
+    let dev = app.sign_in("dev").await;
+    // Searches bring their issues' fields along: a structure of stored rows is the one whose issues are read
+    // apart, by their ids. These are the rows of a generated one, with an issue dev may not see first.
+    let generated = admin.create("Everything").await;
+    epics_with_children(&admin, generated, "issuetype = Epic ORDER BY key").await;
+    share_with_everyone(&admin, generated).await;
+    let everything = admin.rows(generated, None).await;
+    let seen_by_dev = dev.rows(generated, None).await;
+    let secret = everything["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["issue_id"].clone())
+        .find(|i| {
+            !seen_by_dev["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| &r["issue_id"] == i)
+        })
+        .unwrap();
+    let rows: Vec<Value> = std::iter::once(json!({"depth": 0, "item": {"issue": secret}}))
+        .chain(
+            everything["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| json!({"depth": r["depth"], "item": {"issue": r["issue_id"]}})),
+        )
+        .collect();
+    let id = admin.create("Everything, stored").await;
+    let version = admin.version(id).await;
+    let (status, body) = admin
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": version,
+            "edit": {"op": "add", "at": {"under": {"parent": null, "at": "first"}}, "rows": rows}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    share_with_everyone(&admin, id).await;
+    let columns = json!([
+        {"kind": "field", "field": "status"},
+        {"kind": "totals", "function": "count", "field": "summary", "scope": "all", "with_duplicates": false}
+    ]);
+    // A window ending just above a row at depth 1: the row after it (read with it) has a parent in it.
+    let limit = {
+        let listing = admin.rows(id, None).await;
+        let rows = listing["rows"].as_array().unwrap();
+        (20..rows.len()).find(|&k| rows[k]["depth"] == 1).unwrap()
+    };
+    let window = |who: &Browser| {
+        let body =
+            json!({"columns": columns, "expand": {"depth": 100}, "offset": 0, "limit": limit});
+        let who = who.clone();
+        async move {
+            let (status, window) = who
+                .post(&format!("/api/v1/structures/{id}/rows"), body)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{window}");
+            window
+        }
+    };
+    // Nothing of it is read yet.
+    let (status, _) = admin
+        .post(&format!("/api/v1/structures/{id}/refresh"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for (who, sees_everything) in [(&admin, true), (&dev, false)] {
+        let first = window(who).await;
+        let whole = window(who).await;
+        assert_eq!(first["loading"], true, "{first}");
+        assert!(whole.get("loading").is_none(), "{whole}");
+        let total = whole["total"].as_u64().unwrap();
+        assert!(total > 1000, "{total} rows: too few to be answered early");
+        // Fewer Jira requests made for the first answer than for the whole forest.
+        assert!(
+            first["freshness"]["jira_requests"].as_u64()
+                < whole["freshness"]["jira_requests"].as_u64(),
+            "{} then {}",
+            first["freshness"],
+            whole["freshness"]
+        );
+        // Issues not read yet count as shown: right for the admin, too many for dev (who sees fewer).
+        let count = |w: &Value, field: &str| w[field].as_u64().unwrap();
+        if sees_everything {
+            assert_eq!(first["total"], whole["total"]);
+            assert_eq!(first["visible_rows"], whole["visible_rows"]);
+            assert_eq!(whole["hidden"], 0);
+        } else {
+            assert!(count(&first, "total") > count(&whole, "total"));
+            assert!(count(&first, "visible_rows") > count(&whole, "visible_rows"));
+            // The secret, at least, is already withheld.
+            assert!((1..=count(&whole, "hidden")).contains(&count(&first, "hidden")));
+        }
+        let first_rows = first["rows"].as_array().unwrap();
+        let all = who.rows(id, Some(columns.clone())).await;
+        let all_rows = all["rows"].as_array().unwrap();
+        assert!(!first_rows.is_empty() && first_rows.len() <= all_rows.len());
+        assert_eq!(
+            first_rows.iter().any(|r| r["issue_id"] == secret),
+            sees_everything
+        );
+        // Where each row's subtree ends in the whole forest.
+        let end = |i: usize| {
+            (i + 1..all_rows.len())
+                .find(|&j| all_rows[j]["depth"].as_u64() <= all_rows[i]["depth"].as_u64())
+                .unwrap_or(all_rows.len())
+        };
+        let mut pending = 0;
+        for (i, (early, late)) in first_rows.iter().zip(all_rows).enumerate() {
+            // The same rows with their fields; totals wait only where rows below are not read yet.
+            assert_eq!(early["key"], late["key"]);
+            assert_eq!(early["title"], late["title"]);
+            assert_eq!(early["cells"][0], late["cells"][0]);
+            if early["cells"][1]["pending"] == true {
+                pending += 1;
+                assert_eq!(early["cells"][1]["text"], "…");
+                assert!(end(i) >= first_rows.len(), "row {i} waits for nothing");
+            } else {
+                assert!(
+                    end(i) <= first_rows.len() + 1,
+                    "row {i} does not wait: {early}"
+                );
+                assert_eq!(early, late);
+            }
+        }
+        assert!(
+            pending > 0,
+            "the parent of the row after the window waits for its other children"
+        );
+    }
     app.stop().await;
 }
 
