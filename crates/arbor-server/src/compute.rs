@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use arbor_core::columns::{self, Column, ColumnValues, FieldBindings, ForestRows};
 use arbor_core::data::{FieldId, IssueData};
-use arbor_core::effective::{Clock, EffectiveForest, GeneratorCost, RunContext, evaluate};
+use arbor_core::effective::{
+    Clock, EffectiveForest, EffectiveItem, GeneratorCost, RunContext, evaluate,
+};
 use arbor_core::forest::{Forest, ItemRef};
 use arbor_core::generator::Generator;
 use arbor_core::ids::{ActorId, GeneratorId, Version};
@@ -63,21 +65,30 @@ pub struct Result {
     pub reading: Option<Reading>,
 }
 
-/// The whole forest of a first answer, before any row is withheld: what the row count is estimated from.
+/// What a first answer tells of the whole forest: only what the whole answer tells too.
 #[derive(Debug)]
 pub struct Reading {
-    pub whole: EffectiveForest,
-    /// Its deepest row's depth.
-    pub max_depth: u16,
+    /// Rows of the whole forest before any is withheld (the whole answer's visible and hidden rows).
+    pub rows: usize,
 }
 
-/// How many of a forest's first rows a window needs (rows come in pre-order, so the first rows of a forest
-/// are a forest of their own, and each row's place depends only on the rows above it).
-pub type FirstRows = Box<dyn FnOnce(&EffectiveForest) -> usize + Send>;
+/// The rows a window shows, for answering it from a forest's first rows. Rows come in pre-order, so the first
+/// rows of a forest are a forest of their own, and each row's place and key depend only on the rows above it.
+pub trait FirstRows: Send {
+    /// How many of the forest's first rows (before any is withheld) the window needs at least.
+    fn needed(&self, forest: &EffectiveForest) -> usize;
+    /// The first rows of `visible` (first rows with none withheld) that show the window's rows and the
+    /// row shown after them; `None` when `visible` has too few.
+    fn cut(&self, visible: &EffectiveForest) -> Option<usize>;
+}
 
 /// A forest needing at least this many issues read is answered first with the rows a window needs, as soon
 /// as their issues are read; fewer are read about as fast as those rows alone.
 const FIRST_ANSWER_MIN_ISSUES: usize = 1000;
+
+/// How long a failed computation's key is remembered: whoever asks for it then waits for a whole answer (and
+/// so sees the error) rather than getting another first answer.
+const FAILED_FOR: Duration = Duration::from_secs(10);
 
 /// Rows per block of [`Encoded`].
 const BLOCK: usize = 256;
@@ -132,6 +143,8 @@ pub struct Computed {
     results: Mutex<HashMap<Key, Arc<Result>>>,
     /// One lock per key, so concurrent requests for the same forest compute it once.
     pending: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
+    /// Keys whose computation failed after a first answer, and when.
+    failed: Mutex<HashMap<Key, Instant>>,
 }
 
 impl Computed {
@@ -140,6 +153,7 @@ impl Computed {
             reuse,
             results: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
+            failed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -149,6 +163,18 @@ impl Computed {
             .get(key)
             .filter(|r| r.computed_at.elapsed() < self.reuse)
             .cloned()
+    }
+
+    /// Whether the computation of `key` failed a moment ago (and forgets old failures).
+    fn failed_recently(&self, key: &Key) -> bool {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed.retain(|_, at| at.elapsed() < FAILED_FOR);
+        failed.contains_key(key)
+    }
+
+    fn failed(&self, key: Key) {
+        let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
+        failed.insert(key, Instant::now());
     }
 
     fn keep(&self, key: Key, result: Arc<Result>) {
@@ -265,15 +291,16 @@ impl Drop for Pending {
 /// The forest as `who` sees it: reused when computed recently for the same structure version, person and
 /// columns; otherwise `prepare` gathers what computing needs (the stored forest is copied only then).
 ///
-/// With `first_rows` (a window's), a forest whose issues take long to read is answered early: with the rows
-/// the window needs, once their issues are read, marked [`Result::reading`]. The computation then goes on
-/// by itself (whoever asks next waits for it) and is kept as usual when done.
+/// With `first_rows` (a window's), a forest whose issues take long to read from Jira is answered early: with
+/// the rows the window needs, once their issues are read, marked [`Result::reading`]. The computation then
+/// goes on by itself (whoever asks next waits for it, and gets its whole answer) and is kept as usual when
+/// done.
 pub async fn forest<F, Fut>(
     state: &AppState,
     who: &Credentials,
     account: &ActorId,
     wanted: Wanted<'_>,
-    first_rows: Option<FirstRows>,
+    first_rows: Option<Box<dyn FirstRows>>,
     prepare: F,
 ) -> ApiResult<Arc<Result>>
 where
@@ -298,15 +325,22 @@ where
             .unwrap_or_else(PoisonError::into_inner);
         Arc::clone(pending.entry(key.clone()).or_default())
     };
+    // Whoever had to wait for another computation of this forest wants its whole answer (that one may have
+    // failed after its first answer, and this one then sees why).
+    let (computing, waited) = match Arc::clone(&lock).try_lock_owned() {
+        Ok(computing) => (computing, false),
+        Err(_) => (Arc::clone(&lock).lock_owned().await, true),
+    };
+    // Only whoever holds the lock removes it: a waiter that gives up leaves it to its holder.
     let pending = Pending {
         state: state.clone(),
         key: key.clone(),
-        lock: Arc::clone(&lock),
+        lock,
     };
-    let computing = lock.lock_owned().await;
     if let Some(hit) = state.computed.fresh(&key) {
         return Ok(hit);
     }
+    let first_rows = first_rows.filter(|_| !waited && !state.computed.failed_recently(&key));
     let started = Instant::now();
     let request = prepare().await?;
     let Some(first_rows) = first_rows else {
@@ -328,7 +362,13 @@ where
             columns: &columns,
         };
         let result = compute(&state, &who, wanted, request, Some((first_rows, first_tx))).await;
-        let result = Arc::new(result?);
+        let result = match result {
+            Ok(result) => Arc::new(result),
+            Err(error) => {
+                state.computed.failed(key);
+                return Err(error);
+            }
+        };
         state.metrics.computed(started.elapsed());
         state.computed.keep(key, Arc::clone(&result));
         drop((computing, pending));
@@ -346,7 +386,7 @@ async fn compute(
     who: &Credentials,
     wanted: Wanted<'_>,
     request: Request,
-    mut first_answer: Option<(FirstRows, tokio::sync::oneshot::Sender<Result>)>,
+    mut first_answer: Option<(Box<dyn FirstRows>, tokio::sync::oneshot::Sender<Result>)>,
 ) -> ApiResult<Result> {
     let site = state
         .site(wanted.tenant)
@@ -403,35 +443,60 @@ async fn compute(
         };
         let mut needs = evaluation.needs;
         let for_columns = columns::needs(&evaluation.forest, &data, &column_fields);
-        // The generators have what they need: the forest's rows are known, only their issues are not all read.
-        let settled = needs.is_empty();
-        if settled
+        // The generators have what they need: the rows are known, only their issues are not all read. (Not
+        // with group headers: one dropped for want of visible rows would be counted in `Reading::rows`.)
+        if needs.is_empty()
+            && evaluation.stopped_at.is_none()
             && for_columns.issues.len() >= FIRST_ANSWER_MIN_ISSUES
-            && let Some((first_rows, send)) = first_answer.take()
+            && !evaluation
+                .forest
+                .items()
+                .iter()
+                .any(|item| matches!(item, EffectiveItem::Group(_)))
+            && let Some((window, send)) = first_answer.take()
         {
-            let first = evaluation.forest.first_rows(first_rows(&evaluation.forest));
-            let mut first_needs = columns::needs(&first, &data, &column_fields);
-            // Worth an answer of its own only when it reads far fewer issues than the whole.
-            if first_needs.issues.len() * 4 <= for_columns.issues.len() {
-                first_needs.fields.extend(column_fields.iter().cloned());
-                let report = site.loader.load(who, &first_needs, &mut data).await?;
-                load.add(&report);
-                let reading = Reading {
-                    max_depth: max_depth(&evaluation.forest),
-                    whole: evaluation.forest,
-                };
-                let answer = finish.result(
-                    &first,
-                    data.clone(),
-                    evaluation.costs,
-                    evaluation.stopped_at,
-                    load,
-                    Some(reading),
-                );
-                // Whoever asked may have gone: the computation goes on for the next one.
-                let _ = send.send(answer);
-                continue;
+            let forest = &evaluation.forest;
+            let mut rows = window.needed(forest);
+            let mut from_jira = false;
+            loop {
+                let first = forest.first_rows(rows);
+                let mut first_needs = columns::needs(&first, &data, &column_fields);
+                // Worth an answer of its own only when it reads far fewer issues than the whole.
+                if first_needs.issues.len() * 4 > for_columns.issues.len() {
+                    break;
+                }
+                if !first_needs.is_empty() {
+                    first_needs.fields.extend(column_fields.iter().cloned());
+                    let report = site.loader.load(who, &first_needs, &mut data).await?;
+                    from_jira |= report.requests > 0;
+                    load.add(&report);
+                }
+                let visible = visible_to(&first, &data).forest;
+                if let Some(cut) = window.cut(&visible) {
+                    // Cut where the window's rows end, not where reading did: nothing in the answer then
+                    // depends on how many rows were withheld. From caches alone, the whole is as quick.
+                    if from_jira {
+                        let reading = Reading { rows: forest.len() };
+                        let answer = finish.result(
+                            &visible.first_rows(cut),
+                            data.clone(),
+                            evaluation.costs.clone(),
+                            None,
+                            load,
+                            Some(reading),
+                        );
+                        // Whoever asked may have gone: the computation goes on for the next one.
+                        let _ = send.send(answer);
+                    }
+                    break;
+                }
+                if rows >= forest.len() {
+                    break;
+                }
+                // Rows were withheld: read further.
+                rows = rows.saturating_mul(2).min(forest.len());
             }
+            continue;
         }
         needs.issues.extend(for_columns.issues);
         needs.fields.extend(for_columns.fields);

@@ -207,7 +207,7 @@ export function showBoard(main, session, id) {
     state.receivedAt = Date.now();
     const { total, visible_rows: visible, hidden } = window;
     rowCount.textContent = total === visible ? plural(total, 'row') : `${plural(total, 'row')} shown of ${visible.toLocaleString()}`;
-    if (window.loading) rowCount.textContent = `About ${rowCount.textContent}, reading issues…`;
+    if (window.loading) rowCount.textContent = `Up to ${plural(total, 'row')}, reading issues…`;
     hiddenCount.textContent = hidden ? `${plural(hidden, 'issue')} hidden` : '';
     hiddenCount.hidden = !hidden;
     stale.hidden = !window.freshness.stale;

@@ -180,9 +180,10 @@ pub struct Window {
     /// Rows of the whole effective forest you may see.
     pub visible_rows: usize,
     /// Present (`true`) on a first answer given while the structure's issues are still being read: it holds
-    /// the window's rows as far as their issues are read (perhaps fewer than asked for), `total` and
-    /// `visible_rows` count issues not yet read as shown, and the totals, progress and formulas of rows
-    /// with rows still unread below them are pending. Asking again answers in full once every issue is read.
+    /// the window's rows; `total` and `visible_rows` count every row of the structure as shown (whatever the
+    /// expansion) and `hidden` is 0 — both are told by the whole answer —, and the totals, progress and
+    /// formulas of rows with rows still unread below them are pending. Asking again answers in full once
+    /// every issue is read.
     #[serde(skip_serializing_if = "is_false")]
     pub loading: bool,
     /// Issue rows withheld because Jira does not show them to you.
@@ -248,7 +249,7 @@ async fn computed(
     caller: &Caller,
     access: &Access,
     columns: &[Column],
-    first_rows: Option<compute::FirstRows>,
+    first_rows: Option<Box<dyn compute::FirstRows>>,
 ) -> ApiResult<Arc<compute::Result>> {
     let wanted = compute::Wanted {
         tenant: caller.tenant,
@@ -539,13 +540,13 @@ impl Expanded {
         (shown, rows)
     }
 
-    /// How many of the forest's first rows hold the first `shown` rows shown under the expansion, with what
-    /// is below them (their totals need it) and the row after them (whether the last has rows below it).
-    fn first_rows(&self, forest: &EffectiveForest, shown: usize) -> usize {
+    /// How many of the forest's first rows hold its first `shown` rows shown under the expansion and the row
+    /// shown after them (with what is between: the rows below collapsed ones); `None` when it shows fewer.
+    fn rows_through_next(&self, forest: &EffectiveForest, shown: usize) -> Option<usize> {
         let mut row = 0;
         for _ in 0..shown {
             if row >= forest.len() {
-                break;
+                return None;
             }
             row = if self.is_expanded(forest, row) {
                 row + 1
@@ -553,7 +554,26 @@ impl Expanded {
                 forest.subtree_end(row)
             };
         }
-        (row + 1).min(forest.len())
+        (row < forest.len()).then_some(row + 1)
+    }
+}
+
+/// The rows a window shows, to answer it from a forest's first rows while the rest is read.
+struct WindowRows {
+    expanded: Expanded,
+    /// Rows shown up to the window's end.
+    shown: usize,
+}
+
+impl compute::FirstRows for WindowRows {
+    fn needed(&self, forest: &EffectiveForest) -> usize {
+        self.expanded
+            .rows_through_next(forest, self.shown)
+            .unwrap_or(forest.len())
+    }
+
+    fn cut(&self, visible: &EffectiveForest) -> Option<usize> {
+        self.expanded.rows_through_next(visible, self.shown)
     }
 }
 
@@ -574,11 +594,10 @@ pub async fn window(
     }
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
     let columns = chosen_columns(&state, &caller, &access, body.view, body.columns).await?;
-    let first_rows: compute::FirstRows = {
-        let expanded = Expanded::new(&body.expand);
-        let shown = body.offset.saturating_add(body.limit);
-        Box::new(move |forest| expanded.first_rows(forest, shown))
-    };
+    let first_rows = Box::new(WindowRows {
+        expanded: Expanded::new(&body.expand),
+        shown: body.offset.saturating_add(body.limit),
+    });
     let result = Box::pin(computed(
         &state,
         &caller,
@@ -592,12 +611,9 @@ pub async fn window(
     let (mut total, window) = expanded.window(forest, result.max_depth, body.offset, body.limit);
     let mut visible_rows = forest.len();
     if let Some(reading) = &result.reading {
-        // Estimates: issues not read yet count as shown.
-        total = expanded
-            .window(&reading.whole, reading.max_depth, 0, 0)
-            .0
-            .saturating_sub(result.hidden);
-        visible_rows = reading.whole.len() - result.hidden;
+        // Every row counted as shown: what is withheld is told only by the whole answer.
+        total = reading.rows;
+        visible_rows = reading.rows;
     }
     let encode = |first: usize, end: usize| encode_rows(&result, first, end);
     let fragments: Vec<&[u8]> = window
