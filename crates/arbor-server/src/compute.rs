@@ -86,8 +86,8 @@ pub trait FirstRows: Send {
 /// as their issues are read; fewer are read about as fast as those rows alone.
 const FIRST_ANSWER_MIN_ISSUES: usize = 1000;
 
-/// How long a failed computation's key is remembered: whoever asks for it then waits for a whole answer (and
-/// so sees the error) rather than getting another first answer.
+/// How long the error of a computation that went on after a first answer is kept: whoever waited for it gets
+/// it, and whoever asks anew gets no first answer but the whole one (or its error).
 const FAILED_FOR: Duration = Duration::from_secs(10);
 
 /// Rows per block of [`Encoded`].
@@ -143,8 +143,8 @@ pub struct Computed {
     results: Mutex<HashMap<Key, Arc<Result>>>,
     /// One lock per key, so concurrent requests for the same forest compute it once.
     pending: Mutex<HashMap<Key, Arc<tokio::sync::Mutex<()>>>>,
-    /// Keys whose computation failed after a first answer, and when.
-    failed: Mutex<HashMap<Key, Instant>>,
+    /// Errors of computations that went on after a first answer, with when they failed.
+    failed: Mutex<HashMap<Key, (Instant, ApiError)>>,
 }
 
 impl Computed {
@@ -165,16 +165,16 @@ impl Computed {
             .cloned()
     }
 
-    /// Whether the computation of `key` failed a moment ago (and forgets old failures).
-    fn failed_recently(&self, key: &Key) -> bool {
+    /// The error of `key`'s computation if it failed a moment ago (old ones are forgotten).
+    fn failure(&self, key: &Key) -> Option<ApiError> {
         let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-        failed.retain(|_, at| at.elapsed() < FAILED_FOR);
-        failed.contains_key(key)
+        failed.retain(|_, (at, _)| at.elapsed() < FAILED_FOR);
+        failed.get(key).map(|(_, error)| error.clone())
     }
 
-    fn failed(&self, key: Key) {
+    fn failed(&self, key: Key, error: ApiError) {
         let mut failed = self.failed.lock().unwrap_or_else(PoisonError::into_inner);
-        failed.insert(key, Instant::now());
+        failed.insert(key, (Instant::now(), error));
     }
 
     fn keep(&self, key: Key, result: Arc<Result>) {
@@ -340,7 +340,11 @@ where
     if let Some(hit) = state.computed.fresh(&key) {
         return Ok(hit);
     }
-    let first_rows = first_rows.filter(|_| !waited && !state.computed.failed_recently(&key));
+    let failure = state.computed.failure(&key);
+    if let Some(error) = failure.clone().filter(|_| waited) {
+        return Err(error);
+    }
+    let first_rows = first_rows.filter(|_| !waited && failure.is_none());
     let started = Instant::now();
     let request = prepare().await?;
     let Some(first_rows) = first_rows else {
@@ -365,7 +369,7 @@ where
         let result = match result {
             Ok(result) => Arc::new(result),
             Err(error) => {
-                state.computed.failed(key);
+                state.computed.failed(key, error.clone());
                 return Err(error);
             }
         };
@@ -445,7 +449,8 @@ async fn compute(
         let for_columns = columns::needs(&evaluation.forest, &data, &column_fields);
         // The generators have what they need: the rows are known, only their issues are not all read. (Not
         // with group headers: one dropped for want of visible rows would be counted in `Reading::rows`.)
-        if needs.is_empty()
+        if first_answer.is_some()
+            && needs.is_empty()
             && evaluation.stopped_at.is_none()
             && for_columns.issues.len() >= FIRST_ANSWER_MIN_ISSUES
             && !evaluation
@@ -458,11 +463,13 @@ async fn compute(
             let forest = &evaluation.forest;
             let mut rows = window.needed(forest);
             let mut from_jira = false;
+            let mut read = 0;
             loop {
                 let first = forest.first_rows(rows);
                 let mut first_needs = columns::needs(&first, &data, &column_fields);
                 // Worth an answer of its own only when it reads far fewer issues than the whole.
-                if first_needs.issues.len() * 4 > for_columns.issues.len() {
+                read += first_needs.issues.len();
+                if read * 4 > for_columns.issues.len() {
                     break;
                 }
                 if !first_needs.is_empty() {
@@ -474,7 +481,8 @@ async fn compute(
                 let visible = visible_to(&first, &data).forest;
                 if let Some(cut) = window.cut(&visible) {
                     // Cut where the window's rows end, not where reading did: nothing in the answer then
-                    // depends on how many rows were withheld. From caches alone, the whole is as quick.
+                    // depends on how many rows were withheld. (Read from caches alone, the rest most
+                    // likely is too, and the whole answer follows soon.)
                     if from_jira {
                         let reading = Reading { rows: forest.len() };
                         let answer = finish.result(

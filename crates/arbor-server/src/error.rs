@@ -12,7 +12,7 @@ use arbor_jira::client::JiraError;
 use arbor_store::StoreError;
 
 /// An error answer. `kind` becomes the problem `type` (`/problems/{kind}`), stable for clients to match on.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
     pub kind: &'static str,

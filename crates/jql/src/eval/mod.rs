@@ -340,6 +340,21 @@ fn eq_lower(s: &str, lower: &str) -> bool {
     s.chars().flat_map(char::to_lowercase).eq(lower.chars())
 }
 
+/// Whether `set` (of lower-cased strings) holds `s` lower-cased; short ASCII strings (keys, names) are
+/// lower-cased on the stack, as this runs for every issue a query is evaluated on.
+fn contains_lower(set: &HashSet<String>, s: &str) -> bool {
+    let mut buffer = [0u8; 64];
+    if s.is_ascii()
+        && let Some(lower) = buffer.get_mut(..s.len())
+    {
+        lower.copy_from_slice(s.as_bytes());
+        lower.make_ascii_lowercase();
+        // ASCII lower-cased is ASCII, and lower-cases as Unicode does.
+        return std::str::from_utf8(lower).is_ok_and(|lower| set.contains(lower));
+    }
+    set.contains(&s.to_lowercase())
+}
+
 /// `ABC-123` → (`abc`, 123).
 fn split_issue_key(key: &str) -> Option<(String, u64)> {
     let (project, number) = key.rsplit_once('-')?;
@@ -354,7 +369,7 @@ fn split_issue_key(key: &str) -> Option<(String, u64)> {
 #[derive(Debug, Clone, Default)]
 struct LitSet {
     lits: Vec<Lit>,
-    hashed: Option<Hashed>,
+    hashed: Option<Box<Hashed>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -362,6 +377,8 @@ struct Hashed {
     lower: HashSet<String>,
     raw: HashSet<String>,
     ids: HashSet<u64>,
+    /// Some literal is not a number: only such a literal can be an issue key (which starts with a letter).
+    any_text: bool,
 }
 
 /// Below this many literals a linear scan beats hashing.
@@ -369,10 +386,13 @@ const HASH_FROM: usize = 8;
 
 impl LitSet {
     fn new(lits: Vec<Lit>) -> Self {
-        let hashed = (lits.len() >= HASH_FROM).then(|| Hashed {
-            lower: lits.iter().map(|l| l.lower.clone()).collect(),
-            raw: lits.iter().map(|l| l.raw.clone()).collect(),
-            ids: lits.iter().filter_map(|l| l.id).collect(),
+        let hashed = (lits.len() >= HASH_FROM).then(|| {
+            Box::new(Hashed {
+                lower: lits.iter().map(|l| l.lower.clone()).collect(),
+                raw: lits.iter().map(|l| l.raw.clone()).collect(),
+                ids: lits.iter().filter_map(|l| l.id).collect(),
+                any_text: lits.iter().any(|l| l.id.is_none()),
+            })
         });
         Self { lits, hashed }
     }
@@ -381,7 +401,7 @@ impl LitSet {
         let Some(h) = &self.hashed else {
             return self.lits.iter().any(|l| l.equals(value));
         };
-        let lower = |s: &str| h.lower.contains(&s.to_lowercase());
+        let lower = |s: &str| contains_lower(&h.lower, s);
         match *value {
             Value::Text(s) => lower(s),
             Value::User {
@@ -391,7 +411,7 @@ impl LitSet {
             Value::Named { id, name, key } => {
                 h.raw.contains(id) || lower(name) || key.is_some_and(lower)
             }
-            Value::Issue { id, key } => h.ids.contains(&id) || lower(key),
+            Value::Issue { id, key } => h.ids.contains(&id) || (h.any_text && lower(key)),
             Value::Number(_) | Value::Date(_) | Value::DateTime(_) | Value::Link { .. } => {
                 self.lits.iter().any(|l| l.equals(value))
             }

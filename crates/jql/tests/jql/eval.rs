@@ -579,4 +579,12 @@ fn long_lists_match_like_short_ones() {
             .join(", ")
     );
     assert_eq!(keys(&long), ["ABC-2"]);
+    // Ids only (as in the children searches of extenders), or a key among them.
+    let ids: Vec<String> = (1..40).map(|n| n.to_string()).collect();
+    let long = format!("parent in (10001, {})", ids.join(", "));
+    assert_eq!(keys(&long), ["ABC-2", "XY-1"]);
+    let long = format!("parent in (abc-1, {})", ids.join(", "));
+    assert_eq!(keys(&long), ["ABC-2", "XY-1"]);
+    let long = format!("issue in (Abc-10, {})", ids.join(", "));
+    assert_eq!(keys(&long), ["ABC-10"]);
 }
