@@ -246,7 +246,7 @@ pub fn jira_load(
             AccessToken::new(sim.handle().mint_token("admin", "arbor-bench")?),
         );
         let loader_config = LoaderConfig {
-            fetch_concurrency: concurrency,
+            fetch_concurrency: 2 * concurrency,
             ..LoaderConfig::default()
         };
 

@@ -49,7 +49,9 @@ struct Fetched {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoaderConfig {
     pub limits: Limits,
-    /// Bulk fetches in flight at once for one load (the tenant's client limit applies as well).
+    /// Bulk fetches under way at once for one load: asked of Jira, or being read and converted. Jira sees at
+    /// most the tenant's client `concurrency` of them at once; twice that keeps every one of its call slots
+    /// busy while answers are read.
     pub fetch_concurrency: usize,
 }
 
@@ -57,7 +59,7 @@ impl Default for LoaderConfig {
     fn default() -> Self {
         Self {
             limits: Limits::default(),
-            fetch_concurrency: 8,
+            fetch_concurrency: 16,
         }
     }
 }

@@ -194,6 +194,10 @@ pub(crate) async fn execute(
             counters.count_request();
             send(build()).await
         };
+        // Read once the call's slot is free: the next call is under way meanwhile.
+        let outcome = outcome.and_then(|(status, headers, bytes)| {
+            Ok((status, headers, body(status, bytes.as_ref())?))
+        });
         let (failure, wait_at_least) = match outcome {
             Ok((status, _, body)) if status.is_success() => return Ok(body),
             Ok((StatusCode::TOO_MANY_REQUESTS, headers, body)) => {
@@ -235,25 +239,28 @@ pub(crate) async fn execute(
     }
 }
 
-/// One attempt: status, headers and the JSON body (`null` when empty). Transport failures, including a body
-/// cut off by a dropped connection, are `Unavailable`; the error text never includes the URL or headers.
+/// One attempt: status, headers and the body's bytes. Transport failures, including a body cut off by a
+/// dropped connection, are `Unavailable`; the error text never includes the URL or headers.
 async fn send(
     request: reqwest::RequestBuilder,
-) -> Result<(StatusCode, reqwest::header::HeaderMap, Value), JiraError> {
+) -> Result<(StatusCode, reqwest::header::HeaderMap, impl AsRef<[u8]>), JiraError> {
     let response = request.send().await.map_err(|e| transport(&e))?;
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.map_err(|e| transport(&e))?;
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        match crate::answer::from_slice(&bytes) {
-            Ok(v) => v,
-            Err(_) if !status.is_success() => Value::Null,
-            Err(_) => return Err(JiraError::Protocol("the answer is not JSON".into())),
-        }
-    };
-    Ok((status, headers, body))
+    Ok((status, headers, bytes))
+}
+
+/// An answer's JSON body: `null` when empty, or when an error's body is not JSON.
+fn body(status: StatusCode, bytes: &[u8]) -> Result<Value, JiraError> {
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    match crate::answer::from_slice(bytes) {
+        Ok(v) => Ok(v),
+        Err(_) if !status.is_success() => Ok(Value::Null),
+        Err(_) => Err(JiraError::Protocol("the answer is not JSON".into())),
+    }
 }
 
 fn transport(error: &reqwest::Error) -> JiraError {

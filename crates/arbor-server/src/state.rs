@@ -113,7 +113,7 @@ impl AppState {
                 client,
                 caches.clone(),
                 LoaderConfig {
-                    fetch_concurrency: config.client.concurrency,
+                    fetch_concurrency: 2 * config.client.concurrency,
                     ..LoaderConfig::default()
                 },
             );

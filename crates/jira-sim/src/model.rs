@@ -785,7 +785,8 @@ impl Site {
         let Some(access) = self.access.get(person as usize) else {
             return false;
         };
-        if self.deleted.contains(&idx) {
+        // Most sites have no deleted issue: no hashing then (this runs for every issue of every search).
+        if !self.deleted.is_empty() && self.deleted.contains(&idx) {
             return false;
         }
         let issue = &self.issues[idx as usize];
