@@ -695,7 +695,7 @@ async fn refresh_now_reads_everything_behind_the_structure_again() {
         first["freshness"]["jira_requests"].as_u64() > Some(0),
         "{first}"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
     let (status, _) = me
         .post(&format!("/api/v1/structures/{id}/refresh"), json!({}))
         .await;
