@@ -160,16 +160,21 @@ impl Loader {
         data: &mut IssueData,
     ) -> Result<LoadReport, JiraError> {
         let mut report = LoadReport::default();
-        for query in &needs.jql {
-            let ids = self
-                .ids(
-                    who,
-                    ResultKey::Jql(Arc::from(query.as_str())),
-                    query,
-                    &mut report,
-                )
-                .await?;
-            data.insert_jql(query, ids);
+        // The round's queries run concurrently; `buffered` keeps their order, so results are deterministic.
+        let answers: Vec<(String, Result<Vec<IssueId>, JiraError>, LoadReport)> =
+            stream::iter(needs.jql.iter().cloned())
+                .map(|query| async move {
+                    let mut report = LoadReport::default();
+                    let key = ResultKey::Jql(Arc::from(query.as_str()));
+                    let ids = self.ids(who, key, &query, &mut report).await;
+                    (query, ids, report)
+                })
+                .buffered(self.config.fetch_concurrency.max(1))
+                .collect()
+                .await;
+        for (query, ids, answered) in answers {
+            report.add(&answered);
+            data.insert_jql(&query, ids?);
         }
 
         // Children: cached lists, and one search per chunk of the others.

@@ -19,6 +19,43 @@ fn fields() -> BTreeSet<FieldId> {
 }
 
 #[tokio::test]
+async fn a_round_of_several_queries_gives_each_its_own_issues() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let loader = Loader::new(
+        client(&sim, &tenants, &config()),
+        Caches::new(CacheConfig::default()),
+        LoaderConfig::default(),
+    );
+    let admin = person(&sim, "admin");
+    let queries = [
+        "project = CORE AND issuetype = Epic",
+        "project = CORE AND issuetype = Story",
+        "issuetype = Bug ORDER BY key",
+        "project = CORE AND issuetype = Epic AND statusCategory = Done",
+    ];
+    let mut together = IssueData::new();
+    let mut needs = Needs::default();
+    needs.jql.extend(queries.map(String::from));
+    let report = loader.load(&admin, &needs, &mut together).await.unwrap();
+    assert!(report.requests >= queries.len() as u64);
+    // The same ids, in the same order, as each query read on its own (without caches).
+    for query in queries {
+        let alone = Loader::new(
+            client(&sim, &tenants, &config()),
+            Caches::new(CacheConfig::default()),
+            LoaderConfig::default(),
+        );
+        let mut data = IssueData::new();
+        let mut needs = Needs::default();
+        needs.jql.insert(query.into());
+        alone.load(&admin, &needs, &mut data).await.unwrap();
+        assert_eq!(together.jql(query), data.jql(query), "{query}");
+        assert!(!data.jql(query).unwrap().is_empty() || query.contains("Done"));
+    }
+}
+
+#[tokio::test]
 async fn a_cold_load_fetches_once_and_a_reopen_makes_no_calls() {
     let sim = sim().await;
     let tenants = Tenants::new();
