@@ -266,13 +266,7 @@ async fn generators_fill_the_forest_and_totals_count_only_visible_rows() {
     let dev = app.sign_in("dev").await;
     let id = admin.create("Everything").await;
     epics_with_children(&admin, id, "issuetype = Epic ORDER BY key").await;
-    // Share with everyone signed in, as viewers.
-    let version = admin.version(id).await;
-    let (status, body) = admin
-        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
-            Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": "view"}], "based_on": version})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    share_with_everyone(&admin, id).await;
     let columns = json!([
         {"kind": "field", "field": "status"},
         {"kind": "totals", "function": "count", "field": "summary", "scope": "all", "with_duplicates": false}
