@@ -199,6 +199,8 @@ export class TreeGrid {
       }
       this.version = window.version;
       this.total = window.total;
+      // The row count changes now, with the status bar's, not at the next frame.
+      this.element.setAttribute('aria-rowcount', this.total + 1);
       this.blocks.set(block, window.rows);
       this.stale = new Map();
       this.followFocusedKey(block, window.rows);
