@@ -3,7 +3,18 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{Calls, spawn, spawn_sites, spawn_with};
+use crate::{App, Calls, spawn, spawn_sites, spawn_with};
+
+/// The status of listing structures from a fresh client presenting only `cookie`.
+async fn structures_with_cookie(app: &App, cookie: &str) -> StatusCode {
+    app.client()
+        .get(format!("{}/api/v1/structures", app.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
 
 #[tokio::test]
 async fn signing_in_opens_a_strict_session_and_logout_kills_it() {
@@ -60,14 +71,10 @@ async fn signing_in_again_ends_the_session_the_browser_had() {
         login.headers()
     );
     // The old session's token no longer opens anything, wherever it is presented.
-    let replayed = app
-        .client()
-        .get(format!("{}/api/v1/structures", app.base))
-        .header("cookie", old)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(replayed.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        structures_with_cookie(&app, &old).await,
+        StatusCode::UNAUTHORIZED
+    );
     // Starting a sign-in without a session is as before.
     let fresh = app
         .client()
@@ -176,14 +183,10 @@ async fn a_session_of_one_tenant_is_useless_on_another() {
     let tenants = app.store.tenants().await.unwrap();
     let b = tenants[1].id;
     let jar_value = format!("__Host-arbor={b}.{token}");
-    let forged = app
-        .client()
-        .get(format!("{}/api/v1/structures", app.base))
-        .header("cookie", jar_value)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        structures_with_cookie(&app, &jar_value).await,
+        StatusCode::UNAUTHORIZED
+    );
     app.stop().await;
 }
 
