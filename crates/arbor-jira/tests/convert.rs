@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use arbor_core::data::{FieldId, FieldValue, LinkDirection};
 use arbor_jira::convert::{FieldSchemas, issue_from_json};
-use jira_sim::render::{FieldSelection, Renderer};
+use jira_sim::render::{FieldSelection, Renderer, to_value};
 use serde_json::Value;
 
 fn data_dir() -> PathBuf {
@@ -58,7 +58,7 @@ fn real_issues_convert_with_their_values() {
     let (mut links, mut subtasks, mut points, mut parents) = (0, 0, 0, 0);
     // Every fifth issue: thousands of issues of every kind, in a few seconds.
     for idx in (0..u32::try_from(site.issues.len()).unwrap()).step_by(5) {
-        let json = renderer.issue(idx, &selection);
+        let json = to_value(renderer.issue(idx, &selection));
         let fields = &json["fields"];
         let issue = issue_from_json(&json, &requested, &schemas).unwrap();
         assert_eq!(issue.key.as_ref(), json["key"].as_str().unwrap());

@@ -10,7 +10,11 @@
 //! - Linked issues and sub-tasks that the viewer may not browse are left out, as Jira does; dangling references
 //!   (issues the site does not hold) are shown as the data showed them.
 
-use serde_json::{Map, Value, json};
+use std::fmt::{self, Display, Write as _};
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::{Value, json};
 
 use crate::fields::{self, FieldDef};
 use crate::model::{
@@ -141,10 +145,389 @@ impl FieldSelection {
 }
 
 /// Renders for one viewer (`None`: a site admin view that sees every linked issue).
+///
+/// Every rendering is a value that serializes itself, straight into an answer's bytes: search and bulk fetch
+/// answers write thousands of issues, and building them as `serde_json::Value` first cost more than the writing.
+/// [`to_value`] gives a `Value` where one is edited or kept.
 #[derive(Debug, Clone, Copy)]
 pub struct Renderer<'a> {
     pub site: &'a Site,
     pub viewer: Option<PersonIdx>,
+}
+
+/// A rendering as a `Value` (rendering never fails to serialize: every map key is a string).
+#[must_use]
+pub fn to_value(rendered: impl Serialize) -> Value {
+    serde_json::to_value(rendered).unwrap_or(Value::Null)
+}
+
+/// `{site}{root}{path}{name}{suffix}`, written out only when serialized.
+#[derive(Debug, Clone, Copy)]
+pub struct Url<'a, N> {
+    site: &'a str,
+    root: &'static str,
+    path: &'static str,
+    name: N,
+    suffix: &'static str,
+}
+
+impl<N: Display> Serialize for Url<'_, N> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!(
+            "{}{}{}{}{}",
+            self.site, self.root, self.path, self.name, self.suffix
+        ))
+    }
+}
+
+/// A number written as a JSON string, as Jira writes ids.
+#[derive(Debug, Clone, Copy)]
+struct Text<N>(N);
+
+impl<N: Display> Serialize for Text<N> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&self.0)
+    }
+}
+
+/// A name lower-cased, less spaces and dashes when `compact` (icon file names).
+#[derive(Debug, Clone, Copy)]
+struct IconName<'a> {
+    name: &'a str,
+    compact: bool,
+}
+
+impl Display for IconName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.name
+            .chars()
+            .filter(|c| !(self.compact && matches!(c, ' ' | '-')))
+            .flat_map(char::to_lowercase)
+            .try_for_each(|c| f.write_char(c))
+    }
+}
+
+/// `IssueBean` with the selected fields, or `{"id": ...}` for an ids-only selection.
+#[derive(Debug, Clone, Copy)]
+pub struct IssueJson<'a> {
+    renderer: Renderer<'a>,
+    idx: IssueIdx,
+    selection: &'a FieldSelection,
+}
+
+impl Serialize for IssueJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.renderer;
+        let issue = r.site.issue(self.idx);
+        if self.selection.is_ids_only() {
+            let mut bean = serializer.serialize_map(Some(1))?;
+            bean.serialize_entry("id", &Text(issue.id))?;
+            return bean.end();
+        }
+        let mut bean = serializer.serialize_map(Some(5))?;
+        bean.serialize_entry(
+            "expand",
+            "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+        )?;
+        bean.serialize_entry("id", &Text(issue.id))?;
+        bean.serialize_entry("self", &r.api("issue/", issue.id))?;
+        bean.serialize_entry("key", &*issue.key)?;
+        bean.serialize_entry("fields", &FieldsJson(*self))?;
+        bean.end()
+    }
+}
+
+/// An issue's `fields` object.
+struct FieldsJson<'a>(IssueJson<'a>);
+
+impl Serialize for FieldsJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let IssueJson {
+            renderer,
+            idx,
+            selection,
+        } = self.0;
+        let mut fields = serializer.serialize_map(None)?;
+        for def in &renderer.site.fields {
+            if def.id != "issuekey" && selection.wants(def) {
+                fields.serialize_entry(def.id, &renderer.field(idx, def.id))?;
+            }
+        }
+        fields.end()
+    }
+}
+
+/// One field's value; `null` for unknown fields.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldJson<'a> {
+    renderer: Renderer<'a>,
+    idx: IssueIdx,
+    field: &'a str,
+}
+
+impl Serialize for FieldJson<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let r = self.renderer;
+        let site = r.site;
+        let idx = self.idx;
+        let issue = site.issue(idx);
+        let aggregate = |f: fn(&Issue) -> Option<u32>| site.aggregate(idx, f);
+        let s = serializer;
+        match self.field {
+            "summary" => s.serialize_str(&issue.summary),
+            "description" => adf(issue.description.as_deref()).serialize(s),
+            "environment" => adf(issue.environment.as_deref()).serialize(s),
+            "issuetype" => r.issue_type(issue.issue_type).serialize(s),
+            "project" => r.project(issue.project).serialize(s),
+            "status" => r.status(issue.status).serialize(s),
+            "priority" => issue.priority.map(|p| r.priority(p)).serialize(s),
+            "resolution" => issue.resolution.map(|x| r.resolution(x)).serialize(s),
+            "resolutiondate" => issue.resolution_date.map(format_datetime).serialize(s),
+            "created" => s.serialize_str(&format_datetime(issue.created)),
+            "updated" => s.serialize_str(&format_datetime(issue.updated)),
+            "assignee" => issue.assignee.map(|p| r.user(p)).serialize(s),
+            "reporter" => issue.reporter.map(|p| r.user(p)).serialize(s),
+            "creator" => issue.creator.map(|p| r.user(p)).serialize(s),
+            "labels" => s.collect_seq(issue.labels.iter().map(|&l| site.interner.resolve(l))),
+            "components" => s.collect_seq(issue.components.iter().map(|&c| r.component(c))),
+            "versions" => s.collect_seq(issue.versions.iter().map(|&v| r.version(v))),
+            "fixVersions" => s.collect_seq(issue.fix_versions.iter().map(|&v| r.version(v))),
+            "issuelinks" => s.collect_seq(r.issue_links(idx)),
+            "subtasks" => s.collect_seq(
+                issue
+                    .children
+                    .iter()
+                    .filter(|&&c| {
+                        site.issue_types[site.issue(c).issue_type as usize].hierarchy_level < 0
+                    })
+                    .filter(|&&c| r.visible(c))
+                    .map(|&c| r.linked(Target::Local(c))),
+            ),
+            // A parent the viewer may not browse is not shown at all, as Jira does.
+            "parent" => match issue.parent {
+                Some(Target::Local(p)) if !r.visible(p) => s.serialize_none(),
+                parent => parent.map(|p| r.linked(p)).serialize(s),
+            },
+            "security" => issue.security.map(|l| r.security_level(l)).serialize(s),
+            "timetracking" => TimeTracking(issue).serialize(s),
+            "timeoriginalestimate" => issue.original_estimate.serialize(s),
+            "timeestimate" => issue.remaining_estimate.serialize(s),
+            "timespent" => issue.time_spent.serialize(s),
+            "aggregatetimeoriginalestimate" => aggregate(|i| i.original_estimate).serialize(s),
+            "aggregatetimeestimate" => aggregate(|i| i.remaining_estimate).serialize(s),
+            "aggregatetimespent" => aggregate(|i| i.time_spent).serialize(s),
+            "progress" => progress(
+                issue.time_spent.map(u64::from),
+                issue.remaining_estimate.map(u64::from),
+            )
+            .serialize(s),
+            "aggregateprogress" => progress(
+                aggregate(|i| i.time_spent),
+                aggregate(|i| i.remaining_estimate),
+            )
+            .serialize(s),
+            "workratio" => match (issue.original_estimate, issue.time_spent) {
+                (Some(o), spent) if o > 0 => {
+                    s.serialize_u64(u64::from(spent.unwrap_or(0)) * 100 / u64::from(o))
+                }
+                _ => s.serialize_i64(-1),
+            },
+            fields::STORY_POINTS => issue.story_points.serialize(s),
+            fields::RANK => s.serialize_str(&lexorank(issue.rank)),
+            fields::SPRINT if issue.sprints.is_empty() => s.serialize_none(),
+            fields::SPRINT => s.collect_seq(issue.sprints.iter().map(|&x| r.sprint(x))),
+            fields::FLAGGED if issue.flagged => [FlaggedOption {
+                url: r.api("customFieldOption/", 10019),
+                value: "Impediment",
+                id: "10019",
+            }]
+            .serialize(s),
+            _ => s.serialize_none(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct FlaggedOption<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, u32>,
+    value: &'static str,
+    id: &'static str,
+}
+
+/// `IssueLink`: the other issue as `outwardIssue` when this issue is the link's source; `GET issueLink/{id}`
+/// shows both ends.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkJson<'a> {
+    id: Text<u64>,
+    #[serde(rename = "self")]
+    url: Url<'a, u64>,
+    #[serde(rename = "type")]
+    link_type: LinkTypeJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inward_issue: Option<LinkedJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outward_issue: Option<LinkedJson<'a>>,
+}
+
+/// `LinkedIssue`: id, key, self and `fields{summary,status,priority,issuetype}`.
+#[derive(Debug, Serialize)]
+pub struct LinkedJson<'a> {
+    id: Text<u64>,
+    key: &'a str,
+    #[serde(rename = "self")]
+    url: Url<'a, u64>,
+    fields: LinkedFields<'a>,
+}
+
+#[derive(Debug, Serialize)]
+struct LinkedFields<'a> {
+    summary: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<PriorityJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issuetype: Option<IssueTypeJson<'a>>,
+}
+
+/// `UserDetails` as Cloud shows it to other people (no email).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    account_id: &'a str,
+    account_type: &'static str,
+    display_name: &'a str,
+    active: bool,
+    time_zone: &'a str,
+}
+
+/// `IssueTypeDetails`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueTypeJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    id: &'a str,
+    description: &'a str,
+    icon_url: Url<'a, IconName<'a>>,
+    name: &'a str,
+    subtask: bool,
+    hierarchy_level: i32,
+}
+
+/// `StatusDetails` with its `statusCategory`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    description: &'a str,
+    icon_url: Url<'a, &'static str>,
+    name: &'a str,
+    id: &'a str,
+    status_category: StatusCategoryJson<'a>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusCategoryJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, u32>,
+    id: u32,
+    key: &'static str,
+    color_name: &'static str,
+    name: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriorityJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    icon_url: Url<'a, IconName<'a>>,
+    name: &'a str,
+    id: &'a str,
+}
+
+/// `Resolution`, `SecurityLevel`: the same four members.
+#[derive(Debug, Serialize)]
+pub struct DescribedJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    id: &'a str,
+    description: &'a str,
+    name: &'a str,
+}
+
+/// `IssueLinkType`.
+#[derive(Debug, Serialize)]
+pub struct LinkTypeJson<'a> {
+    id: &'a str,
+    name: &'a str,
+    inward: &'a str,
+    outward: &'a str,
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+}
+
+/// The project as embedded in an issue.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    id: &'a str,
+    key: &'a str,
+    name: &'a str,
+    project_type_key: &'static str,
+    simplified: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComponentJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    id: &'a str,
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionJson<'a> {
+    #[serde(rename = "self")]
+    url: Url<'a, &'a str>,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    name: &'a str,
+    archived: bool,
+    released: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    release_date: Option<&'a str>,
+}
+
+/// A sprint as the Sprint custom field holds it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SprintJson<'a> {
+    id: u64,
+    name: &'a str,
+    state: &'a str,
+    board_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    goal: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_date: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    complete_date: Option<&'a str>,
 }
 
 impl<'a> Renderer<'a> {
@@ -153,8 +536,26 @@ impl<'a> Renderer<'a> {
         Self { site, viewer }
     }
 
-    fn api(&self, path: &str) -> String {
-        format!("{}/rest/api/3/{path}", self.site.base_url)
+    /// `{site}/rest/api/3/{path}{id}`.
+    fn api<N: Display>(&self, path: &'static str, id: N) -> Url<'a, N> {
+        Url {
+            site: &self.site.base_url,
+            root: "/rest/api/3/",
+            path,
+            name: id,
+            suffix: "",
+        }
+    }
+
+    /// `{site}/images/icons/{path}{name}{suffix}`.
+    fn image<N: Display>(&self, path: &'static str, name: N, suffix: &'static str) -> Url<'a, N> {
+        Url {
+            site: &self.site.base_url,
+            root: "/images/icons/",
+            path,
+            name,
+            suffix,
+        }
     }
 
     fn visible(&self, idx: IssueIdx) -> bool {
@@ -163,405 +564,314 @@ impl<'a> Renderer<'a> {
 
     /// An issue as `IssueBean` with the selected fields, or `{"id": ...}` for an ids-only selection.
     #[must_use]
-    pub fn issue(&self, idx: IssueIdx, selection: &FieldSelection) -> Value {
-        let issue = self.site.issue(idx);
-        if selection.is_ids_only() {
-            return json!({ "id": issue.id.to_string() });
+    pub fn issue(&self, idx: IssueIdx, selection: &'a FieldSelection) -> IssueJson<'a> {
+        IssueJson {
+            renderer: *self,
+            idx,
+            selection,
         }
-        let mut fields = Map::new();
-        for def in &self.site.fields {
-            if def.id != "issuekey" && selection.wants(def) {
-                fields.insert(def.id.to_owned(), self.field(idx, def.id));
-            }
-        }
-        let mut bean = Map::new();
-        bean.insert(
-            "expand".into(),
-            json!(
-                "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
-            ),
-        );
-        bean.insert("id".into(), json!(issue.id.to_string()));
-        bean.insert(
-            "self".into(),
-            json!(self.api(&format!("issue/{}", issue.id))),
-        );
-        bean.insert("key".into(), json!(&*issue.key));
-        // Moved in: `json!` would copy the whole map.
-        bean.insert("fields".into(), Value::Object(fields));
-        Value::Object(bean)
     }
 
     /// One field's value; `null` for unknown fields.
     #[must_use]
-    pub fn field(&self, idx: IssueIdx, field: &str) -> Value {
-        let site = self.site;
-        let issue = site.issue(idx);
-        let secs = |v: Option<u32>| v.map_or(Value::Null, |v| json!(v));
-        let agg =
-            |f: fn(&Issue) -> Option<u32>| site.aggregate(idx, f).map_or(Value::Null, |v| json!(v));
-        match field {
-            "summary" => json!(&*issue.summary),
-            "description" => adf(issue.description.as_deref()),
-            "environment" => adf(issue.environment.as_deref()),
-            "issuetype" => self.issue_type(issue.issue_type),
-            "project" => self.project(issue.project),
-            "status" => self.status(issue.status),
-            "priority" => issue.priority.map_or(Value::Null, |p| self.priority(p)),
-            "resolution" => issue.resolution.map_or(Value::Null, |r| self.resolution(r)),
-            "resolutiondate" => issue
-                .resolution_date
-                .map_or(Value::Null, |t| json!(format_datetime(t))),
-            "created" => json!(format_datetime(issue.created)),
-            "updated" => json!(format_datetime(issue.updated)),
-            "assignee" => issue.assignee.map_or(Value::Null, |p| self.user(p)),
-            "reporter" => issue.reporter.map_or(Value::Null, |p| self.user(p)),
-            "creator" => issue.creator.map_or(Value::Null, |p| self.user(p)),
-            "labels" => issue
-                .labels
-                .iter()
-                .map(|l| json!(site.interner.resolve(*l)))
-                .collect(),
-            "components" => issue
-                .components
-                .iter()
-                .map(|&c| self.component(c))
-                .collect(),
-            "versions" => issue.versions.iter().map(|&v| self.version(v)).collect(),
-            "fixVersions" => issue
-                .fix_versions
-                .iter()
-                .map(|&v| self.version(v))
-                .collect(),
-            "issuelinks" => self.issue_links(idx),
-            "subtasks" => issue
-                .children
-                .iter()
-                .filter(|&&c| {
-                    site.issue_types[site.issue(c).issue_type as usize].hierarchy_level < 0
-                })
-                .filter(|&&c| self.visible(c))
-                .map(|&c| self.linked(Target::Local(c)))
-                .collect(),
-            // A parent the viewer may not browse is not shown at all, as Jira does.
-            "parent" => match issue.parent {
-                Some(Target::Local(p)) if !self.visible(p) => Value::Null,
-                Some(parent) => self.linked(parent),
-                None => Value::Null,
-            },
-            "security" => issue
-                .security
-                .map_or(Value::Null, |l| self.security_level(l)),
-            "timetracking" => timetracking(issue),
-            "timeoriginalestimate" => secs(issue.original_estimate),
-            "timeestimate" => secs(issue.remaining_estimate),
-            "timespent" => secs(issue.time_spent),
-            "aggregatetimeoriginalestimate" => agg(|i| i.original_estimate),
-            "aggregatetimeestimate" => agg(|i| i.remaining_estimate),
-            "aggregatetimespent" => agg(|i| i.time_spent),
-            "progress" => progress(
-                issue.time_spent.map(u64::from),
-                issue.remaining_estimate.map(u64::from),
-            ),
-            "aggregateprogress" => progress(
-                site.aggregate(idx, |i| i.time_spent),
-                site.aggregate(idx, |i| i.remaining_estimate),
-            ),
-            "workratio" => match (issue.original_estimate, issue.time_spent) {
-                (Some(o), spent) if o > 0 => {
-                    json!(u64::from(spent.unwrap_or(0)) * 100 / u64::from(o))
-                }
-                _ => json!(-1),
-            },
-            fields::STORY_POINTS => issue.story_points.map_or(Value::Null, |p| json!(p)),
-            fields::RANK => json!(lexorank(issue.rank)),
-            fields::SPRINT if issue.sprints.is_empty() => Value::Null,
-            fields::SPRINT => issue.sprints.iter().map(|&s| self.sprint(s)).collect(),
-            fields::FLAGGED if issue.flagged => {
-                json!([{ "self": self.api("customFieldOption/10019"), "value": "Impediment", "id": "10019" }])
-            }
-            _ => Value::Null,
+    pub fn field(&self, idx: IssueIdx, field: &'a str) -> FieldJson<'a> {
+        FieldJson {
+            renderer: *self,
+            idx,
+            field,
         }
     }
 
-    /// `issuelinks[]`: the other issue as `outwardIssue` when this issue is the link's source.
-    fn issue_links(&self, idx: IssueIdx) -> Value {
-        self.site
+    /// `issuelinks[]` of an issue, less those to issues the viewer may not browse.
+    fn issue_links(&self, idx: IssueIdx) -> impl Iterator<Item = LinkJson<'a>> + 'a {
+        let r = *self;
+        r.site
             .links_of(idx)
-            .filter(|(_, other, _)| match other {
-                Target::Local(o) => self.visible(*o),
+            .filter(move |(_, other, _)| match other {
+                Target::Local(o) => r.visible(*o),
                 Target::External(_) => true,
             })
-            .map(|(link, other, outward)| {
-                let mut entry = Map::new();
-                entry.insert("id".into(), json!(link.id.to_string()));
-                entry.insert(
-                    "self".into(),
-                    json!(self.api(&format!("issueLink/{}", link.id))),
-                );
-                entry.insert("type".into(), self.link_type(link.link_type));
-                let side = if outward {
-                    "outwardIssue"
+            .map(move |(link, other, outward)| {
+                let other = Some(r.linked(other));
+                let (inward_issue, outward_issue) = if outward {
+                    (None, other)
                 } else {
-                    "inwardIssue"
+                    (other, None)
                 };
-                entry.insert(side.into(), self.linked(other));
-                Value::Object(entry)
+                r.link_with(link, inward_issue, outward_issue)
             })
-            .collect()
+    }
+
+    fn link_with(
+        &self,
+        link: &Link,
+        inward_issue: Option<LinkedJson<'a>>,
+        outward_issue: Option<LinkedJson<'a>>,
+    ) -> LinkJson<'a> {
+        LinkJson {
+            id: Text(link.id),
+            url: self.api("issueLink/", link.id),
+            link_type: self.link_type(link.link_type),
+            inward_issue,
+            outward_issue,
+        }
     }
 
     /// `IssueLink` as returned by `GET issueLink/{id}`: both ends.
     #[must_use]
-    pub fn link(&self, link: &Link) -> Value {
-        json!({
-            "id": link.id.to_string(),
-            "self": self.api(&format!("issueLink/{}", link.id)),
-            "type": self.link_type(link.link_type),
-            "inwardIssue": self.linked(link.source),
-            "outwardIssue": self.linked(link.destination),
-        })
+    pub fn link(&self, link: &Link) -> LinkJson<'a> {
+        self.link_with(
+            link,
+            Some(self.linked(link.source)),
+            Some(self.linked(link.destination)),
+        )
     }
 
     /// `LinkedIssue`: id, key, self and `fields{summary,status,priority,issuetype}`.
     #[must_use]
-    pub fn linked(&self, target: Target) -> Value {
+    pub fn linked(&self, target: Target) -> LinkedJson<'a> {
+        let site = self.site;
         let (id, key, fields) = match target {
             Target::Local(i) => {
-                let issue = self.site.issue(i);
-                let mut f = Map::new();
-                f.insert("summary".into(), json!(&*issue.summary));
-                f.insert("status".into(), self.status(issue.status));
-                if let Some(p) = issue.priority {
-                    f.insert("priority".into(), self.priority(p));
-                }
-                f.insert("issuetype".into(), self.issue_type(issue.issue_type));
-                (issue.id, &*issue.key, f)
+                let issue = site.issue(i);
+                let fields = LinkedFields {
+                    summary: &issue.summary,
+                    status: Some(self.status(issue.status)),
+                    priority: issue.priority.map(|p| self.priority(p)),
+                    issuetype: Some(self.issue_type(issue.issue_type)),
+                };
+                (issue.id, &*issue.key, fields)
             }
             Target::External(e) => {
-                let ext: &ExternalIssue = &self.site.externals[e as usize];
-                let mut f = Map::new();
-                f.insert("summary".into(), json!(ext.summary));
-                if let Some(s) = ext.status {
-                    f.insert("status".into(), self.status(s));
-                }
-                if let Some(p) = ext.priority {
-                    f.insert("priority".into(), self.priority(p));
-                }
-                if let Some(t) = ext.issue_type {
-                    f.insert("issuetype".into(), self.issue_type(t));
-                }
-                (ext.id, ext.key.as_str(), f)
+                let ext: &ExternalIssue = &site.externals[e as usize];
+                let fields = LinkedFields {
+                    summary: &ext.summary,
+                    status: ext.status.map(|s| self.status(s)),
+                    priority: ext.priority.map(|p| self.priority(p)),
+                    issuetype: ext.issue_type.map(|t| self.issue_type(t)),
+                };
+                (ext.id, ext.key.as_str(), fields)
             }
         };
-        let mut bean = Map::new();
-        bean.insert("id".into(), json!(id.to_string()));
-        bean.insert("key".into(), json!(key));
-        bean.insert("self".into(), json!(self.api(&format!("issue/{id}"))));
-        bean.insert("fields".into(), Value::Object(fields));
-        Value::Object(bean)
+        LinkedJson {
+            id: Text(id),
+            key,
+            url: self.api("issue/", id),
+            fields,
+        }
     }
 
     /// `UserDetails` as Cloud shows it to other people (no email).
     #[must_use]
-    pub fn user(&self, p: PersonIdx) -> Value {
+    pub fn user(&self, p: PersonIdx) -> UserJson<'a> {
         let person = self.site.person(p);
-        json!({
-            "self": self.api(&format!("user?accountId={}", person.account_id)),
-            "accountId": person.account_id,
-            "accountType": "atlassian",
-            "displayName": person.display_name,
-            "active": person.active,
-            "timeZone": person.time_zone,
-        })
+        UserJson {
+            url: self.api("user?accountId=", &person.account_id),
+            account_id: &person.account_id,
+            account_type: "atlassian",
+            display_name: &person.display_name,
+            active: person.active,
+            time_zone: &person.time_zone,
+        }
     }
 
     /// `IssueTypeDetails`.
     #[must_use]
-    pub fn issue_type(&self, t: u16) -> Value {
+    pub fn issue_type(&self, t: u16) -> IssueTypeJson<'a> {
         let it: &IssueType = &self.site.issue_types[t as usize];
-        json!({
-            "self": self.api(&format!("issuetype/{}", it.id)),
-            "id": it.id,
-            "description": it.description,
-            "iconUrl": format!("{}/images/icons/issuetypes/{}.svg", self.site.base_url, icon_name(&it.name)),
-            "name": it.name,
-            "subtask": it.subtask,
-            "hierarchyLevel": it.hierarchy_level,
-        })
+        IssueTypeJson {
+            url: self.api("issuetype/", &it.id),
+            id: &it.id,
+            description: &it.description,
+            icon_url: self.image(
+                "issuetypes/",
+                IconName {
+                    name: &it.name,
+                    compact: true,
+                },
+                ".svg",
+            ),
+            name: &it.name,
+            subtask: it.subtask,
+            hierarchy_level: it.hierarchy_level,
+        }
     }
 
     /// `StatusDetails` with its `statusCategory`.
     #[must_use]
-    pub fn status(&self, s: u16) -> Value {
+    pub fn status(&self, s: u16) -> StatusJson<'a> {
         let st: &Status = &self.site.statuses[s as usize];
         let c = st.category;
-        json!({
-            "self": self.api(&format!("status/{}", st.id)),
-            "description": st.description,
-            "iconUrl": format!("{}/images/icons/statuses/generic.png", self.site.base_url),
-            "name": st.name,
-            "id": st.id,
-            "statusCategory": {
-                "self": self.api(&format!("statuscategory/{}", c.id())),
-                "id": c.id(),
-                "key": c.key(),
-                "colorName": c.color_name(),
-                "name": c.name(),
+        StatusJson {
+            url: self.api("status/", &st.id),
+            description: &st.description,
+            icon_url: self.image("statuses/", "generic", ".png"),
+            name: &st.name,
+            id: &st.id,
+            status_category: StatusCategoryJson {
+                url: self.api("statuscategory/", c.id()),
+                id: c.id(),
+                key: c.key(),
+                color_name: c.color_name(),
+                name: c.name(),
             },
-        })
+        }
     }
 
     #[must_use]
-    pub fn priority(&self, p: u16) -> Value {
+    pub fn priority(&self, p: u16) -> PriorityJson<'a> {
         let pr = &self.site.priorities[p as usize];
-        json!({
-            "self": self.api(&format!("priority/{}", pr.id)),
-            "iconUrl": format!("{}/images/icons/priorities/{}.svg", self.site.base_url, pr.name.to_lowercase()),
-            "name": pr.name,
-            "id": pr.id,
-        })
+        PriorityJson {
+            url: self.api("priority/", &pr.id),
+            icon_url: self.image(
+                "priorities/",
+                IconName {
+                    name: &pr.name,
+                    compact: false,
+                },
+                ".svg",
+            ),
+            name: &pr.name,
+            id: &pr.id,
+        }
     }
 
     #[must_use]
-    pub fn resolution(&self, r: u16) -> Value {
+    pub fn resolution(&self, r: u16) -> DescribedJson<'a> {
         let res = &self.site.resolutions[r as usize];
-        json!({
-            "self": self.api(&format!("resolution/{}", res.id)),
-            "id": res.id,
-            "description": res.description,
-            "name": res.name,
-        })
+        DescribedJson {
+            url: self.api("resolution/", &res.id),
+            id: &res.id,
+            description: &res.description,
+            name: &res.name,
+        }
     }
 
     /// `IssueLinkType`.
     #[must_use]
-    pub fn link_type(&self, t: u16) -> Value {
+    pub fn link_type(&self, t: u16) -> LinkTypeJson<'a> {
         let lt = &self.site.link_types[t as usize];
-        json!({
-            "id": lt.id,
-            "name": lt.name,
-            "inward": lt.inward,
-            "outward": lt.outward,
-            "self": self.api(&format!("issueLinkType/{}", lt.id)),
-        })
+        LinkTypeJson {
+            id: &lt.id,
+            name: &lt.name,
+            inward: &lt.inward,
+            outward: &lt.outward,
+            url: self.api("issueLinkType/", &lt.id),
+        }
     }
 
     /// The project as embedded in an issue.
     #[must_use]
-    pub fn project(&self, p: u16) -> Value {
+    pub fn project(&self, p: u16) -> ProjectJson<'a> {
         let pr: &Project = &self.site.projects[p as usize];
-        json!({
-            "self": self.api(&format!("project/{}", pr.id)),
-            "id": pr.id,
-            "key": pr.key,
-            "name": pr.name,
-            "projectTypeKey": "software",
-            "simplified": false,
-        })
+        ProjectJson {
+            url: self.api("project/", &pr.id),
+            id: &pr.id,
+            key: &pr.key,
+            name: &pr.name,
+            project_type_key: "software",
+            simplified: false,
+        }
     }
 
     #[must_use]
-    pub fn component(&self, c: u32) -> Value {
+    pub fn component(&self, c: u32) -> ComponentJson<'a> {
         let comp = &self.site.components[c as usize];
-        let mut v = json!({ "self": self.api(&format!("component/{}", comp.id)), "id": comp.id, "name": comp.name });
-        if let (Some(d), Some(obj)) = (&comp.description, v.as_object_mut()) {
-            obj.insert("description".into(), json!(d));
+        ComponentJson {
+            url: self.api("component/", &comp.id),
+            id: &comp.id,
+            name: &comp.name,
+            description: comp.description.as_deref(),
         }
-        v
     }
 
     #[must_use]
-    pub fn version(&self, v: u32) -> Value {
+    pub fn version(&self, v: u32) -> VersionJson<'a> {
         let ver = &self.site.versions[v as usize];
-        let mut out = Map::new();
-        out.insert(
-            "self".into(),
-            json!(self.api(&format!("version/{}", ver.id))),
-        );
-        out.insert("id".into(), json!(ver.id));
-        if let Some(d) = &ver.description {
-            out.insert("description".into(), json!(d));
+        VersionJson {
+            url: self.api("version/", &ver.id),
+            id: &ver.id,
+            description: ver.description.as_deref(),
+            name: &ver.name,
+            archived: ver.archived,
+            released: ver.released,
+            release_date: ver.release_date.as_deref(),
         }
-        out.insert("name".into(), json!(ver.name));
-        out.insert("archived".into(), json!(ver.archived));
-        out.insert("released".into(), json!(ver.released));
-        if let Some(d) = &ver.release_date {
-            out.insert("releaseDate".into(), json!(d));
-        }
-        Value::Object(out)
     }
 
     /// A sprint as the Sprint custom field holds it.
     #[must_use]
-    pub fn sprint(&self, s: u32) -> Value {
+    pub fn sprint(&self, s: u32) -> SprintJson<'a> {
         let sp = &self.site.sprints[s as usize];
-        let mut out = Map::new();
-        out.insert("id".into(), json!(sp.id));
-        out.insert("name".into(), json!(sp.name));
-        out.insert("state".into(), json!(sp.state));
-        out.insert("boardId".into(), json!(sp.board_id));
-        for (k, v) in [
-            ("goal", &sp.goal),
-            ("startDate", &sp.start_date),
-            ("endDate", &sp.end_date),
-            ("completeDate", &sp.complete_date),
-        ] {
-            if let Some(v) = v {
-                out.insert(k.into(), json!(v));
-            }
+        SprintJson {
+            id: sp.id,
+            name: &sp.name,
+            state: &sp.state,
+            board_id: sp.board_id,
+            goal: sp.goal.as_deref(),
+            start_date: sp.start_date.as_deref(),
+            end_date: sp.end_date.as_deref(),
+            complete_date: sp.complete_date.as_deref(),
         }
-        Value::Object(out)
     }
 
     #[must_use]
-    pub fn security_level(&self, l: u16) -> Value {
+    pub fn security_level(&self, l: u16) -> DescribedJson<'a> {
         let level = &self.site.security_levels[l as usize];
-        json!({
-            "self": self.api(&format!("securitylevel/{}", level.id)),
-            "id": level.id,
-            "description": level.description,
-            "name": level.name,
-        })
+        DescribedJson {
+            url: self.api("securitylevel/", &level.id),
+            id: &level.id,
+            description: &level.description,
+            name: &level.name,
+        }
     }
-}
-
-fn icon_name(type_name: &str) -> String {
-    type_name.to_lowercase().replace([' ', '-'], "")
 }
 
 /// `TimeTrackingDetails`: only the parts the issue has; `{}` when it has none.
-fn timetracking(issue: &Issue) -> Value {
-    let mut out = Map::new();
-    for (text, seconds, v) in [
-        (
-            "originalEstimate",
-            "originalEstimateSeconds",
-            issue.original_estimate,
-        ),
-        (
-            "remainingEstimate",
-            "remainingEstimateSeconds",
-            issue.remaining_estimate,
-        ),
-        ("timeSpent", "timeSpentSeconds", issue.time_spent),
-    ] {
-        if let Some(v) = v {
-            out.insert(text.into(), json!(format_duration(v)));
-            out.insert(seconds.into(), json!(v));
+struct TimeTracking<'a>(&'a Issue);
+
+impl Serialize for TimeTracking<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let issue = self.0;
+        let mut out = serializer.serialize_map(None)?;
+        for (text, seconds, v) in [
+            (
+                "originalEstimate",
+                "originalEstimateSeconds",
+                issue.original_estimate,
+            ),
+            (
+                "remainingEstimate",
+                "remainingEstimateSeconds",
+                issue.remaining_estimate,
+            ),
+            ("timeSpent", "timeSpentSeconds", issue.time_spent),
+        ] {
+            if let Some(v) = v {
+                out.serialize_entry(text, &format_duration(v))?;
+                out.serialize_entry(seconds, &v)?;
+            }
         }
+        out.end()
     }
-    Value::Object(out)
 }
 
 /// Jira's `progress`: spent over spent + remaining; `percent` only when the total is positive.
-fn progress(spent: Option<u64>, remaining: Option<u64>) -> Value {
+#[derive(Debug, Serialize)]
+struct Progress {
+    progress: u64,
+    total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    percent: Option<u64>,
+}
+
+fn progress(spent: Option<u64>, remaining: Option<u64>) -> Progress {
     let spent = spent.unwrap_or(0);
     let total = spent + remaining.unwrap_or(0);
-    if total == 0 {
-        json!({ "progress": 0, "total": 0 })
-    } else {
-        json!({ "progress": spent, "total": total, "percent": spent * 100 / total })
+    Progress {
+        progress: spent,
+        total,
+        percent: (total > 0).then(|| spent * 100 / total),
     }
 }
 

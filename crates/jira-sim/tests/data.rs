@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use jira_sim::fields;
 use jira_sim::model::{NewIssue, Site, Target};
-use jira_sim::render::{Endpoint, FieldSelection, Renderer};
+use jira_sim::render::{Endpoint, FieldSelection, Renderer, to_value};
 use jira_sim::site::SiteFile;
 use jira_sim::{import, synthetic};
 use serde_json::{Value, json};
@@ -170,7 +170,7 @@ fn epics_become_parents_with_hierarchy_levels() {
         })
         .unwrap();
     let idx = site.issue_by_key(story["key"].as_str().unwrap()).unwrap();
-    let parent = r.field(idx, "parent");
+    let parent = to_value(r.field(idx, "parent"));
     assert_eq!(
         parent["id"],
         json!(story["fields"]["epic"]["id"].to_string())
@@ -195,8 +195,7 @@ fn epics_become_parents_with_hierarchy_levels() {
             .iter()
             .map(|x| s(&x["id"]))
             .collect();
-        let mut actual: Vec<String> = r
-            .field(idx, "subtasks")
+        let mut actual: Vec<String> = to_value(r.field(idx, "subtasks"))
             .as_array()
             .unwrap()
             .iter()
@@ -237,7 +236,7 @@ fn links_appear_as_jira_presents_them() {
                 )
             })
             .collect();
-        let rendered = r.field(idx, "issuelinks");
+        let rendered = to_value(r.field(idx, "issuelinks"));
         let actual: Vec<(String, String, &str, String, String)> = rendered
             .as_array()
             .unwrap()
@@ -286,7 +285,7 @@ fn links_appear_as_jira_presents_them() {
         unreachable!()
     };
     let entry = |from: u32| {
-        r.field(from, "issuelinks")
+        to_value(r.field(from, "issuelinks"))
             .as_array()
             .unwrap()
             .iter()
@@ -401,8 +400,14 @@ fn default_site_people_see_different_issues() {
     let r_admin = Renderer::new(site, Some(admin));
     let r_dev = Renderer::new(site, Some(dev));
     let hidden = (0..all).filter(|i| dev_sees.contains(i)).find(|&i| {
-        r_admin.field(i, "issuelinks").as_array().unwrap().len()
-            > r_dev.field(i, "issuelinks").as_array().unwrap().len()
+        to_value(r_admin.field(i, "issuelinks"))
+            .as_array()
+            .unwrap()
+            .len()
+            > to_value(r_dev.field(i, "issuelinks"))
+                .as_array()
+                .unwrap()
+                .len()
     });
     assert!(hidden.is_some());
 }
@@ -413,7 +418,7 @@ fn render_shapes_follow_the_v3_schemas() {
     let site = &real.site;
     let r = Renderer::new(site, None);
     let idx = site.issue_by_key("AC-18").unwrap();
-    let issue = r.issue(idx, &FieldSelection::all());
+    let issue = to_value(r.issue(idx, &FieldSelection::all()));
     assert_eq!(issue["id"], json!("143749"));
     assert_eq!(issue["key"], json!("AC-18"));
     assert_eq!(
@@ -464,7 +469,7 @@ fn render_shapes_follow_the_v3_schemas() {
     let idx = site
         .issue_by_key(with_desc["key"].as_str().unwrap())
         .unwrap();
-    let doc = r.field(idx, "description");
+    let doc = to_value(r.field(idx, "description"));
     assert_eq!(doc["type"], json!("doc"));
     assert_eq!(doc["version"], json!(1));
     let paragraphs = doc["content"].as_array().unwrap();
@@ -481,18 +486,18 @@ fn render_shapes_follow_the_v3_schemas() {
     }
 
     // Field selection.
-    let ids = r.issue(idx, &FieldSelection::parse::<&str>(&[], Endpoint::Search));
+    let ids = to_value(r.issue(idx, &FieldSelection::parse::<&str>(&[], Endpoint::Search)));
     assert_eq!(ids, json!({"id": s(&with_desc["id"])}));
-    let two = r.issue(
+    let two = to_value(r.issue(
         idx,
         &FieldSelection::parse(&["summary", "status"], Endpoint::Search),
-    );
+    ));
     let keys: Vec<&String> = two["fields"].as_object().unwrap().keys().collect();
     assert_eq!(keys, ["status", "summary"]);
-    let nav = r.issue(
+    let nav = to_value(r.issue(
         idx,
         &FieldSelection::parse(&["*navigable,-description"], Endpoint::Search),
-    );
+    ));
     assert!(
         nav["fields"].get("description").is_none() && nav["fields"].get("timetracking").is_none()
     );
@@ -627,8 +632,8 @@ fn synthetic_shape_and_determinism() {
     let r2 = Renderer::new(&again, None);
     for idx in (0..u32::try_from(n).unwrap()).step_by(997) {
         assert_eq!(
-            r1.issue(idx, &FieldSelection::all()),
-            r2.issue(idx, &FieldSelection::all())
+            to_value(r1.issue(idx, &FieldSelection::all())),
+            to_value(r2.issue(idx, &FieldSelection::all()))
         );
     }
     let other = synthetic::generate(n, 8);
@@ -724,7 +729,7 @@ fn mutations_update_both_ends_and_the_change_counter() {
     let mut site = synthetic::generate(1_000, 5);
     SiteFile::default_site().unwrap().apply(&mut site).unwrap();
     let start = site.change_counter();
-    let r = |site: &Site, i: u32| Renderer::new(site, None).field(i, "issuelinks");
+    let r = |site: &Site, i: u32| to_value(Renderer::new(site, None).field(i, "issuelinks"));
 
     let (a, b) = (10, 20);
     let id = site.add_link(0, a, b).unwrap();
@@ -781,7 +786,7 @@ fn mutations_update_both_ends_and_the_change_counter() {
     assert!(site.set_parent(story, Some(story)).is_err());
     site.set_parent(story, None).unwrap();
     assert_eq!(
-        Renderer::new(&site, None).field(story, "parent"),
+        to_value(Renderer::new(&site, None).field(story, "parent")),
         Value::Null
     );
 
@@ -797,7 +802,7 @@ fn mutations_update_both_ends_and_the_change_counter() {
         .unwrap();
     let key = site.issue(created).key.to_string();
     assert_eq!(site.issue_by_key(&key), Some(created));
-    let subtasks = Renderer::new(&site, None).field(story, "subtasks");
+    let subtasks = to_value(Renderer::new(&site, None).field(story, "subtasks"));
     assert!(
         subtasks
             .as_array()

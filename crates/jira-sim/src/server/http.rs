@@ -122,7 +122,7 @@ impl Caller {
 pub(crate) struct Cost(pub u64);
 
 /// A JSON response with its object points.
-pub(crate) fn costed(status: StatusCode, body: Value, points: u64) -> Response {
+pub(crate) fn costed(status: StatusCode, body: impl serde::Serialize, points: u64) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     response.extensions_mut().insert(Cost(points));
     response

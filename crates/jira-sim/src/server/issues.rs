@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{RawPathParams, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::http::{
@@ -25,7 +25,7 @@ use super::search::add_names_schema;
 use super::webhooks::{self, Event};
 use super::{Shared, lock};
 use crate::model::{self, IssueIdx, NewIssue, PersonIdx, Site, Target};
-use crate::render::{Endpoint, FieldSelection, Renderer};
+use crate::render::{Endpoint, FieldSelection, IssueJson, Renderer, to_value};
 
 /// A change to the site.
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ pub(crate) fn write(
         // A deleted issue's event is decided while the issue still exists.
         let mut deliveries = match op {
             WriteOp::Delete { idx, .. } => {
-                let user = actor.map(|p| Renderer::new(&site, None).user(p));
+                let user = actor.map(|p| to_value(Renderer::new(&site, None).user(p)));
                 let doomed = std::iter::once(*idx).chain(
                     site.issue(*idx).children.iter().copied().filter(|&c| {
                         site.issue_types[site.issue(c).issue_type as usize].hierarchy_level < 0
@@ -194,7 +194,7 @@ pub(crate) fn write(
                 changes.record(now, idx, None);
             }
         }
-        let user = actor.map(|p| Renderer::new(&site, None).user(p));
+        let user = actor.map(|p| to_value(Renderer::new(&site, None).user(p)));
         match op {
             WriteOp::Create(_) => {
                 if let Some(idx) = written.issue {
@@ -316,7 +316,7 @@ pub(crate) async fn get_issue(
         let idx = visible(&site, &caller, &path_param(&params, "issueIdOrKey"))?;
         let selection =
             FieldSelection::parse(&query_values(q.as_deref(), "fields"), Endpoint::Issue);
-        let mut issue = Renderer::new(&site, Some(caller.person)).issue(idx, &selection);
+        let mut issue = to_value(Renderer::new(&site, Some(caller.person)).issue(idx, &selection));
         if let Some(obj) = issue.as_object_mut() {
             let expand = query_values(q.as_deref(), "expand").join(",");
             add_names_schema(&site, &selection, &expand, obj);
@@ -383,20 +383,27 @@ pub(crate) async fn bulkfetch(
         }
         found.sort_by_key(|&i| site.issue(i).id);
         let renderer = Renderer::new(&site, Some(caller.person));
-        let issues: Vec<Value> = found
+        let issues: Vec<IssueJson> = found
             .iter()
             .map(|&i| renderer.issue(i, &selection))
             .collect();
-        let mut out = Map::new();
-        out.insert("issues".into(), Value::Array(issues));
-        out.insert("issueErrors".into(), Value::Array(errors));
         let _ = &request.expand;
         Ok(costed(
             StatusCode::OK,
-            Value::Object(out),
+            BulkFetchAnswer {
+                issues,
+                issue_errors: errors,
+            },
             found.len() as u64,
         ))
     })
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkFetchAnswer<'a> {
+    issues: Vec<IssueJson<'a>>,
+    issue_errors: Vec<Value>,
 }
 
 /// An issue reference in a request body: `{"key": ...}` or `{"id": ...}`.
@@ -496,8 +503,8 @@ pub(crate) async fn edit_issue(
         }
         if query_value(q.as_deref(), "returnIssue").as_deref() == Some("true") {
             let site = shared.site();
-            let issue =
-                Renderer::new(&site, Some(caller.person)).issue(idx, &FieldSelection::all());
+            let all = FieldSelection::all();
+            let issue = Renderer::new(&site, Some(caller.person)).issue(idx, &all);
             return Ok(costed(StatusCode::OK, issue, 1));
         }
         Ok(StatusCode::NO_CONTENT.into_response())

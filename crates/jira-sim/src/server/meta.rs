@@ -16,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{RawPathParams, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::Shared;
@@ -24,7 +24,7 @@ use super::http::{
     ApiError, ApiResult, Caller, costed, json_body, query_int, query_value, query_values, respond,
 };
 use crate::model::{Grantee, PersonIdx, Site};
-use crate::render::Renderer;
+use crate::render::{Renderer, to_value};
 
 fn count(n: usize) -> u64 {
     n as u64
@@ -43,7 +43,7 @@ pub(crate) async fn fields(
 }
 
 /// Renders each of `count` metadata objects by their `u16` index.
-fn each(count: usize, render: impl Fn(u16) -> Value) -> Vec<Value> {
+fn each<T: Serialize>(count: usize, render: impl Fn(u16) -> T) -> Vec<T> {
     (0..count)
         .filter_map(|i| u16::try_from(i).ok())
         .map(render)
@@ -59,7 +59,7 @@ pub(crate) async fn issue_types(
         let site = shared.site();
         let r = Renderer::new(&site, Some(c.person));
         let body = each(site.issue_types.len(), |t| r.issue_type(t));
-        Ok(costed(StatusCode::OK, Value::Array(body), 0))
+        Ok(costed(StatusCode::OK, body, 0))
     })
 }
 
@@ -89,7 +89,7 @@ pub(crate) async fn statuses(
         let site = shared.site();
         let r = Renderer::new(&site, Some(c.person));
         let body = each(site.statuses.len(), |s| r.status(s));
-        Ok(costed(StatusCode::OK, Value::Array(body), 0))
+        Ok(costed(StatusCode::OK, body, 0))
     })
 }
 
@@ -105,7 +105,7 @@ pub(crate) async fn priorities(
             .iter()
             .enumerate()
             .filter_map(|(i, p)| {
-                let mut v = Renderer::new(&site, None).priority(u16::try_from(i).ok()?);
+                let mut v = to_value(Renderer::new(&site, None).priority(u16::try_from(i).ok()?));
                 v["statusColor"] = json!(p.status_color);
                 v["description"] = json!(format!("{} priority", p.name));
                 Some(v)
@@ -483,7 +483,7 @@ pub(crate) async fn group_members(
             .skip(start)
             .take(max)
             .map(|&p| {
-                let mut u = r.user(p);
+                let mut u = to_value(r.user(p));
                 u["emailAddress"] = json!(site.person(p).email);
                 u
             })

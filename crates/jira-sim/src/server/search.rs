@@ -1,6 +1,7 @@
 //! `search/jql` (GET and POST), `search/approximate-count`, and the retired `search` (410).
 //!
-//! A first page evaluates the JQL for the caller over the whole site, keeps the ordered result (issue indices)
+//! A first page evaluates the JQL for the caller over the whole site (a query that requires `parent = x` or
+//! `parent in (...)` over the children of those parents only, as Jira's index would), keeps the ordered result (issue indices)
 //! in a small cache, and hands out `nextPageToken`s that name the cached result, the offset and a checksum of
 //! the query, the person and the field selection. Later pages read the cached result, so paging never repeats
 //! or skips an issue even while issues change; a token whose result was evicted re-runs the query and resumes at
@@ -23,8 +24,9 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use jql::ast::{Clause, FieldName, Literal, Operand, Operator};
 use jql::eval::{EvalContext, Matcher, SortValue, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::http::{
@@ -32,7 +34,7 @@ use super::http::{
 };
 use super::{Shared, lock};
 use crate::model::{Issue, IssueIdx, Millis, Site, fnv1a64};
-use crate::render::{Endpoint, FieldSelection, Renderer};
+use crate::render::{Endpoint, FieldSelection, IssueJson, Renderer};
 
 const UNBOUNDED: &str =
     "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.";
@@ -177,8 +179,15 @@ pub(crate) async fn search_post(
     }
 }
 
+/// A caller's compiled query, and the only issues it can match when that is known from the query alone.
+pub(crate) struct Compiled {
+    matcher: Matcher,
+    /// `None`: any issue may match, and every one is evaluated.
+    candidates: Option<Vec<IssueIdx>>,
+}
+
 /// Parses and compiles JQL for a caller, with Jira's 400s.
-fn compile(site: &Site, caller: &Caller, jql: Option<&str>, now: Millis) -> ApiResult<Matcher> {
+fn compile(site: &Site, caller: &Caller, jql: Option<&str>, now: Millis) -> ApiResult<Compiled> {
     let jql = jql.unwrap_or("");
     let query = jql::parse(jql).map_err(|e| ApiError::bad_request(e.to_string()))?;
     if query.clause.is_none() {
@@ -188,7 +197,7 @@ fn compile(site: &Site, caller: &Caller, jql: Option<&str>, now: Millis) -> ApiR
     let mut context = EvalContext::at(Timestamp(now));
     context.current_user = Some(&caller.account_id);
     context.groups = Some(site);
-    Matcher::compile(&query, &catalog, &context).map_err(|obstacles| {
+    let matcher = Matcher::compile(&query, &catalog, &context).map_err(|obstacles| {
         let jira: Vec<String> = obstacles
             .iter()
             .filter(|o| o.is_jira_error())
@@ -203,7 +212,70 @@ fn compile(site: &Site, caller: &Caller, jql: Option<&str>, now: Millis) -> ApiR
             jira
         };
         ApiError::with_messages(StatusCode::BAD_REQUEST, messages)
+    })?;
+    Ok(Compiled {
+        matcher,
+        candidates: query
+            .clause
+            .as_ref()
+            .and_then(|clause| parent_candidates(site, clause)),
     })
+}
+
+/// The only issues a condition can match when it requires `parent = x` or `parent in (x, ...)` (as the
+/// searches for children do): the children of those parents, as Jira's index would find them. `None` when it
+/// requires no such thing, or names a parent that is not one of the site's issues (an issue outside the site can
+/// be a parent too): then every issue is evaluated.
+fn parent_candidates(site: &Site, clause: &Clause) -> Option<Vec<IssueIdx>> {
+    let terminal = match clause {
+        Clause::Terminal(terminal) => terminal,
+        Clause::And(all) => {
+            return all
+                .clauses
+                .iter()
+                .find_map(|clause| parent_candidates(site, clause));
+        }
+        Clause::Or(_) | Clause::Not(_) => return None,
+    };
+    let is_parent = matches!(&terminal.field.name, FieldName::Name(name) if name.eq_ignore_ascii_case("parent"))
+        && terminal.field.properties.is_empty();
+    let literals: Vec<&Literal> = match (terminal.operator, &terminal.operand) {
+        (Operator::Equals, Some(Operand::Literal(literal))) => vec![literal],
+        (Operator::In, Some(Operand::List(list))) => list
+            .items
+            .iter()
+            .map(|item| match item {
+                Operand::Literal(literal) => Some(literal),
+                _ => None,
+            })
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    if !is_parent {
+        return None;
+    }
+    let mut candidates = Vec::new();
+    for literal in literals {
+        // As the evaluator compares: a number with ids, anything else with keys regardless of case.
+        let text = literal.text.as_str();
+        let parent = match text.parse::<u64>() {
+            Ok(id) => site.issue_by_id(id),
+            Err(_) => site
+                .issue_by_key(text)
+                .or_else(|| site.issue_by_key(&text.to_ascii_uppercase())),
+        }?;
+        let outside = site
+            .externals
+            .iter()
+            .any(|e| Ok(e.id) == text.parse::<u64>() || e.key.eq_ignore_ascii_case(text));
+        if outside {
+            return None;
+        }
+        candidates.extend_from_slice(&site.issue(parent).children);
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    Some(candidates)
 }
 
 /// `SortValue` order as the evaluator defines it: numbers, then times, issue keys, texts.
@@ -230,7 +302,7 @@ pub(crate) fn run_query(
     shared: &Shared,
     site: &Site,
     caller: &Caller,
-    matcher: &Matcher,
+    query: &Compiled,
     reconcile: &[u64],
     now: Millis,
 ) -> Vec<IssueIdx> {
@@ -245,10 +317,22 @@ pub(crate) fn run_query(
             stale.remove(&idx);
         }
     }
+    let matcher = &query.matcher;
     let keys = matcher.sort_keys().len();
     let mut hits: Vec<(Vec<Option<SortValue>>, u64, IssueIdx)> = Vec::new();
-    for i in 0..site.issues.len() {
-        let idx = crate::model::index_u32(i);
+    let evaluated: Box<dyn Iterator<Item = IssueIdx>> = match &query.candidates {
+        // An earlier copy may have had another parent: those are evaluated too.
+        Some(candidates) => Box::new(
+            candidates.iter().copied().chain(
+                stale
+                    .keys()
+                    .copied()
+                    .filter(|idx| candidates.binary_search(idx).is_err()),
+            ),
+        ),
+        None => Box::new((0..site.issues.len()).map(crate::model::index_u32)),
+    };
+    for idx in evaluated {
         if !site.can_browse(caller.person, idx) {
             continue;
         }
@@ -259,7 +343,7 @@ pub(crate) fn run_query(
         };
         if matcher.matches(&view) {
             let values = (0..keys).map(|k| matcher.sort_value(k, &view)).collect();
-            hits.push((values, site.issues[i].id, idx));
+            hits.push((values, site.issue(idx).id, idx));
         }
     }
     let directions: Vec<bool> = matcher
@@ -338,7 +422,7 @@ fn search(shared: &Shared, caller: &Caller, request: SearchRequest) -> ApiResult
     );
     let now = shared.now_ms();
     let site = shared.site();
-    let matcher = compile(&site, caller, Some(&jql), now)?;
+    let query = compile(&site, caller, Some(&jql), now)?;
     let (result_id, offset, result) = match &request.next_page_token {
         Some(token) if !token.is_empty() => {
             let (result_id, offset) = parse_token(shared, token, binding)?;
@@ -356,7 +440,7 @@ fn search(shared: &Shared, caller: &Caller, request: SearchRequest) -> ApiResult
                 shared,
                 &site,
                 caller,
-                &matcher,
+                &query,
                 &request.reconcile_issues,
                 now,
             ));
@@ -369,14 +453,13 @@ fn search(shared: &Shared, caller: &Caller, request: SearchRequest) -> ApiResult
     let renderer = Renderer::new(&site, Some(caller.person));
     // Permissions are checked on every page, not only when the result was made: an issue deleted or hidden
     // since then is left out.
-    let issues: Vec<Value> = page
+    let issues: Vec<IssueJson> = page
         .iter()
         .filter(|&&idx| !site.is_deleted(idx) && site.can_browse(caller.person, idx))
         .map(|&idx| renderer.issue(idx, &selection))
         .collect();
     let end = offset + page.len();
     let mut body = Map::new();
-    body.insert("issues".into(), Value::Array(issues));
     if end < result.len() {
         body.insert(
             "nextPageToken".into(),
@@ -389,9 +472,17 @@ fn search(shared: &Shared, caller: &Caller, request: SearchRequest) -> ApiResult
     add_names_schema(&site, &selection, &expand, &mut body);
     Ok(costed(
         StatusCode::OK,
-        Value::Object(body),
+        SearchPage { issues, rest: body },
         page.len() as u64,
     ))
+}
+
+/// A page of `search/jql`: the issues, then the paging members (and `names`, `schema` when expanded).
+#[derive(Debug, Serialize)]
+struct SearchPage<'a> {
+    issues: Vec<IssueJson<'a>>,
+    #[serde(flatten)]
+    rest: Map<String, Value>,
 }
 
 /// `expand=names` / `expand=schema`: the selected fields' names and schemas.
@@ -441,8 +532,8 @@ pub(crate) async fn approximate_count(
         let request: CountRequest = json_body(&body)?;
         let now = shared.now_ms();
         let site = shared.site();
-        let matcher = compile(&site, &caller, request.jql.as_deref(), now)?;
-        let count = run_query(&shared, &site, &caller, &matcher, &[], now).len();
+        let query = compile(&site, &caller, request.jql.as_deref(), now)?;
+        let count = run_query(&shared, &site, &caller, &query, &[], now).len();
         Ok(costed(StatusCode::OK, json!({ "count": count }), 0))
     })
 }

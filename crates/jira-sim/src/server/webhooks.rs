@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use super::http::{ApiError, ApiResult, Caller, costed, json_body, query_int, respond};
 use super::{Shared, lock};
 use crate::model::{IssueIdx, Link, Millis, PersonIdx, Site, Target};
-use crate::render::{FieldSelection, Renderer};
+use crate::render::{FieldSelection, Renderer, to_value};
 
 /// 30 days, in milliseconds.
 const LIFETIME_MS: Millis = 30 * 24 * 3600 * 1000;
@@ -312,8 +312,9 @@ pub(crate) fn plan(shared: &Shared, site: &Site, events: &[Event]) -> Vec<Delive
             let mut payload = event.payload.clone();
             if let Some(idx) = event.subject {
                 // As the webhook's person sees it: links to issues they cannot browse are left out.
-                payload["issue"] =
-                    Renderer::new(site, Some(person)).issue(idx, &FieldSelection::navigable());
+                payload["issue"] = to_value(
+                    Renderer::new(site, Some(person)).issue(idx, &FieldSelection::navigable()),
+                );
             }
             payload["matchedWebhookIds"] = json!(ids);
             deliveries.push(Delivery {

@@ -572,3 +572,101 @@ async fn a_parent_the_person_may_not_browse_is_not_shown() {
     assert_eq!(as_dev.status, StatusCode::OK);
     assert!(as_dev.body["fields"]["parent"].is_null(), "{}", as_dev.body);
 }
+
+/// Searches that require a parent evaluate only its children (as Jira's index finds them): they must find
+/// exactly what evaluating every issue finds — `(q) OR (q)` means `q` but is evaluated issue by issue.
+#[tokio::test]
+async fn parent_searches_find_what_evaluating_every_issue_finds() {
+    let mut config = synthetic_config();
+    config.controls.consistency_window_ms = 60_000;
+    // Many searches in a moment: no rate limit.
+    config.controls.quota.burst_per_second = 0;
+    config.controls.quota.hourly_points = 0;
+    let t = spawn(config).await;
+    let admin = t.token("admin").await;
+    let dev = t.token("dev").await;
+    let (epics, stories, moved) = t.sim.handle().with_site(|s| {
+        let level = |i: u32| s.issue_types[s.issue(i).issue_type as usize].hierarchy_level;
+        let with_children = |l: i32| -> Vec<u32> {
+            (0..s.issues.len() as u32)
+                .filter(|&i| level(i) == l && !s.issue(i).children.is_empty())
+                .collect()
+        };
+        let epics = with_children(1);
+        let stories = with_children(0);
+        let moved = s.issue(epics[0]).children[0];
+        let ids = |list: &[u32]| -> Vec<String> {
+            list.iter().map(|&i| s.issue(i).id.to_string()).collect()
+        };
+        let keys = |list: &[u32]| -> Vec<String> {
+            list.iter()
+                .map(|&i| s.issue(i).key.to_lowercase())
+                .collect()
+        };
+        (
+            ids(&epics[..12]),
+            keys(&stories[..5]),
+            s.issue(moved).key.to_string(),
+        )
+    });
+    let epic_list = epics.join(", ");
+    let story_list = stories.join(", ");
+    let conditions = [
+        format!("parent in ({epic_list})"),
+        format!("parent = {}", stories[0]),
+        format!("parent in ({story_list}, {}) AND status != Done", epics[1]),
+        format!("Parent IN ({epic_list}, 999999999)"),
+        format!("project = CORE AND parent in ({epic_list})"),
+    ];
+    let check = |moment: &'static str| {
+        let (t, admin, dev, conditions) = (&t, &admin, &dev, &conditions);
+        async move {
+            for condition in conditions {
+                for order in ["", " ORDER BY key DESC", " ORDER BY created"] {
+                    for who in [admin, dev] {
+                        let narrowed = t.all_ids(who, &format!("{condition}{order}"), 5000).await;
+                        let whole = t
+                            .all_ids(who, &format!("({condition}) OR ({condition}){order}"), 5000)
+                            .await;
+                        assert_eq!(narrowed, whole, "{moment}: {condition}{order}");
+                    }
+                }
+            }
+        }
+    };
+    check("before a move").await;
+    assert!(
+        !t.all_ids(&admin, &conditions[0], 5000).await.is_empty(),
+        "the conditions find issues"
+    );
+
+    // A child moved to another parent is still found under its old parent while searches lag behind.
+    let r = t
+        .put(
+            &admin,
+            &format!("/rest/api/3/issue/{moved}"),
+            &json!({"fields": {"parent": {"id": epics[1]}}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    let moved_id = t
+        .get(&admin, &format!("/rest/api/3/issue/{moved}?fields=id"))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let under_first = t
+        .all_ids(&admin, &format!("parent = {}", epics[0]), 5000)
+        .await;
+    assert!(
+        under_first.contains(&moved_id),
+        "the search still sees the old parent"
+    );
+    let under_second = t
+        .all_ids(&admin, &format!("parent = {}", epics[1]), 5000)
+        .await;
+    assert!(!under_second.contains(&moved_id));
+    check("after a move").await;
+    t.sim.shutdown().await.unwrap();
+}
