@@ -192,12 +192,16 @@ pub(crate) async fn execute(
                 .await
                 .map_err(|_| JiraError::Config("the tenant's call limiter was closed"))?;
             counters.count_request();
-            send(build()).await
+            // Boxed: the request's future is large, and every call's future holds it.
+            Box::pin(send(build())).await
         };
         // Read once the call's slot is free: the next call is under way meanwhile.
-        let outcome = outcome.and_then(|(status, headers, bytes)| {
-            Ok((status, headers, body(status, bytes.as_ref())?))
-        });
+        let outcome = match outcome {
+            Ok((status, headers, bytes)) => read(status, bytes)
+                .await
+                .map(|body| (status, headers, body)),
+            Err(failure) => Err(failure),
+        };
         let (failure, wait_at_least) = match outcome {
             Ok((status, _, body)) if status.is_success() => return Ok(body),
             Ok((StatusCode::TOO_MANY_REQUESTS, headers, body)) => {
@@ -243,12 +247,37 @@ pub(crate) async fn execute(
 /// dropped connection, are `Unavailable`; the error text never includes the URL or headers.
 async fn send(
     request: reqwest::RequestBuilder,
-) -> Result<(StatusCode, reqwest::header::HeaderMap, impl AsRef<[u8]>), JiraError> {
+) -> Result<
+    (
+        StatusCode,
+        reqwest::header::HeaderMap,
+        impl AsRef<[u8]> + Send + 'static,
+    ),
+    JiraError,
+> {
     let response = request.send().await.map_err(|e| transport(&e))?;
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.bytes().await.map_err(|e| transport(&e))?;
     Ok((status, headers, bytes))
+}
+
+/// Answers above this size are read on a blocking thread.
+const READ_APART_FROM: usize = 16 * 1024;
+
+/// An answer's JSON body, as [`body`] reads it. A large answer takes milliseconds to read: that is done on a
+/// blocking thread, which the system schedules beside the runtime's workers, so that other calls' requests and
+/// answers are not held up behind it.
+async fn read(
+    status: StatusCode,
+    bytes: impl AsRef<[u8]> + Send + 'static,
+) -> Result<Value, JiraError> {
+    if bytes.as_ref().len() < READ_APART_FROM {
+        return body(status, bytes.as_ref());
+    }
+    tokio::task::spawn_blocking(move || body(status, bytes.as_ref()))
+        .await
+        .map_err(|_| JiraError::Protocol("reading the answer failed".into()))?
 }
 
 /// An answer's JSON body: `null` when empty, or when an error's body is not JSON.
