@@ -1,11 +1,11 @@
 //! `search/jql` (GET and POST), `search/approximate-count`, and the retired `search` (410).
 //!
 //! A first page evaluates the JQL for the caller over the whole site (a query that requires `parent = x` or
-//! `parent in (...)` over the children of those parents only, as Jira's index would), keeps the ordered result (issue indices)
-//! in a small cache, and hands out `nextPageToken`s that name the cached result, the offset and a checksum of
-//! the query, the person and the field selection. Later pages read the cached result, so paging never repeats
-//! or skips an issue even while issues change; a token whose result was evicted re-runs the query and resumes at
-//! its offset. A token presented with another query, person or fields, or forged, is a 400.
+//! `parent in (...)` over the children of those parents only, as Jira's index would), keeps the ordered result
+//! (issue indices) in a small cache, and hands out `nextPageToken`s that name the cached result, the offset and a
+//! checksum of the query, the person and the field selection. Later pages read the cached result, so paging never
+//! repeats or skips an issue even while issues change; a token whose result was evicted re-runs the query and
+//! resumes at its offset. A token presented with another query, person or fields, or forged, is a 400.
 //!
 //! Eventual consistency: every write records copies of the issues it touches as they were before it (see
 //! [`ChangeLog`]). While a write is younger than `consistency_window_ms`, searches evaluate and order the earlier
