@@ -239,6 +239,9 @@ fn parent_candidates(site: &Site, clause: &Clause) -> Option<Vec<IssueIdx>> {
     };
     let is_parent = matches!(&terminal.field.name, FieldName::Name(name) if name.eq_ignore_ascii_case("parent"))
         && terminal.field.properties.is_empty();
+    if !is_parent {
+        return None;
+    }
     let literals: Vec<&Literal> = match (terminal.operator, &terminal.operand) {
         (Operator::Equals, Some(Operand::Literal(literal))) => vec![literal],
         (Operator::In, Some(Operand::List(list))) => list
@@ -251,23 +254,21 @@ fn parent_candidates(site: &Site, clause: &Clause) -> Option<Vec<IssueIdx>> {
             .collect::<Option<_>>()?,
         _ => return None,
     };
-    if !is_parent {
-        return None;
-    }
     let mut candidates = Vec::new();
     for literal in literals {
         // As the evaluator compares: a number with ids, anything else with keys regardless of case.
         let text = literal.text.as_str();
-        let parent = match text.parse::<u64>() {
-            Ok(id) => site.issue_by_id(id),
-            Err(_) => site
+        let id = text.parse::<u64>().ok();
+        let parent = match id {
+            Some(id) => site.issue_by_id(id),
+            None => site
                 .issue_by_key(text)
                 .or_else(|| site.issue_by_key(&text.to_ascii_uppercase())),
         }?;
         let outside = site
             .externals
             .iter()
-            .any(|e| Ok(e.id) == text.parse::<u64>() || e.key.eq_ignore_ascii_case(text));
+            .any(|e| Some(e.id) == id || e.key.eq_ignore_ascii_case(text));
         if outside {
             return None;
         }
