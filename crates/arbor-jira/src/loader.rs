@@ -9,9 +9,11 @@
 //!   issues it has (`jql::eval::classify`), where the set of candidates is known.
 //! - Children: `parent in (...)` id-only searches ([`plan::searches`]); which parent each child has comes from
 //!   the children's own `parent` field, fetched in the same bulk fetch as their other fields.
-//! - Issues and fields: bulk fetches of 100 ([`plan::bulk_fetches`]) with bounded concurrency, only for what
-//!   is not cached fresh *and* visible to this person. Issues Jira did not return are recorded as hidden for
-//!   this person (`IssueData::insert_hidden`) and remembered as such for the visibility TTL.
+//! - Issues and fields: bulk fetches of 100 ([`plan::Batches`]) with bounded concurrency, only for what is not
+//!   cached fresh *and* visible to this person. Issues Jira did not return are recorded as hidden for this
+//!   person (`IssueData::insert_hidden`) and remembered as such for the visibility TTL.
+//! - The searches and the bulk fetches of a round overlap ([`Round`]): a batch leaves as soon as it is full,
+//!   while searches (or a search's later pages) are still under way.
 //! - Other structures' rows (`needs.structures`) are the caller's: they come from storage, not from Jira.
 //!
 //! Invariants:
@@ -21,7 +23,7 @@
 //!   never papered over with cached data.
 //! - The report states the oldest fetch time of everything used, so responses can state their freshness.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,12 +33,26 @@ use futures_util::stream::{self, StreamExt};
 use tokio::task::JoinSet;
 
 use crate::cache::{Age, Caches, MetaKind, ResultKey, Seen};
-use crate::client::{Credentials, JiraClient, JiraError};
+use crate::client::{Credentials, IdPage, JiraClient, JiraError};
 use crate::convert::{FieldSchemas, issue_from_json};
-use crate::plan::{self, Call, Limits};
+use crate::plan::{self, Limits};
 
 /// The ids a search found and how many pages it took.
 type SearchOutcome = Result<(Vec<IssueId>, u64), JiraError>;
+
+/// A finished piece of a [`Round`]'s Jira work.
+enum Finished {
+    /// A page of the round's search number `query`.
+    Page {
+        query: usize,
+        outcome: Result<IdPage, JiraError>,
+    },
+    /// A bulk fetch of `batch`.
+    Batch {
+        batch: Vec<IssueId>,
+        outcome: Result<Fetched, JiraError>,
+    },
+}
 
 /// What one bulk fetch brought: the issues converted, the ones Jira did not show, and when.
 struct Fetched {
@@ -177,7 +193,7 @@ impl Loader {
             data.insert_jql(&query, ids?);
         }
 
-        // Children: cached lists, and one search per chunk of the others.
+        // Children: cached lists; the others are searched for, one search per chunk of parents.
         let mut unknown_parents = BTreeSet::new();
         for &parent in &needs.children {
             match self.cached_result(who, &ResultKey::Children(parent)).await {
@@ -192,65 +208,40 @@ impl Loader {
                 }
             }
         }
-        let mut found_children: Vec<IssueId> = Vec::new();
         let mut fields: BTreeSet<FieldId> = needs.fields.clone();
         if !unknown_parents.is_empty() {
-            let children_needs = Needs {
-                children: unknown_parents.clone(),
-                ..Needs::default()
-            };
-            // The chunks' searches run concurrently; `buffered` keeps their order, so results are deterministic.
-            let queries: Vec<String> = plan::searches(&children_needs, &self.config.limits)
-                .into_iter()
-                .filter_map(|call| match call {
-                    Call::SearchIds { jql } => Some(jql),
-                    Call::BulkFetch { .. } => None,
-                })
-                .collect();
-            let outcomes: Vec<(String, SearchOutcome)> = stream::iter(queries)
-                .map(|jql| async move {
-                    let outcome = self.search(who, &jql).await;
-                    (jql, outcome)
-                })
-                .buffered(self.config.fetch_concurrency.max(1))
-                .collect()
-                .await;
-            for (jql, outcome) in outcomes {
-                match outcome {
-                    Ok((ids, pages)) => {
-                        report.requests += pages;
-                        found_children.extend(ids);
-                    }
-                    Err(error) if error.is_outage() => {
-                        // Serve the stale lists of this chunk's parents, or fail.
-                        for parent in chunk_parents(&jql, &unknown_parents) {
-                            let Some((ids, fetched, _)) =
-                                self.cached_result(who, &ResultKey::Children(parent)).await
-                            else {
-                                return Err(error);
-                            };
-                            report.used(fetched, Age::Stale);
-                            data.insert_children(parent, ids);
-                            unknown_parents.remove(&parent);
-                        }
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
             fields.insert(FieldId::new("parent"));
         }
+        let children_needs = Needs {
+            children: unknown_parents.clone(),
+            ..Needs::default()
+        };
+        let queries = plan::searches(&children_needs, &self.config.limits);
+        let mut round = Round::new(self, who, &queries, fields.into_iter().collect());
+        round.run(&needs.issues, data, &mut report).await?;
 
-        // Issues: the needed ones and the children just found, with every needed field.
-        let mut wanted: BTreeSet<IssueId> = needs.issues.clone();
-        wanted.extend(found_children.iter().copied());
-        let fields: Vec<FieldId> = fields.into_iter().collect();
-        self.issues(who, &wanted, &fields, data, &mut report)
-            .await?;
-
-        if !unknown_parents.is_empty() {
-            let mut by_parent: HashMap<IssueId, Vec<IssueId>> = HashMap::new();
-            let parent_field = FieldId::new("parent");
-            for &child in &found_children {
+        // Each completed search's children, grouped by the parent their own `parent` field names, in the
+        // search's (rank) order; the parents of a search Jira could not answer have their stale lists.
+        let mut by_parent: HashMap<IssueId, Vec<IssueId>> = HashMap::new();
+        let parent_field = FieldId::new("parent");
+        for (query, found) in queries.iter().zip(round.found) {
+            let found = match found {
+                Ok(found) => found,
+                Err(error) => {
+                    for parent in chunk_parents(query, &unknown_parents) {
+                        let Some((ids, fetched, _)) =
+                            self.cached_result(who, &ResultKey::Children(parent)).await
+                        else {
+                            return Err(error);
+                        };
+                        report.used(fetched, Age::Stale);
+                        data.insert_children(parent, ids);
+                        unknown_parents.remove(&parent);
+                    }
+                    continue;
+                }
+            };
+            for child in found {
                 let parent = data
                     .issue(child)
                     .and_then(|i| match i.field(&parent_field) {
@@ -264,21 +255,21 @@ impl Loader {
                     }
                 }
             }
-            let now = self.caches.now();
-            for parent in unknown_parents {
-                let children = by_parent.remove(&parent).unwrap_or_default();
-                self.caches
-                    .put_result(
-                        self.client.tenant(),
-                        &who.account_id,
-                        ResultKey::Children(parent),
-                        children.clone(),
-                        now,
-                    )
-                    .await;
-                report.used(now, Age::Fresh);
-                data.insert_children(parent, children);
-            }
+        }
+        let now = self.caches.now();
+        for parent in unknown_parents {
+            let children = by_parent.remove(&parent).unwrap_or_default();
+            self.caches
+                .put_result(
+                    self.client.tenant(),
+                    &who.account_id,
+                    ResultKey::Children(parent),
+                    children.clone(),
+                    now,
+                )
+                .await;
+            report.used(now, Age::Fresh);
+            data.insert_children(parent, children);
         }
         self.client
             .counters()
@@ -374,130 +365,44 @@ impl Loader {
         FieldSchemas::from_field_list(&list.value).map_err(|e| JiraError::Protocol(e.to_string()))
     }
 
-    /// Puts `wanted` with `fields` into `data`: cached when fresh and visible to `who`, else bulk-fetched.
-    async fn issues(
+    /// Puts issue `id` with `fields` into `data` from the caches, when Jira showed it to `who` (or hid it from
+    /// them) within the visibility TTL and its cached fields are fresh; false when Jira must be asked.
+    async fn take_cached(
         &self,
         who: &Credentials,
-        wanted: &BTreeSet<IssueId>,
+        id: IssueId,
         fields: &[FieldId],
         data: &mut IssueData,
         report: &mut LoadReport,
-    ) -> Result<(), JiraError> {
+    ) -> bool {
         let tenant = self.client.tenant();
-        let issue_ttl = self.caches.config().ttls.issue_fields();
-        let seen_ttl = self.caches.config().ttls.visibility();
-        let mut missing = BTreeSet::new();
-        for &id in wanted {
-            let seen = self.caches.seen(tenant, &who.account_id, id).await;
-            let seen_age = seen.and_then(|s| self.caches.age(s.fetched, seen_ttl));
-            match (seen, seen_age) {
-                (Some(seen), Some(Age::Fresh)) if !seen.visible => {
-                    report.cache_hits += 1;
-                    report.used(seen.fetched, Age::Fresh);
-                    data.insert_hidden(id);
-                }
-                (Some(seen), Some(Age::Fresh)) => {
-                    let cached = self.caches.issue(tenant, id).await.filter(|c| {
-                        c.covers(fields)
-                            && self.caches.age(c.fetched, issue_ttl) == Some(Age::Fresh)
-                    });
-                    match cached {
-                        Some(entry) => {
-                            report.cache_hits += 1;
-                            report.used(entry.fetched.min(seen.fetched), Age::Fresh);
-                            data.insert_issue(entry.issue.clone());
-                        }
-                        None => {
-                            report.cache_misses += 1;
-                            missing.insert(id);
-                        }
-                    }
-                }
-                _ => {
-                    report.cache_misses += 1;
-                    missing.insert(id);
-                }
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let schemas = match self.schemas(who).await {
-            Ok(schemas) => schemas,
-            Err(error) if error.is_outage() => {
-                return self
-                    .serve_stale(who, &missing, fields, data, report, error)
-                    .await;
-            }
-            Err(error) => return Err(error),
+        let ttls = self.caches.config().ttls;
+        let seen = self.caches.seen(tenant, &who.account_id, id).await;
+        let Some(seen) =
+            seen.filter(|s| self.caches.age(s.fetched, ttls.visibility()) == Some(Age::Fresh))
+        else {
+            report.cache_misses += 1;
+            return false;
         };
-        let field_set: BTreeSet<FieldId> = fields.iter().cloned().collect();
-        let mut calls = plan::bulk_fetches(&missing, &field_set, &self.config.limits)
-            .into_iter()
-            .filter_map(|call| match call {
-                Call::BulkFetch { issues, fields } => Some((issues, fields)),
-                Call::SearchIds { .. } => None,
-            });
-        let converted: Arc<[FieldId]> = Arc::from(fields);
-        let schemas = Arc::new(schemas);
-        // Each batch is fetched and converted in a task of its own, so that reading and converting answers uses
-        // every core while other batches wait for Jira. Dropping the set (an error, a cancelled load) aborts
-        // the batches still running.
-        let mut running = JoinSet::new();
-        let mut start_next = |running: &mut JoinSet<_>| {
-            if let Some((issues, requested)) = calls.next() {
-                running.spawn(self.clone().fetch_batch(
-                    who.clone(),
-                    issues,
-                    requested,
-                    Arc::clone(&converted),
-                    Arc::clone(&schemas),
-                ));
-            }
-        };
-        for _ in 0..self.config.fetch_concurrency.max(1) {
-            start_next(&mut running);
+        if !seen.visible {
+            report.cache_hits += 1;
+            report.used(seen.fetched, Age::Fresh);
+            data.insert_hidden(id);
+            return true;
         }
-        let mut outage: Option<(Vec<IssueId>, JiraError)> = None;
-        while let Some(joined) = running.join_next().await {
-            let (batch, answer) = match joined {
-                Ok(done) => done,
-                Err(stopped) if stopped.is_panic() => {
-                    std::panic::resume_unwind(stopped.into_panic())
-                }
-                Err(stopped) => {
-                    return Err(JiraError::Protocol(format!(
-                        "a bulk fetch did not finish: {stopped}"
-                    )));
-                }
-            };
-            let fetched = match answer {
-                Ok(fetched) => fetched,
-                Err(error) if error.is_outage() => {
-                    start_next(&mut running);
-                    let entry = outage.get_or_insert_with(|| (Vec::new(), error));
-                    entry.0.extend(batch);
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            // The next batch starts before this one's issues are taken in.
-            start_next(&mut running);
-            report.requests += 1;
-            report.used(fetched.at, Age::Fresh);
-            for issue in fetched.issues {
-                data.insert_issue(issue);
+        let cached = self.caches.issue(tenant, id).await.filter(|c| {
+            c.covers(fields) && self.caches.age(c.fetched, ttls.issue_fields()) == Some(Age::Fresh)
+        });
+        match cached {
+            Some(entry) => {
+                report.cache_hits += 1;
+                report.used(entry.fetched.min(seen.fetched), Age::Fresh);
+                data.insert_issue(entry.issue.clone());
+                true
             }
-            for id in fetched.absent {
-                data.insert_hidden(id);
-            }
-        }
-        match outage {
-            None => Ok(()),
-            Some((batch, error)) => {
-                let batch: BTreeSet<IssueId> = batch.into_iter().collect();
-                self.serve_stale(who, &batch, fields, data, report, error)
-                    .await
+            None => {
+                report.cache_misses += 1;
+                false
             }
         }
     }
@@ -507,18 +412,26 @@ impl Loader {
         self,
         who: Credentials,
         issues: Vec<IssueId>,
-        requested: Vec<FieldId>,
-        converted: Arc<[FieldId]>,
+        fields: Arc<[FieldId]>,
         schemas: Arc<FieldSchemas>,
-    ) -> (Vec<IssueId>, Result<Fetched, JiraError>) {
-        let answer = self
-            .client
-            .bulk_fetch(&who.token, &issues, &requested)
+    ) -> Finished {
+        let outcome = self
+            .fetch_and_convert(&who, &issues, &fields, &schemas)
             .await;
-        let answer = match answer {
-            Ok(answer) => answer,
-            Err(error) => return (issues, Err(error)),
-        };
+        Finished::Batch {
+            batch: issues,
+            outcome,
+        }
+    }
+
+    async fn fetch_and_convert(
+        &self,
+        who: &Credentials,
+        issues: &[IssueId],
+        fields: &[FieldId],
+        schemas: &FieldSchemas,
+    ) -> Result<Fetched, JiraError> {
+        let answer = self.client.bulk_fetch(&who.token, issues, fields).await?;
         let tenant = self.client.tenant();
         let at = self.caches.now();
         let mut fetched = Fetched {
@@ -527,10 +440,8 @@ impl Loader {
             at,
         };
         for json in &answer.issues {
-            let issue = match issue_from_json(json, &converted, &schemas) {
-                Ok(issue) => issue,
-                Err(e) => return (issues, Err(JiraError::Protocol(e.to_string()))),
-            };
+            let issue = issue_from_json(json, fields, schemas)
+                .map_err(|e| JiraError::Protocol(e.to_string()))?;
             let seen = Seen {
                 visible: true,
                 fetched: at,
@@ -539,7 +450,7 @@ impl Loader {
                 .put_seen(tenant, &who.account_id, issue.id, seen)
                 .await;
             self.caches
-                .put_issue(tenant, issue.clone(), &converted, at)
+                .put_issue(tenant, issue.clone(), fields, at)
                 .await;
             fetched.issues.push(issue);
         }
@@ -552,7 +463,7 @@ impl Loader {
                 .put_seen(tenant, &who.account_id, id, seen)
                 .await;
         }
-        (issues, Ok(fetched))
+        Ok(fetched)
     }
 
     /// Jira is unreachable: serves these issues from values within `max_stale`, or fails with `error`.
@@ -591,6 +502,226 @@ impl Loader {
             data.insert_issue(entry.issue.clone());
         }
         Ok(())
+    }
+}
+
+/// One load's Jira work after its JQL queries: the children searches, page by page, and the bulk fetches of the
+/// needed issues and of the children the searches find. A batch leaves as soon as it is full — while other
+/// searches, or a search's next page, are still under way — so the tenant's call slots stay busy and fetching
+/// does not wait for the slowest search; the last, partial batch leaves once every search is done.
+struct Round<'a> {
+    loader: &'a Loader,
+    who: &'a Credentials,
+    queries: &'a [String],
+    /// What each search found, in its pages' order; for a search Jira could not answer, why.
+    found: Vec<Result<Vec<IssueId>, JiraError>>,
+    /// Searches not started yet.
+    waiting: std::ops::Range<usize>,
+    /// Search pages and batches under way.
+    searching: usize,
+    fetching: usize,
+    running: JoinSet<Finished>,
+    fields: Arc<[FieldId]>,
+    /// The site's field schemas, read when the first batch leaves.
+    schemas: Option<Arc<FieldSchemas>>,
+    /// Every id taken into the round, from the caches or into a batch: each is fetched once.
+    taken: HashSet<IssueId>,
+    batches: plan::Batches,
+    /// Issues Jira could not be asked for (unreachable), and why: served stale at the end, or the load fails.
+    outage: Option<(Vec<IssueId>, JiraError)>,
+}
+
+impl<'a> Round<'a> {
+    fn new(
+        loader: &'a Loader,
+        who: &'a Credentials,
+        queries: &'a [String],
+        fields: Vec<FieldId>,
+    ) -> Self {
+        Self {
+            loader,
+            who,
+            queries,
+            found: queries.iter().map(|_| Ok(Vec::new())).collect(),
+            waiting: 0..queries.len(),
+            searching: 0,
+            fetching: 0,
+            running: JoinSet::new(),
+            fields: Arc::from(fields),
+            schemas: None,
+            taken: HashSet::new(),
+            batches: plan::Batches::new(&loader.config.limits),
+            outage: None,
+        }
+    }
+
+    /// Runs the searches and fetches `needed` and what the searches find into `data`.
+    async fn run(
+        &mut self,
+        needed: &BTreeSet<IssueId>,
+        data: &mut IssueData,
+        report: &mut LoadReport,
+    ) -> Result<(), JiraError> {
+        self.start_searches();
+        for &id in needed {
+            self.take(id, data, report).await;
+        }
+        loop {
+            self.start_batches().await?;
+            let Some(joined) = self.running.join_next().await else {
+                break;
+            };
+            let finished = match joined {
+                Ok(finished) => finished,
+                Err(stopped) if stopped.is_panic() => {
+                    std::panic::resume_unwind(stopped.into_panic())
+                }
+                Err(stopped) => {
+                    return Err(JiraError::Protocol(format!(
+                        "a Jira call did not finish: {stopped}"
+                    )));
+                }
+            };
+            match finished {
+                Finished::Page { query, outcome } => {
+                    self.searching -= 1;
+                    let page = match outcome {
+                        Ok(page) => page,
+                        Err(error) if error.is_outage() => {
+                            self.found[query] = Err(error);
+                            self.start_searches();
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    };
+                    report.requests += 1;
+                    for &id in &page.ids {
+                        self.take(id, data, report).await;
+                    }
+                    if let Ok(found) = &mut self.found[query] {
+                        found.extend(page.ids);
+                    }
+                    match page.next_page_token {
+                        Some(token) => self.search(query, Some(token)),
+                        None => self.start_searches(),
+                    }
+                }
+                Finished::Batch { batch, outcome } => {
+                    self.fetching -= 1;
+                    let fetched = match outcome {
+                        Ok(fetched) => fetched,
+                        Err(error) if error.is_outage() => {
+                            self.unreachable(batch, error);
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    };
+                    // The next batch leaves before this one's issues are taken in.
+                    self.start_batches().await?;
+                    report.requests += 1;
+                    report.used(fetched.at, Age::Fresh);
+                    for issue in fetched.issues {
+                        data.insert_issue(issue);
+                    }
+                    for id in fetched.absent {
+                        data.insert_hidden(id);
+                    }
+                }
+            }
+        }
+        match self.outage.take() {
+            None => Ok(()),
+            Some((ids, error)) => {
+                let ids: BTreeSet<IssueId> = ids.into_iter().collect();
+                self.loader
+                    .serve_stale(self.who, &ids, &self.fields, data, report, error)
+                    .await
+            }
+        }
+    }
+
+    /// Takes `id` into the round: from the caches when they may answer, else into a batch.
+    async fn take(&mut self, id: IssueId, data: &mut IssueData, report: &mut LoadReport) {
+        if self.taken.insert(id)
+            && !self
+                .loader
+                .take_cached(self.who, id, &self.fields, data, report)
+                .await
+        {
+            self.batches.push(id);
+        }
+    }
+
+    fn start_searches(&mut self) {
+        while self.searching < self.loader.config.fetch_concurrency.max(1) {
+            let Some(query) = self.waiting.next() else {
+                return;
+            };
+            self.search(query, None);
+        }
+    }
+
+    /// Asks for a page of search `query`: its first, or the one `token` names.
+    fn search(&mut self, query: usize, token: Option<String>) {
+        let client = self.loader.client.clone();
+        let access = self.who.token.clone();
+        let jql = self.queries[query].clone();
+        let per_page = self.loader.config.limits.ids_per_page;
+        self.running.spawn(async move {
+            let outcome = client
+                .search_ids_page(&access, &jql, per_page, token.as_deref())
+                .await;
+            Finished::Page { query, outcome }
+        });
+        self.searching += 1;
+    }
+
+    /// Starts the batches that are ready, up to the fetch concurrency.
+    async fn start_batches(&mut self) -> Result<(), JiraError> {
+        let searches_done = self.searching == 0 && self.waiting.is_empty();
+        while self.fetching < self.loader.config.fetch_concurrency.max(1) {
+            let Some(batch) = self
+                .batches
+                .full()
+                .or_else(|| searches_done.then(|| self.batches.rest()).flatten())
+            else {
+                return Ok(());
+            };
+            let schemas = match &self.schemas {
+                Some(schemas) => Arc::clone(schemas),
+                // The field list could not be read: Jira is unreachable.
+                None if self.outage.is_some() => {
+                    if let Some((ids, _)) = &mut self.outage {
+                        ids.extend(batch);
+                    }
+                    continue;
+                }
+                None => match self.loader.schemas(self.who).await {
+                    Ok(schemas) => Arc::clone(self.schemas.insert(Arc::new(schemas))),
+                    Err(error) if error.is_outage() => {
+                        self.unreachable(batch, error);
+                        continue;
+                    }
+                    Err(error) => return Err(error),
+                },
+            };
+            self.running.spawn(self.loader.clone().fetch_batch(
+                self.who.clone(),
+                batch,
+                Arc::clone(&self.fields),
+                schemas,
+            ));
+            self.fetching += 1;
+        }
+        Ok(())
+    }
+
+    /// Jira could not be asked for `batch`.
+    fn unreachable(&mut self, batch: Vec<IssueId>, error: JiraError) {
+        self.outage
+            .get_or_insert_with(|| (Vec::new(), error))
+            .0
+            .extend(batch);
     }
 }
 

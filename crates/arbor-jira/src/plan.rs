@@ -7,12 +7,11 @@
 //! one call. Children (`parent in (...)`) are id-only searches too; which parent each child has comes with the
 //! children's own `parent` field in the bulk fetch that follows.
 //!
-//! Invariant: the plan is deterministic (sorted ids, stable batches), so two runs with the same needs make
-//! the same calls — which the cache and the benchmark's minimum rely on.
+//! Invariants: the searches are deterministic (sorted parents in stable chunks), and so is the number of bulk
+//! fetches — every batch but the last is full, whatever order the ids arrive in — so two runs with the same
+//! needs make as many calls, which the benchmark's minimum relies on.
 
-use std::collections::BTreeSet;
-
-use arbor_core::data::{FieldId, Needs};
+use arbor_core::data::Needs;
 use arbor_core::ids::IssueId;
 
 /// Jira Cloud's page and batch sizes.
@@ -36,33 +35,15 @@ impl Default for Limits {
     }
 }
 
-/// One logical call (a search may take several pages).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Call {
-    /// `POST /rest/api/3/search/jql` with `fields: ["id"]`, all pages.
-    SearchIds { jql: String },
-    /// `POST /rest/api/3/issue/bulkfetch` for these issues and fields.
-    BulkFetch {
-        issues: Vec<IssueId>,
-        fields: Vec<FieldId>,
-    },
-}
-
 /// The searches that answer the JQL and children needs. Their results, and the needed issues, are then
-/// fetched with [`bulk_fetches`].
-pub fn searches(needs: &Needs, limits: &Limits) -> Vec<Call> {
-    let mut calls: Vec<Call> = needs
-        .jql
-        .iter()
-        .map(|jql| Call::SearchIds { jql: jql.clone() })
-        .collect();
+/// fetched in [`Batches`].
+pub fn searches(needs: &Needs, limits: &Limits) -> Vec<String> {
+    let mut queries: Vec<String> = needs.jql.iter().cloned().collect();
     let parents: Vec<IssueId> = needs.children.iter().copied().collect();
     for chunk in parents.chunks(limits.parents_per_query.max(1)) {
-        calls.push(Call::SearchIds {
-            jql: children_query(chunk),
-        });
+        queries.push(children_query(chunk));
     }
-    calls
+    queries
 }
 
 /// `parent in (1, 2, 3)`: the issues whose parent is one of these (by id, which never changes).
@@ -71,20 +52,42 @@ pub fn children_query(parents: &[IssueId]) -> String {
     format!("parent in ({})", list.join(", "))
 }
 
-/// Bulk fetches of `issues` with `fields`, in batches, ids ascending (the order `bulkfetch` answers in).
-pub fn bulk_fetches(
-    issues: &BTreeSet<IssueId>,
-    fields: &BTreeSet<FieldId>,
-    limits: &Limits,
-) -> Vec<Call> {
-    let ids: Vec<IssueId> = issues.iter().copied().collect();
-    let fields: Vec<FieldId> = fields.iter().cloned().collect();
-    ids.chunks(limits.issues_per_bulkfetch.max(1))
-        .map(|batch| Call::BulkFetch {
-            issues: batch.to_vec(),
-            fields: fields.clone(),
-        })
-        .collect()
+/// Bulk fetch batches formed while the ids to fetch are still being found (a search's pages arrive one by
+/// one): a batch leaves as soon as it is full, and the rest once no more ids can come — so a load makes as few
+/// bulk fetches as if every id had been known from the start.
+#[derive(Debug)]
+pub struct Batches {
+    size: usize,
+    pending: Vec<IssueId>,
+}
+
+impl Batches {
+    pub fn new(limits: &Limits) -> Self {
+        let size = limits.issues_per_bulkfetch.max(1);
+        Self {
+            size,
+            pending: Vec::with_capacity(size),
+        }
+    }
+
+    pub fn push(&mut self, id: IssueId) {
+        self.pending.push(id);
+    }
+
+    /// The next full batch.
+    pub fn full(&mut self) -> Option<Vec<IssueId>> {
+        (self.pending.len() >= self.size).then(|| self.take())
+    }
+
+    /// What is left, once no more ids can come.
+    pub fn rest(&mut self) -> Option<Vec<IssueId>> {
+        (!self.pending.is_empty()).then(|| self.take())
+    }
+
+    fn take(&mut self) -> Vec<IssueId> {
+        let rest = self.pending.split_off(self.size.min(self.pending.len()));
+        std::mem::replace(&mut self.pending, rest)
+    }
 }
 
 /// The fewest requests the API allows for finding `found` issues through `queries` searches and reading
@@ -98,6 +101,8 @@ pub fn minimum_requests(queries: usize, found: usize, fetched: usize, limits: &L
 mod tests {
     use super::*;
 
+    use std::collections::BTreeSet;
+
     fn ids(range: std::ops::RangeInclusive<u64>) -> BTreeSet<IssueId> {
         range.map(|n| IssueId::new(n).unwrap()).collect()
     }
@@ -107,45 +112,33 @@ mod tests {
         let mut needs = Needs::default();
         needs.jql.insert("project = A".into());
         needs.children = ids(1..=1200);
-        let calls = searches(&needs, &Limits::default());
+        let queries = searches(&needs, &Limits::default());
         assert_eq!(
-            calls.len(),
+            queries.len(),
             1 + 3,
             "one query and three chunks of at most 500 parents"
         );
-        assert_eq!(
-            calls[0],
-            Call::SearchIds {
-                jql: "project = A".into()
-            }
-        );
-        let Call::SearchIds { jql } = &calls[3] else {
-            panic!()
-        };
+        assert_eq!(queries[0], "project = A");
+        let jql = &queries[3];
         assert!(jql.starts_with("parent in (1001, 1002"), "{jql}");
         assert!(jql.ends_with("1200)"), "{jql}");
         jql::parse(jql).unwrap();
     }
 
     #[test]
-    fn bulk_fetches_batch_by_100_with_every_field_once() {
-        let fields: BTreeSet<FieldId> = ["summary", "status"]
-            .map(FieldId::new)
-            .into_iter()
-            .collect();
-        let calls = bulk_fetches(&ids(1..=250), &fields, &Limits::default());
-        assert_eq!(calls.len(), 3);
-        let Call::BulkFetch {
-            issues,
-            fields: asked,
-        } = &calls[2]
-        else {
-            panic!()
-        };
-        assert_eq!(issues.len(), 50);
-        assert_eq!(issues[0].get(), 201);
-        assert_eq!(asked.len(), 2);
-        assert!(bulk_fetches(&BTreeSet::new(), &fields, &Limits::default()).is_empty());
+    fn batches_leave_full_and_the_rest_leaves_last() {
+        let mut batches = Batches::new(&Limits::default());
+        for id in ids(1..=250) {
+            batches.push(id);
+        }
+        let first = batches.full().unwrap();
+        assert_eq!(first.len(), 100);
+        assert_eq!(first[0].get(), 1);
+        assert_eq!(batches.full().unwrap()[0].get(), 101);
+        assert!(batches.full().is_none(), "50 left: not a full batch");
+        let rest = batches.rest().unwrap();
+        assert_eq!((rest.len(), rest[0].get()), (50, 201));
+        assert!(batches.rest().is_none() && batches.full().is_none());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The loader: the needs protocol against the simulator, caches per person, stale serving.
 
 use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_core::data::{FieldId, IssueData, Needs};
@@ -8,6 +9,7 @@ use arbor_core::ids::IssueId;
 use arbor_jira::cache::{CacheConfig, Caches};
 use arbor_jira::client::{JiraError, Tenants};
 use arbor_jira::loader::{Loader, LoaderConfig};
+use arbor_jira::plan::Limits;
 
 use crate::{client, config, person, sim, sim_requests};
 
@@ -241,32 +243,46 @@ async fn when_jira_is_down_the_last_good_data_is_served_stale_up_to_the_maximum_
     );
 }
 
-/// A Jira in front of the simulator that answers `parent in (...)` searches with a 200 and `answer` as the body,
-/// and forwards everything else.
-async fn odd_children_searches(
+/// The requests a [`proxy`] saw, in order of arrival: `search` or `bulkfetch` (other calls are not listed).
+type Seen = Arc<Mutex<Vec<&'static str>>>;
+
+/// A Jira in front of the simulator: it lists the searches and bulk fetches it receives, answers
+/// `parent in (...)` searches with a 200 and `children_answer` as the body when one is given, and forwards
+/// everything else.
+async fn proxy(
     sim: &jira_sim::server::RunningSim,
-    answer: &'static str,
-) -> url::Url {
+    children_answer: Option<&'static str>,
+) -> (url::Url, Seen) {
     use axum::body::{Body, to_bytes};
     use axum::extract::{Request, State};
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
 
-    async fn forward(State(base): State<String>, request: Request) -> Response {
+    #[derive(Clone)]
+    struct Proxy {
+        base: String,
+        children_answer: Option<&'static str>,
+        seen: Seen,
+    }
+
+    async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         let (parts, body) = request.into_parts();
         let bytes = to_bytes(body, usize::MAX).await.unwrap();
-        let answer = parts
-            .extensions
-            .get::<&'static str>()
-            .copied()
-            .unwrap_or("");
-        if parts.uri.path() == "/rest/api/3/search/jql"
+        let kind = match parts.uri.path() {
+            "/rest/api/3/search/jql" => Some("search"),
+            "/rest/api/3/issue/bulkfetch" => Some("bulkfetch"),
+            _ => None,
+        };
+        proxy.seen.lock().unwrap().extend(kind);
+        if let Some(answer) = proxy.children_answer
+            && kind == Some("search")
             && String::from_utf8_lossy(&bytes).contains("parent in")
         {
             return (StatusCode::OK, answer).into_response();
         }
         let url = format!(
-            "{base}{}",
+            "{}{}",
+            proxy.base,
             parts.uri.path_and_query().map_or("", |p| p.as_str())
         );
         let mut forwarded = reqwest::Client::new()
@@ -284,14 +300,93 @@ async fn odd_children_searches(
         response
     }
 
+    let seen = Seen::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new()
-        .fallback(forward)
-        .layer(axum::Extension(answer))
-        .with_state(sim.base_url().trim_end_matches('/').to_owned());
+    let app = axum::Router::new().fallback(forward).with_state(Proxy {
+        base: sim.base_url().trim_end_matches('/').to_owned(),
+        children_answer,
+        seen: Arc::clone(&seen),
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
-    url::Url::parse(&format!("http://{addr}")).unwrap()
+    (url::Url::parse(&format!("http://{addr}")).unwrap(), seen)
+}
+
+fn client_of(base: url::Url, tenants: &Tenants) -> arbor_jira::client::JiraClient {
+    arbor_jira::client::JiraClient::new(
+        arbor_jira::client::TenantId::new("site-a"),
+        arbor_jira::client::ApiBase::Site(base),
+        &config(),
+        tenants,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn fetching_starts_while_searches_are_still_paging_and_takes_no_extra_calls() {
+    let sim = sim().await;
+    let admin = person(&sim, "admin");
+    let epics = "project = CORE AND issuetype = Epic";
+    // Small pages and batches: the epics' children take several pages.
+    let small = LoaderConfig {
+        limits: Limits {
+            ids_per_page: 10,
+            issues_per_bulkfetch: 7,
+            parents_per_query: 500,
+        },
+        ..LoaderConfig::default()
+    };
+    let tenants = Tenants::new();
+    let (base, seen) = proxy(&sim, None).await;
+    let loader = Loader::new(
+        client_of(base, &tenants),
+        Caches::new(CacheConfig::default()),
+        small,
+    );
+    let mut data = IssueData::new();
+    let mut needs = Needs::default();
+    needs.jql.insert(epics.into());
+    loader.load(&admin, &needs, &mut data).await.unwrap();
+    let ids = data.jql(epics).unwrap().to_vec();
+    let needs = Needs {
+        issues: ids.iter().copied().collect(),
+        fields: fields(),
+        children: ids.iter().copied().collect(),
+        ..Needs::default()
+    };
+    seen.lock().unwrap().clear();
+    let report = loader.load(&admin, &needs, &mut data).await.unwrap();
+
+    let calls = seen.lock().unwrap().clone();
+    let pages = calls.iter().filter(|&&c| c == "search").count();
+    let last_page = calls.iter().rposition(|&c| c == "search").unwrap();
+    let children: usize = ids.iter().map(|&e| data.children(e).unwrap().len()).sum();
+    assert!(pages >= 3, "{calls:?}");
+    assert!(
+        calls[..last_page].contains(&"bulkfetch"),
+        "a batch left before the last page was asked for: {calls:?}"
+    );
+    assert_eq!(
+        report.requests as usize,
+        pages + (ids.len() + children).div_ceil(7),
+        "every batch but the last is full: {calls:?}"
+    );
+
+    // The same lists and issues as a load with the usual pages and batches.
+    let usual = Loader::new(
+        client(&sim, &tenants, &config()),
+        Caches::new(CacheConfig::default()),
+        LoaderConfig::default(),
+    );
+    let mut expected = IssueData::new();
+    usual.load(&admin, &needs, &mut expected).await.unwrap();
+    for &epic in &ids {
+        assert_eq!(data.children(epic), expected.children(epic), "{epic:?}");
+        for &child in expected.children(epic).unwrap() {
+            assert_eq!(data.issue(child), expected.issue(child));
+        }
+    }
+    sim.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -303,15 +398,12 @@ async fn a_children_search_answered_without_issues_is_an_error_not_an_empty_list
     for answer in ["", "{}", "{\"isLast\": true}"] {
         let tenants = Tenants::new();
         let caches = Caches::new(CacheConfig::default());
-        let base = odd_children_searches(&sim, answer).await;
-        let client = arbor_jira::client::JiraClient::new(
-            arbor_jira::client::TenantId::new("site-a"),
-            arbor_jira::client::ApiBase::Site(base),
-            &config(),
-            &tenants,
-        )
-        .unwrap();
-        let loader = Loader::new(client, caches.clone(), LoaderConfig::default());
+        let (base, _) = proxy(&sim, Some(answer)).await;
+        let loader = Loader::new(
+            client_of(base, &tenants),
+            caches.clone(),
+            LoaderConfig::default(),
+        );
         let mut data = IssueData::new();
         let mut needs = Needs::default();
         needs.jql.insert(epics.into());
