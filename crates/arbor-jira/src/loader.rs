@@ -42,9 +42,9 @@ type SearchOutcome = Result<(Vec<IssueId>, u64), JiraError>;
 
 /// A finished piece of a [`Round`]'s Jira work.
 enum Finished {
-    /// A page of the round's search number `query`.
+    /// A page of the round's search number `search`.
     Page {
-        query: usize,
+        search: usize,
         outcome: Result<IdPage, JiraError>,
     },
     /// A bulk fetch of `batch`.
@@ -194,7 +194,7 @@ impl Loader {
         }
 
         // Children: cached lists; the others are searched for, one search per chunk of parents.
-        let mut unknown_parents = BTreeSet::new();
+        let mut unknown_parents = Vec::new();
         for &parent in &needs.children {
             match self.cached_result(who, &ResultKey::Children(parent)).await {
                 Some((ids, fetched, Age::Fresh)) => {
@@ -204,7 +204,7 @@ impl Loader {
                 }
                 _ => {
                     report.cache_misses += 1;
-                    unknown_parents.insert(parent);
+                    unknown_parents.push(parent);
                 }
             }
         }
@@ -212,53 +212,48 @@ impl Loader {
         if !unknown_parents.is_empty() {
             fields.insert(FieldId::new("parent"));
         }
-        let children_needs = Needs {
-            children: unknown_parents.clone(),
-            ..Needs::default()
-        };
-        let queries = plan::searches(&children_needs, &self.config.limits);
-        let mut round = Round::new(self, who, &queries, fields.into_iter().collect());
-        round.run(&needs.issues, data, &mut report).await?;
+        let searches = plan::children_searches(&unknown_parents, &self.config.limits)
+            .into_iter()
+            .map(|(parents, jql)| ChildrenSearch::new(parents, jql))
+            .collect();
+        Round::new(self, who, searches, fields.into_iter().collect())
+            .run(&needs.issues, data, &mut report)
+            .await?;
+        self.client
+            .counters()
+            .count_cache(report.cache_hits, report.cache_misses);
+        Ok(report)
+    }
 
-        // Each completed search's children, grouped by the parent their own `parent` field names, in the
-        // search's (rank) order; the parents of a search Jira could not answer have their stale lists.
-        let mut by_parent: HashMap<IssueId, Vec<IssueId>> = HashMap::new();
+    /// Stores the children lists of `parents` (one search's) from the `found` children, each in the list of the
+    /// parent its own `parent` field names, in the search's (rank) order.
+    async fn store_children(
+        &self,
+        who: &Credentials,
+        parents: &[IssueId],
+        found: &[IssueId],
+        data: &mut IssueData,
+        report: &mut LoadReport,
+    ) {
+        let mut lists: HashMap<IssueId, Vec<IssueId>> =
+            parents.iter().map(|&parent| (parent, Vec::new())).collect();
         let parent_field = FieldId::new("parent");
-        for (query, found) in queries.iter().zip(round.found) {
-            let found = match found {
-                Ok(found) => found,
-                Err(error) => {
-                    for parent in chunk_parents(query, &unknown_parents) {
-                        let Some((ids, fetched, _)) =
-                            self.cached_result(who, &ResultKey::Children(parent)).await
-                        else {
-                            return Err(error);
-                        };
-                        report.used(fetched, Age::Stale);
-                        data.insert_children(parent, ids);
-                        unknown_parents.remove(&parent);
-                    }
-                    continue;
-                }
-            };
-            for child in found {
-                let parent = data
-                    .issue(child)
-                    .and_then(|i| match i.field(&parent_field) {
-                        Some(Some(FieldValue::Issue { id, .. })) => Some(*id),
-                        _ => None,
-                    });
-                if let Some(parent) = parent.filter(|p| unknown_parents.contains(p)) {
-                    let list = by_parent.entry(parent).or_default();
-                    if !list.contains(&child) {
-                        list.push(child);
-                    }
-                }
+        for &child in found {
+            let parent = data
+                .issue(child)
+                .and_then(|i| match i.field(&parent_field) {
+                    Some(Some(FieldValue::Issue { id, .. })) => Some(*id),
+                    _ => None,
+                });
+            if let Some(list) = parent.and_then(|parent| lists.get_mut(&parent))
+                && !list.contains(&child)
+            {
+                list.push(child);
             }
         }
         let now = self.caches.now();
-        for parent in unknown_parents {
-            let children = by_parent.remove(&parent).unwrap_or_default();
+        for &parent in parents {
+            let children = lists.remove(&parent).unwrap_or_default();
             self.caches
                 .put_result(
                     self.client.tenant(),
@@ -271,10 +266,6 @@ impl Loader {
             report.used(now, Age::Fresh);
             data.insert_children(parent, children);
         }
-        self.client
-            .counters()
-            .count_cache(report.cache_hits, report.cache_misses);
-        Ok(report)
     }
 
     async fn cached_result(
@@ -505,18 +496,52 @@ impl Loader {
     }
 }
 
-/// One load's Jira work after its JQL queries: the children searches, page by page, and the bulk fetches of the
-/// needed issues and of the children the searches find. A batch leaves as soon as it is full — while other
-/// searches, or a search's next page, are still under way — so the tenant's call slots stay busy and fetching
-/// does not wait for the slowest search; the last, partial batch leaves once every search is done.
+/// One `parent in (...)` search of a [`Round`], and what it found so far.
+struct ChildrenSearch {
+    /// The parents it asks for, ascending.
+    parents: Vec<IssueId>,
+    jql: Arc<str>,
+    /// The children found, in the pages' (rank) order.
+    found: Vec<IssueId>,
+    progress: Progress,
+    /// How many of `found`, from the first, are known to be in the round's data.
+    resolved: usize,
+}
+
+enum Progress {
+    Paging,
+    Complete,
+    /// Jira could not be asked (unreachable): the parents' stale lists are served, or the load fails.
+    Unanswered(JiraError),
+}
+
+impl ChildrenSearch {
+    fn new(parents: Vec<IssueId>, jql: String) -> Self {
+        Self {
+            parents,
+            jql: Arc::from(jql),
+            found: Vec::new(),
+            progress: Progress::Paging,
+            resolved: 0,
+        }
+    }
+}
+
+/// One load's Jira work after its JQL queries: the children searches, page by page, the bulk fetches of the
+/// needed issues and of the children the searches find, and the children lists.
+/// - A batch leaves as soon as it is full — while other searches, or a search's next page, are still under way
+///   — so the tenant's call slots stay busy and fetching does not wait for the slowest search; the last,
+///   partial batch leaves once every search is done.
+/// - A search's children lists are stored as soon as all of its children are in (each child's `parent` field
+///   says which list it belongs to), searches in order, while later calls are still under way.
 struct Round<'a> {
     loader: &'a Loader,
     who: &'a Credentials,
-    queries: &'a [String],
-    /// What each search found, in its pages' order; for a search Jira could not answer, why.
-    found: Vec<Result<Vec<IssueId>, JiraError>>,
+    searches: Vec<ChildrenSearch>,
     /// Searches not started yet.
     waiting: std::ops::Range<usize>,
+    /// Searches whose lists are stored: the first `settled`.
+    settled: usize,
     /// Search pages and batches under way.
     searching: usize,
     fetching: usize,
@@ -535,15 +560,15 @@ impl<'a> Round<'a> {
     fn new(
         loader: &'a Loader,
         who: &'a Credentials,
-        queries: &'a [String],
+        searches: Vec<ChildrenSearch>,
         fields: Vec<FieldId>,
     ) -> Self {
         Self {
             loader,
             who,
-            queries,
-            found: queries.iter().map(|_| Ok(Vec::new())).collect(),
-            waiting: 0..queries.len(),
+            waiting: 0..searches.len(),
+            searches,
+            settled: 0,
             searching: 0,
             fetching: 0,
             running: JoinSet::new(),
@@ -555,9 +580,10 @@ impl<'a> Round<'a> {
         }
     }
 
-    /// Runs the searches and fetches `needed` and what the searches find into `data`.
+    /// Runs the searches, fetches `needed` and what the searches find into `data`, and stores the children
+    /// lists.
     async fn run(
-        &mut self,
+        mut self,
         needed: &BTreeSet<IssueId>,
         data: &mut IssueData,
         report: &mut LoadReport,
@@ -583,13 +609,14 @@ impl<'a> Round<'a> {
                 }
             };
             match finished {
-                Finished::Page { query, outcome } => {
+                Finished::Page { search, outcome } => {
                     self.searching -= 1;
                     let page = match outcome {
                         Ok(page) => page,
                         Err(error) if error.is_outage() => {
-                            self.found[query] = Err(error);
+                            self.searches[search].progress = Progress::Unanswered(error);
                             self.start_searches();
+                            self.settle(data, report, false).await?;
                             continue;
                         }
                         Err(error) => return Err(error),
@@ -598,12 +625,13 @@ impl<'a> Round<'a> {
                     for &id in &page.ids {
                         self.take(id, data, report).await;
                     }
-                    if let Ok(found) = &mut self.found[query] {
-                        found.extend(page.ids);
-                    }
+                    self.searches[search].found.extend(page.ids);
                     match page.next_page_token {
-                        Some(token) => self.search(query, Some(token)),
-                        None => self.start_searches(),
+                        Some(token) => self.search(search, Some(token)),
+                        None => {
+                            self.searches[search].progress = Progress::Complete;
+                            self.start_searches();
+                        }
                     }
                 }
                 Finished::Batch { batch, outcome } => {
@@ -628,16 +656,15 @@ impl<'a> Round<'a> {
                     }
                 }
             }
+            self.settle(data, report, false).await?;
         }
-        match self.outage.take() {
-            None => Ok(()),
-            Some((ids, error)) => {
-                let ids: BTreeSet<IssueId> = ids.into_iter().collect();
-                self.loader
-                    .serve_stale(self.who, &ids, &self.fields, data, report, error)
-                    .await
-            }
+        if let Some((ids, error)) = self.outage.take() {
+            let ids: BTreeSet<IssueId> = ids.into_iter().collect();
+            self.loader
+                .serve_stale(self.who, &ids, &self.fields, data, report, error)
+                .await?;
         }
+        self.settle(data, report, true).await
     }
 
     /// Takes `id` into the round: from the caches when they may answer, else into a batch.
@@ -654,24 +681,24 @@ impl<'a> Round<'a> {
 
     fn start_searches(&mut self) {
         while self.searching < self.loader.config.fetch_concurrency.max(1) {
-            let Some(query) = self.waiting.next() else {
+            let Some(search) = self.waiting.next() else {
                 return;
             };
-            self.search(query, None);
+            self.search(search, None);
         }
     }
 
-    /// Asks for a page of search `query`: its first, or the one `token` names.
-    fn search(&mut self, query: usize, token: Option<String>) {
+    /// Asks for a page of search number `search`: its first, or the one `token` names.
+    fn search(&mut self, search: usize, token: Option<String>) {
         let client = self.loader.client.clone();
         let access = self.who.token.clone();
-        let jql = self.queries[query].clone();
+        let jql = Arc::clone(&self.searches[search].jql);
         let per_page = self.loader.config.limits.ids_per_page;
         self.running.spawn(async move {
             let outcome = client
                 .search_ids_page(&access, &jql, per_page, token.as_deref())
                 .await;
-            Finished::Page { query, outcome }
+            Finished::Page { search, outcome }
         });
         self.searching += 1;
     }
@@ -723,18 +750,48 @@ impl<'a> Round<'a> {
             .0
             .extend(batch);
     }
-}
 
-/// The parents a `parent in (...)` query names, among `parents`.
-fn chunk_parents(jql: &str, parents: &BTreeSet<IssueId>) -> Vec<IssueId> {
-    let inside = jql
-        .split_once('(')
-        .and_then(|(_, rest)| rest.split_once(')'))
-        .map_or("", |(list, _)| list);
-    inside
-        .split(',')
-        .filter_map(|n| n.trim().parse::<u64>().ok())
-        .filter_map(|n| IssueId::new(n).ok())
-        .filter(|id| parents.contains(id))
-        .collect()
+    /// Stores the children lists of the searches whose children are all in `data`, in order; at the end of the
+    /// round (`last`), of every search. A search Jira did not answer has its parents' stale lists, or the load
+    /// fails.
+    async fn settle(
+        &mut self,
+        data: &mut IssueData,
+        report: &mut LoadReport,
+        last: bool,
+    ) -> Result<(), JiraError> {
+        while let Some(search) = self.searches.get_mut(self.settled) {
+            match &search.progress {
+                Progress::Paging => return Ok(()),
+                Progress::Unanswered(error) => {
+                    for &parent in &search.parents {
+                        let Some((ids, fetched, _)) = self
+                            .loader
+                            .cached_result(self.who, &ResultKey::Children(parent))
+                            .await
+                        else {
+                            return Err(error.clone());
+                        };
+                        report.used(fetched, Age::Stale);
+                        data.insert_children(parent, ids);
+                    }
+                }
+                Progress::Complete => {
+                    let known = |id: &IssueId| data.issue(*id).is_some() || data.is_hidden(*id);
+                    search.resolved += search.found[search.resolved..]
+                        .iter()
+                        .take_while(|id| known(id))
+                        .count();
+                    if search.resolved < search.found.len() && !last {
+                        return Ok(());
+                    }
+                    self.loader
+                        .store_children(self.who, &search.parents, &search.found, data, report)
+                        .await;
+                }
+            }
+            self.settled += 1;
+        }
+        Ok(())
+    }
 }

@@ -38,12 +38,22 @@ impl Default for Limits {
 /// The searches that answer the JQL and children needs. Their results, and the needed issues, are then
 /// fetched in [`Batches`].
 pub fn searches(needs: &Needs, limits: &Limits) -> Vec<String> {
-    let mut queries: Vec<String> = needs.jql.iter().cloned().collect();
     let parents: Vec<IssueId> = needs.children.iter().copied().collect();
-    for chunk in parents.chunks(limits.parents_per_query.max(1)) {
-        queries.push(children_query(chunk));
-    }
-    queries
+    let children = children_searches(&parents, limits);
+    needs
+        .jql
+        .iter()
+        .cloned()
+        .chain(children.into_iter().map(|(_, jql)| jql))
+        .collect()
+}
+
+/// The searches for the children of `parents`: each chunk of parents with its `parent in (...)` query.
+pub fn children_searches(parents: &[IssueId], limits: &Limits) -> Vec<(Vec<IssueId>, String)> {
+    parents
+        .chunks(limits.parents_per_query.max(1))
+        .map(|chunk| (chunk.to_vec(), children_query(chunk)))
+        .collect()
 }
 
 /// `parent in (1, 2, 3)`: the issues whose parent is one of these (by id, which never changes).

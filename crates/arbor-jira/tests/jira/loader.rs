@@ -218,9 +218,15 @@ async fn when_jira_is_down_the_last_good_data_is_served_stale_up_to_the_maximum_
     let fetch = Needs {
         issues: ids.clone(),
         fields: fields(),
+        children: ids.clone(),
         ..Needs::default()
     };
     loader.load(&admin, &fetch, &mut data).await.unwrap();
+    let children: Vec<IssueId> = ids
+        .iter()
+        .flat_map(|&i| data.children(i).unwrap().to_vec())
+        .collect();
+    assert!(!children.is_empty());
     sim.shutdown().await.unwrap();
 
     // Two minutes later (past the 60 s TTLs), Jira is gone.
@@ -232,6 +238,15 @@ async fn when_jira_is_down_the_last_good_data_is_served_stale_up_to_the_maximum_
     assert!(r2.age(&caches).unwrap() >= Duration::from_secs(120));
     assert_eq!(stale.jql(query), data.jql(query));
     assert!(ids.iter().all(|&i| stale.issue(i).is_some()));
+    assert!(ids.iter().all(|&i| stale.children(i) == data.children(i)));
+    // The children the lists name were fetched with them, and are served stale too.
+    let kids = Needs {
+        issues: children.iter().copied().collect(),
+        fields: fields(),
+        ..Needs::default()
+    };
+    assert!(loader.load(&admin, &kids, &mut stale).await.unwrap().stale);
+    assert!(children.iter().all(|&i| stale.issue(i) == data.issue(i)));
 
     // Past the maximum age, it says Jira is unavailable.
     caches.advance_clock(Duration::from_secs(600));
