@@ -504,7 +504,7 @@ struct ChildrenSearch {
     /// The children found, in the pages' (rank) order.
     found: Vec<IssueId>,
     progress: Progress,
-    /// How many of `found`, from the first, are known to be in the round's data.
+    /// How many of `found`, from the first, are in the round's data: taken from the caches or answered.
     resolved: usize,
 }
 
@@ -551,6 +551,9 @@ struct Round<'a> {
     schemas: Option<Arc<FieldSchemas>>,
     /// Every id taken into the round, from the caches or into a batch: each is fetched once.
     taken: HashSet<IssueId>,
+    /// The ids in batches not answered yet. (Issues already in the run's data may be among them: an earlier
+    /// round may have brought them without a field this one needs.)
+    awaited: HashSet<IssueId>,
     batches: plan::Batches,
     /// Issues Jira could not be asked for (unreachable), and why: served stale at the end, or the load fails.
     outage: Option<(Vec<IssueId>, JiraError)>,
@@ -575,6 +578,7 @@ impl<'a> Round<'a> {
             fields: Arc::from(fields),
             schemas: None,
             taken: HashSet::new(),
+            awaited: HashSet::new(),
             batches: plan::Batches::new(&loader.config.limits),
             outage: None,
         }
@@ -646,6 +650,9 @@ impl<'a> Round<'a> {
                     };
                     // The next batch leaves before this one's issues are taken in.
                     self.start_batches().await?;
+                    for id in &batch {
+                        self.awaited.remove(id);
+                    }
                     report.requests += 1;
                     report.used(fetched.at, Age::Fresh);
                     for issue in fetched.issues {
@@ -659,7 +666,18 @@ impl<'a> Round<'a> {
             self.settle(data, report, false).await?;
         }
         if let Some((ids, error)) = self.outage.take() {
-            let ids: BTreeSet<IssueId> = ids.into_iter().collect();
+            // Children found only by searches Jira did not finish are needed by nothing: their parents' stale
+            // lists are served instead.
+            let answered: HashSet<IssueId> = self
+                .searches
+                .iter()
+                .filter(|search| matches!(search.progress, Progress::Complete))
+                .flat_map(|search| search.found.iter().copied())
+                .collect();
+            let ids: BTreeSet<IssueId> = ids
+                .into_iter()
+                .filter(|id| needed.contains(id) || answered.contains(id))
+                .collect();
             self.loader
                 .serve_stale(self.who, &ids, &self.fields, data, report, error)
                 .await?;
@@ -676,6 +694,7 @@ impl<'a> Round<'a> {
                 .await
         {
             self.batches.push(id);
+            self.awaited.insert(id);
         }
     }
 
@@ -751,8 +770,8 @@ impl<'a> Round<'a> {
             .extend(batch);
     }
 
-    /// Stores the children lists of the searches whose children are all in `data`, in order; at the end of the
-    /// round (`last`), of every search. A search Jira did not answer has its parents' stale lists, or the load
+    /// Stores the children lists of the searches whose children are all in, in order; at the end of the round
+    /// (`last`), of every search. A search Jira did not answer has its parents' stale lists, or the load
     /// fails.
     async fn settle(
         &mut self,
@@ -777,10 +796,9 @@ impl<'a> Round<'a> {
                     }
                 }
                 Progress::Complete => {
-                    let known = |id: &IssueId| data.issue(*id).is_some() || data.is_hidden(*id);
                     search.resolved += search.found[search.resolved..]
                         .iter()
-                        .take_while(|id| known(id))
+                        .take_while(|id| !self.awaited.contains(id))
                         .count();
                     if search.resolved < search.found.len() && !last {
                         return Ok(());

@@ -261,22 +261,30 @@ async fn when_jira_is_down_the_last_good_data_is_served_stale_up_to_the_maximum_
 /// The requests a [`proxy`] saw, in order of arrival: `search` or `bulkfetch` (other calls are not listed).
 type Seen = Arc<Mutex<Vec<&'static str>>>;
 
-/// A Jira in front of the simulator: it lists the searches and bulk fetches it receives, answers
-/// `parent in (...)` searches with a 200 and `children_answer` as the body when one is given, and forwards
-/// everything else.
-async fn proxy(
-    sim: &jira_sim::server::RunningSim,
-    children_answer: Option<&'static str>,
-) -> (url::Url, Seen) {
+/// What a [`proxy`] does besides forwarding.
+#[derive(Clone, Copy)]
+enum Odd {
+    Nothing,
+    /// Answers `parent in (...)` searches with a 200 and this body.
+    ChildrenAnswer(&'static str),
+    /// Goes down (503 to everything) when a `parent in (...)` search asks for its second page.
+    DownFromSecondChildrenPage,
+}
+
+/// A Jira in front of the simulator: it lists the searches and bulk fetches it receives, behaves as `odd`
+/// says, and forwards everything else.
+async fn proxy(sim: &jira_sim::server::RunningSim, odd: Odd) -> (url::Url, Seen) {
     use axum::body::{Body, to_bytes};
     use axum::extract::{Request, State};
     use axum::http::StatusCode;
     use axum::response::{IntoResponse, Response};
+    use std::sync::atomic::{AtomicBool, Ordering};
 
     #[derive(Clone)]
     struct Proxy {
         base: String,
-        children_answer: Option<&'static str>,
+        odd: Odd,
+        down: Arc<AtomicBool>,
         seen: Seen,
     }
 
@@ -289,11 +297,21 @@ async fn proxy(
             _ => None,
         };
         proxy.seen.lock().unwrap().extend(kind);
-        if let Some(answer) = proxy.children_answer
-            && kind == Some("search")
-            && String::from_utf8_lossy(&bytes).contains("parent in")
-        {
-            return (StatusCode::OK, answer).into_response();
+        let text = String::from_utf8_lossy(&bytes);
+        let children_search = kind == Some("search") && text.contains("parent in");
+        match proxy.odd {
+            Odd::ChildrenAnswer(answer) if children_search => {
+                return (StatusCode::OK, answer).into_response();
+            }
+            Odd::DownFromSecondChildrenPage
+                if children_search && text.contains("nextPageToken") =>
+            {
+                proxy.down.store(true, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+        if proxy.down.load(Ordering::SeqCst) {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
         let url = format!(
             "{}{}",
@@ -320,7 +338,8 @@ async fn proxy(
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(forward).with_state(Proxy {
         base: sim.base_url().trim_end_matches('/').to_owned(),
-        children_answer,
+        odd,
+        down: Arc::default(),
         seen: Arc::clone(&seen),
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -352,7 +371,7 @@ async fn fetching_starts_while_searches_are_still_paging_and_takes_no_extra_call
         ..LoaderConfig::default()
     };
     let tenants = Tenants::new();
-    let (base, seen) = proxy(&sim, None).await;
+    let (base, seen) = proxy(&sim, Odd::Nothing).await;
     let loader = Loader::new(
         client_of(base, &tenants),
         Caches::new(CacheConfig::default()),
@@ -413,7 +432,7 @@ async fn a_children_search_answered_without_issues_is_an_error_not_an_empty_list
     for answer in ["", "{}", "{\"isLast\": true}"] {
         let tenants = Tenants::new();
         let caches = Caches::new(CacheConfig::default());
-        let (base, _) = proxy(&sim, Some(answer)).await;
+        let (base, _) = proxy(&sim, Odd::ChildrenAnswer(answer)).await;
         let loader = Loader::new(
             client_of(base, &tenants),
             caches.clone(),
@@ -455,6 +474,130 @@ async fn a_children_search_answered_without_issues_is_an_error_not_an_empty_list
                 "answer {answer:?}: epic {epic:?} cached as {cached:?}"
             );
         }
+    }
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn children_read_earlier_without_their_parent_field_still_join_their_parents_list() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let loader = Loader::new(
+        client(&sim, &tenants, &config()),
+        Caches::new(CacheConfig::default()),
+        LoaderConfig::default(),
+    );
+    let admin = person(&sim, "admin");
+    let epics = loader
+        .client()
+        .search_ids(&admin.token, "project = CORE AND issuetype = Epic", 5000)
+        .await
+        .unwrap();
+    let mut with_children = None;
+    for &epic in &epics {
+        let jql = format!("parent = {}", epic.get());
+        let mut children = loader
+            .client()
+            .search_ids(&admin.token, &jql, 5000)
+            .await
+            .unwrap();
+        if !children.is_empty() {
+            children.sort();
+            with_children = Some((epic, children));
+            break;
+        }
+    }
+    let (epic, children) = with_children.unwrap();
+
+    // The children come into the run first as rows of their own (their columns, not their parent) ...
+    let mut data = IssueData::new();
+    let columns = Needs {
+        issues: children.iter().copied().collect(),
+        fields: fields(),
+        ..Needs::default()
+    };
+    loader.load(&admin, &columns, &mut data).await.unwrap();
+    // ... then as the epic's children: the list waits for their `parent` field.
+    let needs = Needs {
+        children: [epic].into(),
+        fields: fields(),
+        ..Needs::default()
+    };
+    loader.load(&admin, &needs, &mut data).await.unwrap();
+    let sorted = |list: Option<&[IssueId]>| {
+        let mut list = list.unwrap().to_vec();
+        list.sort();
+        list
+    };
+    assert_eq!(sorted(data.children(epic)), children);
+    // The cached list is the whole list too.
+    let mut again = IssueData::new();
+    let reopen = loader.load(&admin, &needs, &mut again).await.unwrap();
+    assert_eq!(reopen.requests, 0);
+    assert_eq!(sorted(again.children(epic)), children);
+    sim.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_children_search_cut_off_by_an_outage_serves_the_stale_lists_without_its_first_pages() {
+    let sim = sim().await;
+    let admin = person(&sim, "admin");
+    let tenants = Tenants::new();
+    let caches = Caches::new(CacheConfig {
+        max_stale: Duration::from_secs(600),
+        ..CacheConfig::default()
+    });
+    let direct = Loader::new(
+        client(&sim, &tenants, &config()),
+        caches.clone(),
+        LoaderConfig::default(),
+    );
+    let epics: BTreeSet<IssueId> = direct
+        .client()
+        .search_ids(&admin.token, "project = CORE AND issuetype = Epic", 5000)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let needs = Needs {
+        issues: epics.clone(),
+        fields: fields(),
+        children: epics.clone(),
+        ..Needs::default()
+    };
+    let mut before = IssueData::new();
+    direct.load(&admin, &needs, &mut before).await.unwrap();
+    // The lists stay cached; the children's fields do not (as if evicted), and everything ages past its TTL.
+    let tenant = arbor_jira::client::TenantId::new("site-a");
+    for &epic in &epics {
+        for &child in before.children(epic).unwrap() {
+            caches.invalidate_issue(&tenant, child).await;
+        }
+    }
+    caches.advance_clock(Duration::from_secs(120));
+
+    // Jira goes down when the children search asks for its second page: the first page's children are not
+    // needed by anything once the search is given up, so they do not fail the load.
+    let (base, seen) = proxy(&sim, Odd::DownFromSecondChildrenPage).await;
+    let paging = Loader::new(
+        client_of(base, &tenants),
+        caches.clone(),
+        LoaderConfig {
+            limits: Limits {
+                ids_per_page: 10,
+                issues_per_bulkfetch: 5,
+                parents_per_query: 500,
+            },
+            ..LoaderConfig::default()
+        },
+    );
+    let mut data = IssueData::new();
+    let report = paging.load(&admin, &needs, &mut data).await.unwrap();
+    assert!(report.stale);
+    assert!(seen.lock().unwrap().contains(&"bulkfetch"));
+    for &epic in &epics {
+        assert_eq!(data.children(epic), before.children(epic));
+        assert_eq!(data.issue(epic), before.issue(epic));
     }
     sim.shutdown().await.unwrap();
 }
