@@ -317,8 +317,12 @@ pub fn jira_load(
         client
             .register_webhooks(&admin.token, &url, &[(vec!["jira:issue_updated"], INSERT)])
             .await?;
-        let epic = client.search_ids(&admin.token, INSERT, 1).await?;
-        let Some(epic) = epic.first() else {
+        // One epic: the first page of one id (every page would take a latency per epic, and the caches' TTL
+        // could pass meanwhile).
+        let page = client
+            .search_ids_page(&admin.token, INSERT, 1, None)
+            .await?;
+        let Some(epic) = page.ids.first() else {
             return Err(JiraBenchError::Setup("the site has no epics".into()));
         };
         let http = reqwest::Client::new();
