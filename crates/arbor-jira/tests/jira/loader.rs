@@ -20,15 +20,20 @@ fn fields() -> BTreeSet<FieldId> {
         .collect()
 }
 
+/// A loader with empty caches and the usual pages and batches, straight to the simulator.
+fn fresh_loader(sim: &jira_sim::server::RunningSim, tenants: &Tenants) -> Loader {
+    Loader::new(
+        client(sim, tenants, &config()),
+        Caches::new(CacheConfig::default()),
+        LoaderConfig::default(),
+    )
+}
+
 #[tokio::test]
 async fn a_round_of_several_queries_gives_each_its_own_issues() {
     let sim = sim().await;
     let tenants = Tenants::new();
-    let loader = Loader::new(
-        client(&sim, &tenants, &config()),
-        Caches::new(CacheConfig::default()),
-        LoaderConfig::default(),
-    );
+    let loader = fresh_loader(&sim, &tenants);
     let admin = person(&sim, "admin");
     let queries = [
         "project = CORE AND issuetype = Epic",
@@ -43,11 +48,7 @@ async fn a_round_of_several_queries_gives_each_its_own_issues() {
     assert!(report.requests >= queries.len() as u64);
     // The same ids, in the same order, as each query read on its own (without caches).
     for query in queries {
-        let alone = Loader::new(
-            client(&sim, &tenants, &config()),
-            Caches::new(CacheConfig::default()),
-            LoaderConfig::default(),
-        );
+        let alone = fresh_loader(&sim, &tenants);
         let mut data = IssueData::new();
         let mut needs = Needs::default();
         needs.jql.insert(query.into());
@@ -407,11 +408,7 @@ async fn fetching_starts_while_searches_are_still_paging_and_takes_no_extra_call
     );
 
     // The same lists and issues as a load with the usual pages and batches.
-    let usual = Loader::new(
-        client(&sim, &tenants, &config()),
-        Caches::new(CacheConfig::default()),
-        LoaderConfig::default(),
-    );
+    let usual = fresh_loader(&sim, &tenants);
     let mut expected = IssueData::new();
     usual.load(&admin, &needs, &mut expected).await.unwrap();
     for &epic in &ids {
@@ -482,11 +479,7 @@ async fn a_children_search_answered_without_issues_is_an_error_not_an_empty_list
 async fn children_read_earlier_without_their_parent_field_still_join_their_parents_list() {
     let sim = sim().await;
     let tenants = Tenants::new();
-    let loader = Loader::new(
-        client(&sim, &tenants, &config()),
-        Caches::new(CacheConfig::default()),
-        LoaderConfig::default(),
-    );
+    let loader = fresh_loader(&sim, &tenants);
     let admin = person(&sim, "admin");
     let epics = loader
         .client()
