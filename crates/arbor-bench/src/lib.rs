@@ -9,6 +9,7 @@
 pub mod browser;
 pub mod forest;
 pub mod jira;
+pub mod memory;
 pub mod server;
 pub mod sim;
 pub mod stage;
@@ -189,4 +190,32 @@ mod tests {
         );
         assert_eq!((setups, works), (5, 5));
     }
+}
+
+/// Which resident memory of this process to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Rss {
+    /// Now (`VmRSS`).
+    Current,
+    /// The peak so far (`VmHWM`).
+    Peak,
+}
+
+/// Resident memory of this process in MiB; `None` where `/proc` has no answer.
+#[must_use]
+pub fn rss_mib(which: Rss) -> Option<f64> {
+    let field = match which {
+        Rss::Current => "VmRSS:",
+        Rss::Peak => "VmHWM:",
+    };
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }

@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::PathBuf;
 
-use arbor_bench::{Figure, Runs, forest, jira, server, sim, store, ui};
+use arbor_bench::{Figure, Runs, forest, jira, memory, server, sim, store, ui};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -75,6 +75,12 @@ enum Scenario {
         #[arg(long, default_value_t = 10)]
         seconds: u64,
     },
+    /// The server's resident memory before, with and after a structure doubled to `rows` stored rows by
+    /// copies into its own subtree (deleted at the end).
+    Memory {
+        #[arg(long, default_value_t = 262_144)]
+        rows: usize,
+    },
     /// The board in headless Chromium: time to the first rows of a large structure, and frame times while
     /// scrolling through it.
     Ui {
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
             clients,
             seconds,
         } => server::run(rows, clients, seconds).map_err(|e| e.to_string()),
+        Scenario::Memory { rows } => memory::run(rows).map_err(|e| e.to_string()),
         Scenario::Ui {
             rows,
             chromium,

@@ -164,21 +164,6 @@ pub fn search_page(
     })
 }
 
-/// Peak resident memory of this process so far (`VmHWM`), in MiB; `None` where `/proc` has no answer.
-#[must_use]
-pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
-
 /// `sim-synthetic --issues N`: one timed generation of an N-issue site with the default site file applied,
 /// against the 20 s target, and the process's peak RSS against 4096 MiB (run it in a process of its own).
 pub fn synthetic_load(issues: usize, seed: u64) -> Result<Vec<Figure>, SimBenchError> {
@@ -189,7 +174,7 @@ pub fn synthetic_load(issues: usize, seed: u64) -> Result<Vec<Figure>, SimBenchE
     let p = params(&[("issues", json!(issues)), ("seed", json!(seed))]);
     let mut figures =
         vec![Figure::new("sim-synthetic", &p, "load_s", elapsed.as_secs_f64(), "s").target(20.0)];
-    if let Some(rss) = peak_rss_mib() {
+    if let Some(rss) = crate::rss_mib(crate::Rss::Peak) {
         figures.push(Figure::new("sim-synthetic", &p, "peak_rss_mib", rss, "MiB").target(4096.0));
     }
     std::hint::black_box(&site);
@@ -205,7 +190,8 @@ mod tests {
         let figures = synthetic_load(2000, 1).unwrap();
         assert_eq!(figures[0].metric, "load_s");
         assert_eq!(figures[0].target, Some(20.0));
-        assert!(peak_rss_mib().is_some_and(|m| m > 1.0));
+        assert!(crate::rss_mib(crate::Rss::Peak).is_some_and(|m| m > 1.0));
+        assert!(crate::rss_mib(crate::Rss::Current).is_some_and(|m| m > 1.0));
     }
 
     #[test]

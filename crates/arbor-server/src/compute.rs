@@ -195,6 +195,20 @@ impl Computed {
         results.insert(key, result);
     }
 
+    /// Drops the results that can no longer be reused, so that the memory of forests nobody looks at is
+    /// released even when nothing else is computed.
+    pub fn sweep(&self) {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        let reuse = self.reuse;
+        results.retain(|_, r| r.computed_at.elapsed() < reuse);
+    }
+
+    /// Drops every kept result of a structure (it was deleted).
+    pub fn forget_structure(&self, tenant: TenantId, id: StructureId) {
+        let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);
+        results.retain(|k, _| (k.0, k.1) != (tenant, id));
+    }
+
     /// Drops every kept result of a tenant (Jira said something changed).
     pub fn forget_tenant(&self, tenant: TenantId) {
         let mut results = self.results.lock().unwrap_or_else(PoisonError::into_inner);

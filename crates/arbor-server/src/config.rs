@@ -19,6 +19,7 @@ pub struct ServerConfig {
     pub sites: Vec<SiteConfig>,
     pub sessions: SessionConfig,
     pub limits: RequestLimits,
+    pub content: ContentLimits,
     pub caches: CacheConfig,
     pub client: ClientConfig,
     pub engine: EngineLimits,
@@ -113,6 +114,38 @@ impl Default for RequestLimits {
     }
 }
 
+/// How much people may store, checked before any work is done. Generated rows are not stored and are not
+/// limited here (the engine has its own limits).
+#[derive(Debug, Clone, Copy)]
+pub struct ContentLimits {
+    /// Stored rows of one structure.
+    pub rows_per_structure: u64,
+    /// Rows one edit may create (an add, or a copy of subtrees).
+    pub rows_per_edit: u64,
+    pub generators_per_structure: u64,
+    pub views_per_structure: u64,
+    /// Structures one person may own.
+    pub structures_per_person: u64,
+    /// Bytes a tenant's content may take in storage (structures, forests, configurations, change journal).
+    pub tenant_storage_bytes: u64,
+    /// A structure's content not used for this long is dropped from memory (read again from storage on use).
+    pub content_idle: Duration,
+}
+
+impl Default for ContentLimits {
+    fn default() -> Self {
+        Self {
+            rows_per_structure: 500_000,
+            rows_per_edit: 100_000,
+            generators_per_structure: 100,
+            views_per_structure: 100,
+            structures_per_person: 500,
+            tenant_storage_bytes: 1 << 30,
+            content_idle: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
 impl ServerConfig {
     /// Defaults for everything but where the server is and which sites it serves.
     pub fn new(public_url: Url, sites: Vec<SiteConfig>) -> Self {
@@ -121,6 +154,7 @@ impl ServerConfig {
             sites,
             sessions: SessionConfig::default(),
             limits: RequestLimits::default(),
+            content: ContentLimits::default(),
             caches: CacheConfig::default(),
             client: ClientConfig::default(),
             engine: EngineLimits::default(),

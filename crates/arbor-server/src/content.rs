@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use arbor_core::history::StructureContent;
 use arbor_core::ids::Version;
@@ -51,21 +52,42 @@ impl Loaded {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Loaded>>>;
 
-/// Loaded structures, one async mutex each.
+/// Loaded structures, one async mutex each, with when each was last used.
 #[derive(Debug, Default)]
-pub struct Contents(Mutex<HashMap<(TenantId, StructureId), Slot>>);
+pub struct Contents(Mutex<HashMap<(TenantId, StructureId), (Slot, Instant)>>);
 
 impl Contents {
     fn slot(&self, tenant: TenantId, id: StructureId) -> Slot {
         let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(map.entry((tenant, id)).or_default())
+        let (slot, used) = map
+            .entry((tenant, id))
+            .or_insert_with(|| (Slot::default(), Instant::now()));
+        *used = Instant::now();
+        Arc::clone(slot)
     }
 
+    /// Drops a structure's content (it was deleted); a request still holding it finishes with its copy.
     pub fn forget(&self, tenant: TenantId, id: StructureId) {
         self.0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(&(tenant, id));
+    }
+
+    /// Drops the content of structures nobody has used for `idle` and nobody holds now; it is read again
+    /// from storage when next used.
+    pub fn evict_idle(&self, idle: Duration) {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, (slot, used)| used.elapsed() < idle || Arc::strong_count(slot) > 1);
+    }
+
+    /// How many structures' content is held.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -187,4 +209,38 @@ async fn catch_up(
     }
     loaded.content = StructureContent::from_history(history).map_err(|e| ApiError::internal(&e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(n: u64) -> (TenantId, StructureId) {
+        (TenantId::new(1).unwrap(), StructureId::new(n).unwrap())
+    }
+
+    #[test]
+    fn idle_content_is_dropped_unless_someone_holds_it() {
+        let contents = Contents::default();
+        let (tenant, a) = ids(1);
+        let (_, b) = ids(2);
+        drop(contents.slot(tenant, a));
+        let held = contents.slot(tenant, b);
+        contents.evict_idle(Duration::from_secs(60));
+        assert_eq!(contents.len(), 2, "used a moment ago");
+        contents.evict_idle(Duration::ZERO);
+        assert_eq!(contents.len(), 1, "the held one stays");
+        drop(held);
+        contents.evict_idle(Duration::ZERO);
+        assert!(contents.is_empty());
+    }
+
+    #[test]
+    fn a_deleted_structures_content_is_dropped() {
+        let contents = Contents::default();
+        let (tenant, a) = ids(1);
+        drop(contents.slot(tenant, a));
+        contents.forget(tenant, a);
+        assert!(contents.is_empty());
+    }
 }

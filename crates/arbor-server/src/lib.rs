@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod budget;
 pub mod coherence;
 pub mod compute;
 pub mod config;
@@ -102,6 +103,7 @@ pub async fn start(
         coherence::FOLLOW_INTERVAL,
         stop.subscribe(),
     );
+    tokio::spawn(release_idle_memory(state.clone(), stop.subscribe()));
     let app = router(state.clone());
     let task = tokio::spawn(tls::serve_https(
         listener,
@@ -117,6 +119,24 @@ pub async fn start(
         task,
         follower,
     })
+}
+
+/// How often memory held for structures nobody uses is released.
+const RELEASE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Releases, every [`RELEASE_INTERVAL`] until `stop` changes, the content of structures idle for
+/// `content_idle` and the computed forests that can no longer be reused.
+async fn release_idle_memory(state: AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut ticks = tokio::time::interval(RELEASE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                state.contents.evict_idle(state.config.content.content_idle);
+                state.computed.sweep();
+            }
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 impl Running {

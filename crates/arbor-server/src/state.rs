@@ -60,6 +60,7 @@ pub struct Inner {
     pub jira: Tenants,
     pub metrics: Metrics,
     pub limits: RateLimits,
+    pub usage: crate::budget::Usage,
     pub tokens: Tokens,
     pub contents: Contents,
     pub computed: Computed,
@@ -131,6 +132,7 @@ impl AppState {
         }
         Ok(Self(Arc::new(Inner {
             limits: RateLimits::new(&config.limits),
+            usage: crate::budget::Usage::default(),
             computed: Computed::new(config.forest_reuse),
             config,
             store,

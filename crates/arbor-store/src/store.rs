@@ -268,6 +268,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The end of the tenant's recorded quota pause (possibly past), if one was recorded.
     async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>>;
 
+    /// The bytes the tenant's content takes in storage: structures' names and descriptions, forests,
+    /// generator and view configurations and the change journal, as stored (encrypted). What a storage budget
+    /// is checked against.
+    async fn tenant_storage_bytes(&self, tenant: TenantId) -> Result<u64>;
+
     // --- The audit log --------------------------------------------------------------------------------
 
     /// Appends an entry to the chain; returns its sequence number.

@@ -42,6 +42,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub jira: JiraSettings,
     pub sessions: SessionSettings,
+    pub limits: LimitSettings,
     /// Atlassian account ids of arbor admins: Control on every structure of the site.
     pub admins: Vec<String>,
 }
@@ -57,6 +58,7 @@ impl Default for Config {
             database: DatabaseSettings::default(),
             jira: JiraSettings::default(),
             sessions: SessionSettings::default(),
+            limits: LimitSettings::default(),
             admins: Vec::new(),
         }
     }
@@ -76,6 +78,54 @@ impl Default for SessionSettings {
         Self {
             idle_minutes: 30,
             absolute_hours: 12,
+        }
+    }
+}
+
+/// How much people may store; see arbor-server's `ContentLimits`, whose defaults these are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Stored rows of one structure.
+    pub rows_per_structure: u64,
+    /// Rows one edit may create (an add, or a copy of subtrees).
+    pub rows_per_edit: u64,
+    pub generators_per_structure: u64,
+    pub views_per_structure: u64,
+    /// Structures one person may own.
+    pub structures_per_person: u64,
+    /// Bytes one site's content may take in storage.
+    pub tenant_storage_bytes: u64,
+    /// A structure's content unused for this many minutes is dropped from memory.
+    pub content_idle_minutes: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        let content = arbor_server::config::ContentLimits::default();
+        Self {
+            rows_per_structure: content.rows_per_structure,
+            rows_per_edit: content.rows_per_edit,
+            generators_per_structure: content.generators_per_structure,
+            views_per_structure: content.views_per_structure,
+            structures_per_person: content.structures_per_person,
+            tenant_storage_bytes: content.tenant_storage_bytes,
+            content_idle_minutes: content.content_idle.as_secs() / 60,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// The content limits these settings make.
+    pub fn content(&self) -> arbor_server::config::ContentLimits {
+        arbor_server::config::ContentLimits {
+            rows_per_structure: self.rows_per_structure,
+            rows_per_edit: self.rows_per_edit,
+            generators_per_structure: self.generators_per_structure,
+            views_per_structure: self.views_per_structure,
+            structures_per_person: self.structures_per_person,
+            tenant_storage_bytes: self.tenant_storage_bytes,
+            content_idle: std::time::Duration::from_secs(self.content_idle_minutes.max(1) * 60),
         }
     }
 }

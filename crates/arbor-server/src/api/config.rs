@@ -16,8 +16,9 @@ use utoipa::ToSchema;
 
 use super::directory::{self, LabelledRule};
 use super::structures::{actor, checked_name};
-use super::{Body, Param, authorize, load_generators};
+use super::{Body, Param, authorize, hidden, load_generators};
 use crate::audit;
+use crate::budget;
 use crate::content;
 use crate::error::{ApiError, ApiResult};
 use crate::session::Caller;
@@ -153,6 +154,16 @@ pub async fn add_generator(
         .store
         .generators(caller.tenant, access.meta.id)
         .await?;
+    budget::within(
+        "limits.generators_per_structure",
+        state.config.content.generators_per_structure,
+        existing.len() as u64,
+        1,
+        "generators in this structure",
+    )?;
+    budget::check_rows(&state, loaded.content.forest().len() as u64, 1)?;
+    hidden::check_named(&state, &caller, &access, loaded.content.forest(), body.at.reference()).await?;
+    budget::check_storage(&state, caller.tenant).await?;
     let next = existing.keys().map(|g| g.get()).max().unwrap_or(0) + 1;
     let gid = GeneratorId::new(next).map_err(|e| ApiError::bad_request(e.to_string()))?;
     // The row is placed in memory first: if it cannot be, nothing is stored.
@@ -440,6 +451,15 @@ pub async fn create_view(
 ) -> ApiResult<(StatusCode, Json<ViewInfo>)> {
     let config = view_config(&body)?;
     let access = authorize(&state, &caller, id, Level::Edit, "view.create").await?;
+    let views = state.store.views(caller.tenant, access.meta.id).await?;
+    budget::within(
+        "limits.views_per_structure",
+        state.config.content.views_per_structure,
+        views.len() as u64,
+        1,
+        "views in this structure",
+    )?;
+    budget::check_storage(&state, caller.tenant).await?;
     let vid = state
         .store
         .create_view(caller.tenant, access.meta.id, &config, &actor(&caller))

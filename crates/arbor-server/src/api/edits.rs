@@ -6,10 +6,10 @@
 
 use std::collections::HashMap;
 
-use arbor_core::edit::Edit;
+use arbor_core::edit::{Edit, EditError, Position};
 use arbor_core::forest::ItemRef;
-use arbor_core::history::{Action, Applied, ApplyError, HistoryEntry};
-use arbor_core::ids::Version;
+use arbor_core::history::{Action, Applied, ApplyError, ConflictCause, HistoryEntry};
+use arbor_core::ids::{RowId, Version};
 use arbor_core::permission::{Grantee, Level};
 use arbor_store::StoreError;
 use arbor_store::journal::JournalOp;
@@ -20,8 +20,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use super::structures::actor;
-use super::{Access, Body, Param, Query, authorize, directory};
+use super::{Access, Body, Param, Query, authorize, directory, hidden};
 use crate::audit;
+use crate::budget;
 use crate::content::{self, Loaded};
 use crate::error::{ApiError, ApiResult};
 use crate::session::Caller;
@@ -68,7 +69,30 @@ fn generator_places(forest: &arbor_core::forest::Forest) -> Vec<(u64, Option<u64
         .collect()
 }
 
-fn apply_problem(error: ApplyError) -> ApiError {
+/// [`apply_problem`] for someone with `level`: below Control, a position past the end of a row's children
+/// does not say how many there are, since hidden rows count among them.
+fn apply_problem_for(level: Level, error: ApplyError) -> ApiError {
+    let past_the_end = |error: &EditError| match error {
+        EditError::IndexOutOfRange { index, .. } if !level.allows(Level::Control) => Some(*index),
+        _ => None,
+    };
+    let index = match &error {
+        ApplyError::Edit(edit) => past_the_end(edit),
+        ApplyError::Conflict(conflict) => match &conflict.cause {
+            ConflictCause::Changed { error, .. } => past_the_end(error),
+            _ => None,
+        },
+        _ => None,
+    };
+    match index {
+        Some(index) => ApiError::bad_request(format!(
+            "index {index} is past the end of the row's children; place rows under, before or after a row instead"
+        )),
+        None => apply_problem(error),
+    }
+}
+
+pub(super) fn apply_problem(error: ApplyError) -> ApiError {
     match error {
         ApplyError::Conflict(conflict) => ApiError::conflict(format!(
             "someone changed this structure: {conflict}; reload, or merge your change again"
@@ -85,18 +109,29 @@ fn apply_problem(error: ApplyError) -> ApiError {
     }
 }
 
-/// Runs one change of the content under the structure's lock and saves it.
+/// Runs one change of the content under the structure's lock and saves it. `named` are the rows the request
+/// names (see `hidden`).
 async fn change(
     state: &AppState,
     caller: &Caller,
     access: &Access,
     action: &str,
+    named: Vec<RowId>,
     run: impl FnOnce(&mut Loaded) -> Result<Applied, ApiError>,
 ) -> ApiResult<ChangeResult> {
     let mut changing = content::lock_for_change(state, caller.tenant, &access.meta).await?;
     let loaded = changing.loaded()?;
+    hidden::check_named(state, caller, access, loaded.content.forest(), named).await?;
     let before = generator_places(loaded.content.forest());
+    let rows_before = loaded.content.forest().len() as u64;
     let applied = run(loaded)?;
+    // Edits are checked before they are applied; an undo, redo or restore that brings rows back may not pass
+    // the limits either (they may have been lowered since), and is discarded unsaved if it would.
+    let rows_after = loaded.content.forest().len() as u64;
+    if rows_after > rows_before {
+        budget::check_rows(state, rows_before, rows_after - rows_before)?;
+        budget::check_storage(state, caller.tenant).await?;
+    }
     if !access.level.allows(Level::Automate) && generator_places(loaded.content.forest()) != before
     {
         // `changing` is dropped unsaved: the change is discarded.
@@ -117,6 +152,8 @@ async fn change(
         .entry(applied.version)
         .cloned()
         .ok_or_else(|| ApiError::internal(&"the applied change has no history entry"))?;
+    // Refused, `changing` is dropped unsaved and the change discarded.
+    hidden::check_change(state, caller, access, &entry, loaded.content.forest()).await?;
     let version = state
         .store
         .save_forest(
@@ -153,6 +190,19 @@ async fn change(
     Ok(result)
 }
 
+/// The rows an edit names: those it moves, removes or copies, and the one its position is relative to.
+fn named_rows(edit: &Edit) -> Vec<RowId> {
+    let (rows, position) = match edit {
+        Edit::Add { at, .. } => (&[][..], Some(*at)),
+        Edit::Move { rows, to } | Edit::Copy { rows, to } => (&rows[..], Some(*to)),
+        Edit::Remove { rows } => (&rows[..], None),
+    };
+    rows.iter()
+        .copied()
+        .chain(position.and_then(Position::reference))
+        .collect()
+}
+
 /// `POST /api/v1/structures/{id}/edits`: add, move, remove or copy rows (Edit; Automate for generator rows).
 #[utoipa::path(post, path = "/api/v1/structures/{id}/edits", tag = "editing", request_body = EditBody,
     params(("id" = u64, Path, description = "structure id")),
@@ -164,8 +214,13 @@ pub async fn edit(
     Body(body): Body<EditBody>,
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.edit").await?;
+    if matches!(body.edit, Edit::Add { .. } | Edit::Copy { .. }) {
+        budget::check_storage(&state, caller.tenant).await?;
+    }
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.edit", |loaded| {
+    let named = named_rows(&body.edit);
+    let level = access.level;
+    let result = change(&state, &caller, &access, "forest.edit", named, |loaded| {
         let based_on = loaded.forest_version(Version(body.based_on));
         if body.based_on > loaded.version.get() {
             return Err(ApiError::bad_request(format!(
@@ -173,10 +228,11 @@ pub async fn edit(
                 body.based_on, loaded.version
             )));
         }
+        budget::check_edit(&state, &body.edit, loaded.content.forest())?;
         loaded
             .content
             .apply(body.edit, based_on, actor_id, now())
-            .map_err(apply_problem)
+            .map_err(|error| apply_problem_for(level, error))
     })
     .await?;
     Ok(Json(result))
@@ -193,7 +249,7 @@ pub async fn undo(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.undo").await?;
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.undo", |loaded| {
+    let result = change(&state, &caller, &access, "forest.undo", Vec::new(), |loaded| {
         loaded.content.undo(actor_id, now()).map_err(apply_problem)
     })
     .await?;
@@ -211,7 +267,7 @@ pub async fn redo(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.redo").await?;
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.redo", |loaded| {
+    let result = change(&state, &caller, &access, "forest.redo", Vec::new(), |loaded| {
         loaded.content.redo(actor_id, now()).map_err(apply_problem)
     })
     .await?;
@@ -239,7 +295,7 @@ pub async fn restore(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.restore").await?;
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.restore", |loaded| {
+    let result = change(&state, &caller, &access, "forest.restore", Vec::new(), |loaded| {
         if body.version > loaded.version.get() {
             return Err(ApiError::bad_request(format!(
                 "version {} does not exist; the structure is at version {}",

@@ -6,6 +6,7 @@ pub mod assist;
 pub mod config;
 pub mod directory;
 pub mod edits;
+pub mod hidden;
 pub mod rows;
 pub mod structures;
 

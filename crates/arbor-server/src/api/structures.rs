@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 
 use super::{Body, Param, authorize, described, level_of};
 use crate::audit;
+use crate::budget;
 use crate::content;
 use crate::error::{ApiError, ApiResult};
 use crate::people;
@@ -202,6 +203,21 @@ pub async fn create(
         description: checked_description(&body.description)?,
         owner: caller.account.clone(),
     };
+    let owned = state
+        .store
+        .structures(caller.tenant)
+        .await?
+        .iter()
+        .filter(|s| s.owner == caller.account)
+        .count();
+    budget::within(
+        "limits.structures_per_person",
+        state.config.content.structures_per_person,
+        owned as u64,
+        1,
+        "structures owned by you",
+    )?;
+    budget::check_storage(&state, caller.tenant).await?;
     let meta = state
         .store
         .create_structure(caller.tenant, &new, &actor(&caller))
@@ -338,6 +354,7 @@ pub async fn delete(
         .delete_structure(caller.tenant, access.meta.id, &actor(&caller))
         .await?;
     state.contents.forget(caller.tenant, access.meta.id);
+    state.computed.forget_structure(caller.tenant, access.meta.id);
     audit::ok(
         &state,
         &caller,

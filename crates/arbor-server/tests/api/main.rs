@@ -5,6 +5,8 @@
 mod assist;
 mod authz;
 mod directory;
+mod hidden_rows;
+mod limits;
 mod openapi;
 mod outage;
 mod scale_out;

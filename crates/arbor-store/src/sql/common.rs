@@ -1803,6 +1803,22 @@ impl Store for SqlStore {
         Ok(until.map(ts))
     }
 
+    async fn tenant_storage_bytes(&self, tenant: TenantId) -> Result<u64> {
+        let row = sqlx::query(
+            "SELECT \
+               CAST((SELECT COALESCE(SUM(LENGTH(name) + LENGTH(description)), 0) FROM structures WHERE tenant_id = $1) \
+                  + (SELECT COALESCE(SUM(LENGTH(snapshot)), 0) FROM forests WHERE tenant_id = $1) \
+                  + (SELECT COALESCE(SUM(LENGTH(config)), 0) FROM generators WHERE tenant_id = $1) \
+                  + (SELECT COALESCE(SUM(LENGTH(config)), 0) FROM views WHERE tenant_id = $1) \
+                  + (SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM journal WHERE tenant_id = $1) AS BIGINT)",
+        )
+        .bind(tenant.sql())
+        .fetch_one(&self.pool)
+        .await?;
+        let bytes: i64 = row.try_get(0)?;
+        u64::try_from(bytes).map_err(|e| malformed("tenant storage", e))
+    }
+
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {
         let mut tx = self.pool.begin_with(BEGIN_WRITE).await?;
         let head = sqlx::query(concat!(

@@ -1,4 +1,5 @@
-//! How the nodes of one deployment share Jira state: what a webhook delivery invalidated, and the quota pause.
+//! How the nodes of one deployment share Jira state: what a webhook delivery invalidated, and the quota pause;
+//! and what a tenant's content takes in storage, which its budget is checked against.
 
 use arbor_core::ids::{IssueId, Timestamp};
 use arbor_store::model::JiraInvalidation;
@@ -11,6 +12,7 @@ crate::on_both_engines!(
     invalidations_are_appended_read_in_order_and_pruned,
     concurrent_appends_get_distinct_numbers_in_order,
     the_latest_quota_pause_is_kept,
+    a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted,
 );
 
 fn changed(issue: u64, field: &str) -> JiraInvalidation {
@@ -156,5 +158,39 @@ async fn the_latest_quota_pause_is_kept(db: &TestDb) {
     assert!(matches!(
         store.quota_pause(gone).await,
         Err(StoreError::NoTenant(_))
+    ));
+}
+
+/// The storage a tenant's content takes counts structures, forests, configurations and the journal, and no
+/// other tenant's.
+async fn a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted(db: &TestDb) {
+    let store: &dyn Store = &*db.store;
+    let a = tenant(store, "https://a.example").await;
+    let b = tenant(store, "https://b.example").await;
+    assert_eq!(store.tenant_storage_bytes(a).await.unwrap(), 0);
+    let s = store
+        .create_structure(a, &new_structure(), &at(1))
+        .await
+        .unwrap();
+    let created = store.tenant_storage_bytes(a).await.unwrap();
+    assert!(created > 0);
+    let v = store
+        .save_forest(a, s.id, s.version, &sample_forest(), None, &at(2))
+        .await
+        .unwrap();
+    let with_forest = store.tenant_storage_bytes(a).await.unwrap();
+    assert!(with_forest > created, "{with_forest} > {created}");
+    let g = arbor_core::ids::GeneratorId::new(1).unwrap();
+    store
+        .set_generator(a, s.id, v, g, &serde_json::json!({"jql": "x".repeat(1000)}), &at(3))
+        .await
+        .unwrap();
+    let with_generator = store.tenant_storage_bytes(a).await.unwrap();
+    assert!(with_generator >= with_forest + 1000, "{with_generator}");
+    assert_eq!(store.tenant_storage_bytes(b).await.unwrap(), 0, "per tenant");
+    store.delete_tenant(a).await.unwrap();
+    assert!(matches!(
+        store.tenant_storage_bytes(a).await,
+        Ok(0) | Err(StoreError::NoTenant(_))
     ));
 }

@@ -133,6 +133,8 @@ async fn no_tenant_reaches_another(db: &TestDb) {
     assert_eq!(store.last_invalidation(b).await.unwrap(), 0);
     assert_eq!(store.quota_pause(b).await.unwrap(), None);
     assert_eq!(store.prune_invalidations(b, t(i64::MAX)).await.unwrap(), 0);
+    assert_eq!(store.tenant_storage_bytes(b).await.unwrap(), 0);
+    assert!(store.tenant_storage_bytes(a).await.unwrap() > 0);
 
     // Writes fail and change nothing.
     assert!(is_not_found(
