@@ -89,8 +89,10 @@ async fn run_async(rows: usize) -> Result<Vec<Figure>, StageError> {
             &browser,
             Method::POST,
             &edits,
-            Some(json!({"based_on": at, "edit": {"op": "copy", "rows": [root],
-                "to": {"under": {"parent": root, "at": "last"}}}})),
+            Some(
+                json!({"based_on": at, "edit": {"op": "copy", "rows": [root],
+                "to": {"under": {"parent": root, "at": "last"}}}}),
+            ),
         )
         .await?;
         at = version(&copied);

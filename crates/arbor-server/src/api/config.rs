@@ -162,7 +162,14 @@ pub async fn add_generator(
         "generators in this structure",
     )?;
     budget::check_rows(&state, loaded.content.forest().len() as u64, 1)?;
-    hidden::check_named(&state, &caller, &access, loaded.content.forest(), body.at.reference()).await?;
+    hidden::check_named(
+        &state,
+        &caller,
+        &access,
+        loaded.content.forest(),
+        body.at.reference(),
+    )
+    .await?;
     budget::check_storage(&state, caller.tenant).await?;
     let next = existing.keys().map(|g| g.get()).max().unwrap_or(0) + 1;
     let gid = GeneratorId::new(next).map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -249,9 +249,14 @@ pub async fn undo(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.undo").await?;
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.undo", Vec::new(), |loaded| {
-        loaded.content.undo(actor_id, now()).map_err(apply_problem)
-    })
+    let result = change(
+        &state,
+        &caller,
+        &access,
+        "forest.undo",
+        Vec::new(),
+        |loaded| loaded.content.undo(actor_id, now()).map_err(apply_problem),
+    )
     .await?;
     Ok(Json(result))
 }
@@ -267,9 +272,14 @@ pub async fn redo(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.redo").await?;
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.redo", Vec::new(), |loaded| {
-        loaded.content.redo(actor_id, now()).map_err(apply_problem)
-    })
+    let result = change(
+        &state,
+        &caller,
+        &access,
+        "forest.redo",
+        Vec::new(),
+        |loaded| loaded.content.redo(actor_id, now()).map_err(apply_problem),
+    )
     .await?;
     Ok(Json(result))
 }
@@ -295,19 +305,26 @@ pub async fn restore(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.restore").await?;
     let actor_id = caller.account.clone();
-    let result = change(&state, &caller, &access, "forest.restore", Vec::new(), |loaded| {
-        if body.version > loaded.version.get() {
-            return Err(ApiError::bad_request(format!(
-                "version {} does not exist; the structure is at version {}",
-                body.version, loaded.version
-            )));
-        }
-        let to = loaded.forest_version(Version(body.version));
-        loaded
-            .content
-            .restore(to, actor_id, now())
-            .map_err(apply_problem)
-    })
+    let result = change(
+        &state,
+        &caller,
+        &access,
+        "forest.restore",
+        Vec::new(),
+        |loaded| {
+            if body.version > loaded.version.get() {
+                return Err(ApiError::bad_request(format!(
+                    "version {} does not exist; the structure is at version {}",
+                    body.version, loaded.version
+                )));
+            }
+            let to = loaded.forest_version(Version(body.version));
+            loaded
+                .content
+                .restore(to, actor_id, now())
+                .map_err(apply_problem)
+        },
+    )
     .await?;
     Ok(Json(result))
 }

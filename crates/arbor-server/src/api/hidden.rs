@@ -18,8 +18,8 @@ use arbor_core::history::{ApplyError, HistoryEntry};
 use arbor_core::ids::{IssueId, RowId};
 use arbor_core::permission::Level;
 
-use crate::error::{ApiError, ApiResult};
 use super::Access;
+use crate::error::{ApiError, ApiResult};
 use crate::session::Caller;
 use crate::state::AppState;
 
@@ -72,7 +72,13 @@ pub async fn check_named(
             }
         })
         .collect();
-    let hidden = hidden_of(state, caller, access, named.iter().map(|(_, i)| *i).collect()).await?;
+    let hidden = hidden_of(
+        state,
+        caller,
+        access,
+        named.iter().map(|(_, i)| *i).collect(),
+    )
+    .await?;
     match named.iter().find(|(_, issue)| hidden.contains(issue)) {
         Some((row, _)) => Err(super::edits::apply_problem(ApplyError::Edit(
             EditError::RowNotFound(*row),

@@ -354,7 +354,9 @@ pub async fn delete(
         .delete_structure(caller.tenant, access.meta.id, &actor(&caller))
         .await?;
     state.contents.forget(caller.tenant, access.meta.id);
-    state.computed.forget_structure(caller.tenant, access.meta.id);
+    state
+        .computed
+        .forget_structure(caller.tenant, access.meta.id);
     audit::ok(
         &state,
         &caller,

@@ -42,7 +42,11 @@ async fn seen_and_hidden(admin: &Browser, dev: &Browser) -> (Vec<u64>, Vec<u64>)
         .filter(|i| !by_dev.contains(i))
         .take(2)
         .collect();
-    assert_eq!((seen.len(), hidden.len()), (2, 2), "the site has both kinds");
+    assert_eq!(
+        (seen.len(), hidden.len()),
+        (2, 2),
+        "the site has both kinds"
+    );
     (seen, hidden)
 }
 
@@ -81,15 +85,30 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     let (seen, hidden) = seen_and_hidden(&admin, &dev).await;
     let id = admin.create("Shared").await;
     // Folder F holds a visible issue and a hidden one; a hidden issue and folder G are at the top.
-    let (status, added) = edit(&admin, id, json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+    let (status, added) = edit(
+        &admin,
+        id,
+        json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
         "rows": [{"depth": 0, "item": {"folder": "F"}}, {"depth": 1, "item": {"issue": seen[0]}},
-                 {"depth": 1, "item": {"issue": hidden[0]}}]})).await;
+                 {"depth": 1, "item": {"issue": hidden[0]}}]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{added}");
-    let (status, more) = edit(&admin, id, json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
-        "rows": [{"depth": 0, "item": {"issue": hidden[1]}}]})).await;
+    let (status, more) = edit(
+        &admin,
+        id,
+        json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+        "rows": [{"depth": 0, "item": {"issue": hidden[1]}}]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{more}");
-    let (status, last) = edit(&admin, id, json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
-        "rows": [{"depth": 0, "item": {"folder": "G"}}]})).await;
+    let (status, last) = edit(
+        &admin,
+        id,
+        json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+        "rows": [{"depth": 0, "item": {"folder": "G"}}]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{last}");
     let folder_f = added["created"][0].as_u64().unwrap();
     let hidden_child = added["created"][2].as_u64().unwrap();
@@ -115,12 +134,27 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     };
     for (named, edit_body) in [
         (hidden_top, json!({"op": "remove", "rows": [hidden_top]})),
-        (hidden_top, json!({"op": "move", "rows": [hidden_top], "to": {"after": folder_g}})),
-        (hidden_top, json!({"op": "copy", "rows": [hidden_top], "to": {"after": folder_g}})),
-        (hidden_top, json!({"op": "move", "rows": [folder_g], "to": {"before": hidden_top}})),
-        (hidden_child, json!({"op": "move", "rows": [folder_g], "to": {"after": hidden_child}})),
-        (hidden_child, json!({"op": "add", "at": {"under": {"parent": hidden_child, "at": "last"}},
-            "rows": [{"depth": 0, "item": {"folder": "X"}}]})),
+        (
+            hidden_top,
+            json!({"op": "move", "rows": [hidden_top], "to": {"after": folder_g}}),
+        ),
+        (
+            hidden_top,
+            json!({"op": "copy", "rows": [hidden_top], "to": {"after": folder_g}}),
+        ),
+        (
+            hidden_top,
+            json!({"op": "move", "rows": [folder_g], "to": {"before": hidden_top}}),
+        ),
+        (
+            hidden_child,
+            json!({"op": "move", "rows": [folder_g], "to": {"after": hidden_child}}),
+        ),
+        (
+            hidden_child,
+            json!({"op": "add", "at": {"under": {"parent": hidden_child, "at": "last"}},
+            "rows": [{"depth": 0, "item": {"folder": "X"}}]}),
+        ),
     ] {
         let (status, answer) = edit(&dev, id, edit_body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{edit_body}: {answer}");
@@ -128,11 +162,19 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     }
 
     // A position past the end of F's children does not say how many it has (the hidden one counts).
-    let (status, answer) = edit(&dev, id, json!({"op": "add", "at": {"under": {"parent": folder_f, "at": {"index": 5}}},
-        "rows": [{"depth": 0, "item": {"folder": "X"}}]})).await;
+    let (status, answer) = edit(
+        &dev,
+        id,
+        json!({"op": "add", "at": {"under": {"parent": folder_f, "at": {"index": 5}}},
+        "rows": [{"depth": 0, "item": {"folder": "X"}}]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let said = answer["detail"].as_str().unwrap();
-    assert!(said.starts_with("index 5 is past the end of the row's children"), "{said}");
+    assert!(
+        said.starts_with("index 5 is past the end of the row's children"),
+        "{said}"
+    );
 
     // Changes that would remove, copy or add rows dev cannot see are refused without saying which.
     for edit_body in [
@@ -151,24 +193,43 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     assert_eq!(stored(&admin, id).await, before, "nothing changed");
 
     // Moving a visible folder takes the hidden row below it along; undoing it brings it back.
-    let (status, moved) = edit(&dev, id, json!({"op": "move", "rows": [folder_f], "to": {"after": folder_g}})).await;
+    let (status, moved) = edit(
+        &dev,
+        id,
+        json!({"op": "move", "rows": [folder_f], "to": {"after": folder_g}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     let after_move = stored(&admin, id).await;
     let f_at = after_move.iter().position(|r| r.0 == folder_f).unwrap();
-    assert_eq!(after_move[f_at + 2].2, hidden[0].to_string(), "{after_move:?}");
-    let (status, undone) = dev.post(&format!("/api/v1/structures/{id}/undo"), json!({})).await;
+    assert_eq!(
+        after_move[f_at + 2].2,
+        hidden[0].to_string(),
+        "{after_move:?}"
+    );
+    let (status, undone) = dev
+        .post(&format!("/api/v1/structures/{id}/undo"), json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{undone}");
     assert_eq!(stored(&admin, id).await, before);
 
     // A restore that would remove hidden rows (to the empty first version) is refused as well.
     let (status, restored) = dev
-        .post(&format!("/api/v1/structures/{id}/restore"), json!({"version": 1}))
+        .post(
+            &format!("/api/v1/structures/{id}/restore"),
+            json!({"version": 1}),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{restored}");
     assert_eq!(stored(&admin, id).await, before);
 
     // Control acts on every row.
-    let (status, removed) = edit(&admin, id, json!({"op": "remove", "rows": [folder_f, hidden_top]})).await;
+    let (status, removed) = edit(
+        &admin,
+        id,
+        json!({"op": "remove", "rows": [folder_f, hidden_top]}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{removed}");
     app.stop().await;
 }

@@ -50,7 +50,8 @@ async fn copies_into_their_own_subtree_stop_at_the_row_limits() {
         "rows": [{"depth": 0, "item": {"folder": "root"}}, {"depth": 1, "item": {"folder": "leaf"}}]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let root = body["created"][0].as_u64().unwrap();
-    let copy = json!({"op": "copy", "rows": [root], "to": {"under": {"parent": root, "at": "last"}}});
+    let copy =
+        json!({"op": "copy", "rows": [root], "to": {"under": {"parent": root, "at": "last"}}});
     // 2 → 4 → 8 → 16 → 32 rows: each copy doubles the structure.
     for _ in 0..4 {
         let (status, body) = edit(&me, id, copy.clone()).await;
@@ -58,8 +59,16 @@ async fn copies_into_their_own_subtree_stop_at_the_row_limits() {
     }
     let rows = || async { me.rows(id, None).await["visible_rows"].as_u64().unwrap() };
     assert_eq!(rows().await, 32);
-    refused_by(edit(&me, id, copy.clone()).await, "limits.rows_per_edit", 20);
-    refused_by(edit(&me, id, folders(9)).await, "limits.rows_per_structure", 40);
+    refused_by(
+        edit(&me, id, copy.clone()).await,
+        "limits.rows_per_edit",
+        20,
+    );
+    refused_by(
+        edit(&me, id, folders(9)).await,
+        "limits.rows_per_structure",
+        40,
+    );
     assert_eq!(rows().await, 32, "refused edits change nothing");
     let (status, body) = edit(&me, id, folders(8)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -137,7 +146,11 @@ async fn a_tenant_at_its_storage_budget_stores_no_more_but_may_remove() {
     assert_eq!(status, StatusCode::OK, "{body}");
     // The usage measured before that edit is believed for a few seconds.
     tokio::time::sleep(Duration::from_millis(5200)).await;
-    refused_by(edit(&me, id, folders(1)).await, "limits.tenant_storage_bytes", 20_000);
+    refused_by(
+        edit(&me, id, folders(1)).await,
+        "limits.tenant_storage_bytes",
+        20_000,
+    );
     refused_by(
         me.post("/api/v1/structures", json!({"name": "More"})).await,
         "limits.tenant_storage_bytes",

@@ -182,12 +182,23 @@ async fn a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted
     assert!(with_forest > created, "{with_forest} > {created}");
     let g = arbor_core::ids::GeneratorId::new(1).unwrap();
     store
-        .set_generator(a, s.id, v, g, &serde_json::json!({"jql": "x".repeat(1000)}), &at(3))
+        .set_generator(
+            a,
+            s.id,
+            v,
+            g,
+            &serde_json::json!({"jql": "x".repeat(1000)}),
+            &at(3),
+        )
         .await
         .unwrap();
     let with_generator = store.tenant_storage_bytes(a).await.unwrap();
     assert!(with_generator >= with_forest + 1000, "{with_generator}");
-    assert_eq!(store.tenant_storage_bytes(b).await.unwrap(), 0, "per tenant");
+    assert_eq!(
+        store.tenant_storage_bytes(b).await.unwrap(),
+        0,
+        "per tenant"
+    );
     store.delete_tenant(a).await.unwrap();
     assert!(matches!(
         store.tenant_storage_bytes(a).await,
