@@ -7,6 +7,7 @@ pub mod config;
 pub mod directory;
 pub mod edits;
 pub mod rows;
+pub mod shown;
 pub mod structures;
 
 use std::collections::HashMap;

@@ -5,6 +5,7 @@
 mod assist;
 mod authz;
 mod directory;
+mod generator_privacy;
 mod openapi;
 mod outage;
 mod scale_out;
