@@ -1,5 +1,6 @@
 // The generators dialog: every generator of the structure with what its last run cost, and a form for each
-// kind (insert, extend, filter, group, sort). Changing generators needs the Automate level.
+// kind (insert, extend, filter, group, sort). Changing generators needs the Automate level; below it, the server
+// sends a generator's kind and what it does in words, without its settings (queries may name hidden issues).
 
 import { del, get, post, put } from './api.js';
 import { h, plural } from './dom.js';
@@ -28,17 +29,16 @@ const KINDS = {
 
 const MAX_LEVELS = 50;
 
-/** One line saying what a generator's configuration does. */
+/** One line saying what a generator's settings are (Automate level: the server sends them). */
 function describe(config, structures) {
   const levels = config.levels ? `levels ${config.levels.from}–${config.levels.to}` : '';
   switch (config.kind) {
     case 'insert_jql':
     case 'filter_jql': return config.jql;
-    case 'insert_keys': return config.keys ? config.keys.join(', ') : plural(config.keys_count ?? 0, 'issue key');
+    case 'insert_keys': return config.keys.join(', ');
     case 'insert_text':
     case 'filter_text': return `“${config.text}”`;
     case 'insert_structure': {
-      if (config.structure_id === undefined) return 'a structure (shown from the Automate level)';
       const other = structures.find((s) => s.id === config.structure_id);
       return other ? other.name : `structure ${config.structure_id} (not visible to you)`;
     }
@@ -80,18 +80,20 @@ export async function openGenerators({ structure, canChange, version, lastRun, f
       return;
     }
     list.replaceChildren(h('ul', {}, generators.map((generator) => {
-      const kind = KINDS[generator.config.kind] || { phase: '', label: generator.config.kind };
+      const kind = KINDS[generator.kind] || { phase: '', label: generator.kind };
       const run = runs.find((r) => r.id === generator.id);
       return h('li', { class: 'generator' },
         h('div', {},
           h('span', { class: `phase phase-${kind.phase.toLowerCase()}` }, kind.phase),
           h('strong', {}, kind.label),
-          h('p', { class: 'generator-config code' }, describe(generator.config, structures)),
+          generator.config
+            ? h('p', { class: 'generator-config code' }, describe(generator.config, structures))
+            : h('p', { class: 'generator-config' }, generator.description),
           h('p', { class: 'muted' }, run
             ? `Last run: ${run.elapsed_ms.toFixed(1)} ms, ${plural(run.rows_added, 'row')} added, ${run.rows_removed.toLocaleString()} removed`
             : 'Did not run in the last computation'),
           stoppedAt === generator.id ? h('p', { class: 'error-text' }, 'The time budget ran out while this generator ran: the result is partial.') : null),
-        canChange ? h('div', { class: 'generator-actions' },
+        canChange && generator.config ? h('div', { class: 'generator-actions' },
           h('button', { type: 'button', onclick: () => openForm(generator) }, 'Edit'),
           h('button', { type: 'button', class: 'danger', onclick: () => remove(generator, kind) }, 'Remove')) : null);
     })));

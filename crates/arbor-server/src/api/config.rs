@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::directory::{self, LabelledRule};
+use super::shown::{self, GeneratorInfo};
 use super::structures::{actor, checked_name};
 use super::{Body, Param, authorize, hidden, load_generators};
 use crate::audit;
@@ -24,35 +25,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::session::Caller;
 use crate::state::{AppState, now};
 
-/// A generator of a structure and where it sits.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GeneratorInfo {
-    pub id: u64,
-    /// The stored row that holds it (its scope is that row's parent's subtree).
-    pub row: Option<u64>,
-    /// `insert_jql`, `extend_children`, `group_by_field`, ... with their settings. Below the Automate level,
-    /// issue keys and structure ids in it are withheld (`insert_keys` shows how many keys it lists).
-    #[schema(value_type = Object)]
-    pub config: serde_json::Value,
-}
-
-/// A generator's configuration as someone with `level` may see it: issue keys (which may name issues Jira
-/// hides from them) and other structures' ids only from the Automate level, who may change them anyway.
-pub fn shown_config(config: &Generator, level: Level) -> ApiResult<serde_json::Value> {
-    let mut value = serde_json::to_value(config).map_err(|e| ApiError::internal(&e))?;
-    if !level.allows(Level::Automate)
-        && let Some(object) = value.as_object_mut()
-    {
-        if let Some(keys) = object.remove("keys") {
-            let count = keys.as_array().map_or(0, Vec::len);
-            object.insert("keys_count".into(), serde_json::json!(count));
-        }
-        object.remove("structure_id");
-    }
-    Ok(value)
-}
-
-/// `GET /api/v1/structures/{id}/generators` (View).
+/// `GET /api/v1/structures/{id}/generators` (View; the settings from Automate).
 #[utoipa::path(get, path = "/api/v1/structures/{id}/generators", tag = "generators",
     params(("id" = u64, Path, description = "structure id")),
     responses((status = 200, body = Vec<GeneratorInfo>)))]
@@ -79,17 +52,15 @@ pub async fn generators(
         })
         .unwrap_or_default();
     drop(guard);
-    let mut out: Vec<GeneratorInfo> = configs
+    let mut configs: Vec<_> = configs
         .into_iter()
         .map(|(gid, config)| {
-            Ok(GeneratorInfo {
-                id: gid.get(),
-                row: rows.iter().find(|(g, _)| *g == gid).map(|(_, r)| *r),
-                config: shown_config(&config, access.level)?,
-            })
+            let row = rows.iter().find(|(g, _)| *g == gid).map(|(_, r)| *r);
+            (gid.get(), row, config)
         })
-        .collect::<ApiResult<_>>()?;
-    out.sort_by_key(|g| g.id);
+        .collect();
+    configs.sort_by_key(|(id, _, _)| *id);
+    let out = shown::generators(&state, &caller, &access, configs).await;
     audit::ok(
         &state,
         &caller,

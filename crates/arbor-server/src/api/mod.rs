@@ -8,6 +8,7 @@ pub mod directory;
 pub mod edits;
 pub mod hidden;
 pub mod rows;
+pub mod shown;
 pub mod structures;
 
 use std::collections::HashMap;

@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::config::{shown_config, view_info};
-use super::{Access, Body, Param, Query, assist, authorize, load_generators};
+use super::config::view_info;
+use super::{Access, Body, Param, Query, assist, authorize, load_generators, shown};
 use crate::audit;
 use crate::compute;
 use crate::content;
@@ -290,6 +290,7 @@ async fn computed(
         },
     )
     .await
+    .map_err(|error| shown::error_for(error, access.level))
 }
 
 /// The forest without generator rows whose configuration is gone (a removal undone, an old version
@@ -951,6 +952,19 @@ async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiR
     ))
     .await?;
     let (rows, hidden) = without_hidden_issues(rows, |id| result.data.issue(id).is_some());
+    let places: HashMap<_, _> = rows
+        .iter()
+        .filter_map(|row| match row.item {
+            arbor_core::forest::Item::Generator(g) => Some((g, row.id.get())),
+            _ => None,
+        })
+        .collect();
+    let mut generators: Vec<_> = generators
+        .into_iter()
+        .map(|(gid, config)| (gid.get(), places.get(&gid).copied(), config))
+        .collect();
+    generators.sort_by_key(|(id, _, _)| *id);
+    let generators = shown::generators(state, caller, access, generators).await;
     Ok(json!({
         "format": "arbor-structure/1",
         "structure": {
@@ -961,12 +975,7 @@ async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiR
             "version": access.meta.version.get(),
         },
         "rows": rows,
-        "generators": generators
-            .iter()
-            .collect::<std::collections::BTreeMap<_, _>>()
-            .into_iter()
-            .map(|(id, config)| Ok(json!({"id": id.get(), "config": shown_config(config, access.level)?})))
-            .collect::<ApiResult<Vec<_>>>()?,
+        "generators": generators,
         "views": views.iter().map(|(id, config)| json!({"id": id.get(), "name": config.name, "columns": config.columns})).collect::<Vec<_>>(),
         "rules": rules,
         "hidden": hidden,

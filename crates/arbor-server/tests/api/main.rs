@@ -5,6 +5,7 @@
 mod assist;
 mod authz;
 mod directory;
+mod generator_privacy;
 mod hidden_rows;
 mod limits;
 mod openapi;
