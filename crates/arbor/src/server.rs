@@ -116,6 +116,7 @@ pub async fn run(
     redirect: Option<SocketAddr>,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    let stopped = shutdown_signal();
     let state = AppState::new(server, store).await?;
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -135,8 +136,7 @@ pub async fn run(
         None => None,
     };
     ready(addr);
-    shutdown_signal().await;
-    tracing::info!("shutting down: finishing requests in flight");
+    stopped.await;
     running.shutdown().await?;
     if let Some(task) = redirecting {
         task.await??;
@@ -144,24 +144,37 @@ pub async fn run(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for Ctrl-C and SIGTERM (what service managers and `docker stop` send) from the moment it is called;
+/// the future resolves on the first of them and says that the process is shutting down. Call it before announcing
+/// readiness, so that a signal sent right after the announcement is not missed. `arbor serve` and `arbor demo`
+/// both stop through it, so both drain requests in flight.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let Ok(mut terminate) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = interrupt.await;
-            return;
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+    let signalled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listeners = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        async move {
+            match listeners {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
-    }
+    };
     #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    let signalled = tokio::signal::ctrl_c();
+    async move {
+        let _ = signalled.await;
+        tracing::info!("shutting down: finishing requests in flight");
     }
 }
 
