@@ -14,6 +14,7 @@ pub mod audit;
 pub mod coherence;
 pub mod compute;
 pub mod config;
+pub mod connections;
 pub mod content;
 pub mod error;
 pub mod export;
@@ -108,6 +109,7 @@ pub async fn start(
         tls.rustls_config(),
         app,
         handle.clone(),
+        state.config.connections,
     ));
     Ok(Running {
         addr,

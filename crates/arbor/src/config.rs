@@ -42,6 +42,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub jira: JiraSettings,
     pub sessions: SessionSettings,
+    pub connections: ConnectionSettings,
     /// Atlassian account ids of arbor admins: Control on every structure of the site.
     pub admins: Vec<String>,
 }
@@ -57,6 +58,7 @@ impl Default for Config {
             database: DatabaseSettings::default(),
             jira: JiraSettings::default(),
             sessions: SessionSettings::default(),
+            connections: ConnectionSettings::default(),
             admins: Vec::new(),
         }
     }
@@ -76,6 +78,35 @@ impl Default for SessionSettings {
         Self {
             idle_minutes: 30,
             absolute_hours: 12,
+        }
+    }
+}
+
+/// Bounds on the HTTPS listener's connections; see `arbor_server::config::ConnectionLimits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionSettings {
+    /// Seconds a new connection has for its TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds a client has to send a request's head (HTTP/1.1), counted from when the connection is ready for one.
+    pub header_read_timeout_secs: u64,
+    /// Seconds after which a connection with no request in progress and nothing sent to it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max: usize,
+    /// Connections open at once from one client address.
+    pub max_per_client: usize,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        let limits = arbor_server::config::ConnectionLimits::default();
+        Self {
+            tls_handshake_timeout_secs: limits.tls_handshake_timeout.as_secs(),
+            header_read_timeout_secs: limits.header_read_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            max: limits.max,
+            max_per_client: limits.max_per_client,
         }
     }
 }
