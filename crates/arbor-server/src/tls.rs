@@ -637,15 +637,23 @@ pub async fn serve_https(
         .handshake_timeout(limits.tls_handshake_timeout)
         .acceptor(Limiter::new(&limits));
     let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor);
+    time_request_heads(&mut server, &limits);
+    server
+        .handle(handle)
+        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+        .await
+}
+
+/// Gives hyper a timer, which it needs to time request heads (HTTP/1.1) at all.
+fn time_request_heads<A>(
+    server: &mut axum_server::Server<SocketAddr, A>,
+    limits: &ConnectionLimits,
+) {
     server
         .http_builder()
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout);
-    server
-        .handle(handle)
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-        .await
 }
 
 /// Starts a graceful shutdown of `handle`'s server with `grace` for in-flight requests once `shutdown` turns
@@ -663,19 +671,28 @@ pub fn shutdown_on_signal(
 
 /// Plain HTTP on `listener`: every request, whatever its method or path, gets `308 Permanent Redirect` to the same
 /// path and query under `public_url` (an `https://` URL), whose scheme, host and port alone make the target: the
-/// `Host` header is never reflected. Runs until `shutdown` turns `true` (or its sender is dropped), then lets open
-/// requests finish.
+/// `Host` header is never reflected. `limits` bound its connections as they do the HTTPS listener's (but for the
+/// handshake timeout: there is no TLS). Runs until `shutdown` turns `true` (or its sender is dropped), then lets
+/// open requests finish for up to [`SHUTDOWN_GRACE`].
 pub fn redirect_listener(
     listener: tokio::net::TcpListener,
     public_url: &Url,
-    mut shutdown: watch::Receiver<bool>,
+    limits: ConnectionLimits,
+    shutdown: watch::Receiver<bool>,
 ) -> impl Future<Output = io::Result<()>> + Send + 'static {
     let origin: Arc<str> = public_url.origin().ascii_serialization().into();
     let app =
         Router::new().fallback(move |request: Request| async move { redirect(&request, &origin) });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { wait_for_shutdown(&mut shutdown).await })
-        .into_future()
+    let mut server = axum_server::Server::from_listener(listener).acceptor(Limiter::new(&limits));
+    time_request_heads(&mut server, &limits);
+    let handle = Handle::new();
+    let server = server.handle(handle.clone());
+    async move {
+        let stopper = shutdown_on_signal(handle, shutdown, SHUTDOWN_GRACE);
+        let served = server.serve(app.into_make_service()).await;
+        stopper.abort();
+        served
+    }
 }
 
 fn redirect(request: &Request, origin: &str) -> Response {
@@ -1239,7 +1256,11 @@ mod tests {
         let addr = listener.local_addr().unwrap();
         let (stop, shutdown) = watch::channel(false);
         let public = Url::parse("https://arbor.example:8443/").unwrap();
-        let server = tokio::spawn(redirect_listener(listener, &public, shutdown));
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
+        };
+        let server = tokio::spawn(redirect_listener(listener, &public, limits, shutdown));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -1285,6 +1306,23 @@ mod tests {
                 "{hostile:?}"
             );
         }
+        // Its connections are bounded too: half a request head is not waited for beyond the timeout.
+        let closed_after = tokio::task::spawn_blocking(move || {
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+            tcp.write_all(b"GET / HTTP/1.1\r\nHost: arbor.example\r\n")
+                .unwrap();
+            let started = std::time::Instant::now();
+            tcp.read_to_end(&mut Vec::new()).map(|_| started.elapsed())
+        })
+        .await
+        .unwrap();
+        assert!(
+            closed_after
+                .as_ref()
+                .is_ok_and(|after| *after < Duration::from_secs(3)),
+            "{closed_after:?}"
+        );
 
         stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(2), server)

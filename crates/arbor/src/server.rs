@@ -154,7 +154,7 @@ pub async fn run(
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
     let stopped = shutdown_signal();
-    let public_url = server.public_url.clone();
+    let (public_url, limits) = (server.public_url.clone(), server.connections);
     let state = AppState::new(server, store).await?;
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -168,6 +168,7 @@ pub async fn run(
             Some(tokio::spawn(arbor_server::tls::redirect_listener(
                 listener,
                 &public_url,
+                limits,
                 running.stop_signal(),
             )))
         }
