@@ -126,7 +126,7 @@ pub struct ConnectionLimits {
     /// A connection (HTTP/1.1 or HTTP/2) with no request in progress and nothing sent to the client for this long
     /// is closed.
     pub idle_timeout: Duration,
-    /// Connections open at once; more are closed as soon as they are accepted.
+    /// Connections open at once (on each listener); more are closed as soon as they are accepted.
     pub max: usize,
     /// Connections open at once from one client address (a shared proxy or office NAT counts as one client).
     pub max_per_client: usize,

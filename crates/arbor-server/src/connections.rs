@@ -1,7 +1,7 @@
-//! Bounds on the connections of the HTTPS listener, applied to each accepted TCP connection before its TLS
-//! handshake: a cap on connections open at once, in total and per client address, and an idle timer that closes
-//! a connection with no request in progress and nothing sent to the client for the configured time (HTTP/2
-//! included, which hyper has no such timer for).
+//! Bounds on the connections of a listener (the HTTPS one, and the plain-HTTP redirect), applied to each accepted
+//! TCP connection before anything is read from it: a cap on connections open at once, in total and per client
+//! address, and an idle timer that closes a connection with no request in progress and nothing sent to the client
+//! for the configured time (HTTP/2 included, which hyper has no such timer for). Each listener counts its own.
 //!
 //! Invariants:
 //! - A connection over either cap is closed as soon as it is accepted, before any TLS work is spent on it.
@@ -25,7 +25,8 @@ use tokio::time::{Instant, Sleep};
 
 use crate::config::ConnectionLimits;
 
-/// The innermost acceptor of the HTTPS listener: counts connections and gives each its idle timer.
+/// The innermost acceptor of a listener (under TLS on the HTTPS one): counts connections and gives each its idle
+/// timer.
 #[derive(Debug, Clone)]
 pub struct Limiter {
     slots: Arc<Slots>,

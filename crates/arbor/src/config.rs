@@ -92,7 +92,7 @@ pub struct ConnectionSettings {
     pub header_read_timeout_secs: u64,
     /// Seconds after which a connection with no request in progress and nothing sent to it is closed.
     pub idle_timeout_secs: u64,
-    /// Connections open at once; more are closed as soon as they are accepted.
+    /// Connections open at once on each listener; more are closed as soon as they are accepted.
     pub max: usize,
     /// Connections open at once from one client address.
     pub max_per_client: usize,
