@@ -20,6 +20,7 @@ pub struct ServerConfig {
     pub sessions: SessionConfig,
     pub limits: RequestLimits,
     pub content: ContentLimits,
+    pub connections: ConnectionLimits,
     pub caches: CacheConfig,
     pub client: ClientConfig,
     pub engine: EngineLimits,
@@ -146,6 +147,36 @@ impl Default for ContentLimits {
     }
 }
 
+/// Bounds on connections, enforced before and between requests, so that connections that send nothing cannot pile
+/// up. The defaults follow established servers (nginx, Apache httpd, hyper).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Time for the TLS handshake of a new connection.
+    pub tls_handshake_timeout: Duration,
+    /// Time for a request's head on HTTP/1.1, counted from when the connection is ready for one: after the
+    /// handshake, or after the previous answer (so it also closes keep-alive connections idle that long).
+    pub header_read_timeout: Duration,
+    /// A connection (HTTP/1.1 or HTTP/2) with no request in progress and nothing sent to the client for this long
+    /// is closed.
+    pub idle_timeout: Duration,
+    /// Connections open at once (on each listener); more are closed as soon as they are accepted.
+    pub max: usize,
+    /// Connections open at once from one client address (a shared proxy or office NAT counts as one client).
+    pub max_per_client: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout: Duration::from_secs(10),
+            header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max: 1024,
+            max_per_client: 128,
+        }
+    }
+}
+
 impl ServerConfig {
     /// Defaults for everything but where the server is and which sites it serves.
     pub fn new(public_url: Url, sites: Vec<SiteConfig>) -> Self {
@@ -155,6 +186,7 @@ impl ServerConfig {
             sessions: SessionConfig::default(),
             limits: RequestLimits::default(),
             content: ContentLimits::default(),
+            connections: ConnectionLimits::default(),
             caches: CacheConfig::default(),
             client: ClientConfig::default(),
             engine: EngineLimits::default(),

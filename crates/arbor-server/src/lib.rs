@@ -15,6 +15,7 @@ pub mod budget;
 pub mod coherence;
 pub mod compute;
 pub mod config;
+pub mod connections;
 pub mod content;
 pub mod error;
 pub mod export;
@@ -110,6 +111,7 @@ pub async fn start(
         tls.rustls_config(),
         app,
         handle.clone(),
+        state.config.connections,
     ));
     Ok(Running {
         addr,

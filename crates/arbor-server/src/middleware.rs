@@ -1,6 +1,7 @@
 //! What every request passes through, outermost first: a request id, the per-client rate limit, the timeout,
 //! metrics, and the security headers on every answer (HSTS, CSP, no sniffing, no framing, no referrer, and
-//! `Cache-Control: no-store` on everything but the static UI files).
+//! `Cache-Control: no-store` on everything but the static UI files). Errors axum answers by itself (405, 413)
+//! are turned into problems there too.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -38,7 +39,7 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
     let limited = client.map(|c| state.limits.client(c));
-    let mut response = match limited {
+    let response = match limited {
         Some(Err(error)) => error.into_response(),
         _ => {
             let timeout = state.config.limits.request_timeout;
@@ -62,6 +63,7 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let mut response = as_problem(response, &method, state.config.limits.body_bytes);
     let headers = response.headers_mut();
     let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -96,6 +98,44 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
         .metrics
         .request(&method, &route, status, started.elapsed());
     response
+}
+
+/// Errors that axum answers by itself, outside our handlers — a method the route does not have (405), a body over
+/// the limit read by a plain extractor (413), a body that could not be read — come as plain text; like every
+/// other error, they leave as problems.
+fn as_problem(response: Response, method: &str, body_limit: usize) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value == "application/problem+json");
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let problem = match status {
+        // axum adds the `Allow` header itself, after this layer.
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "method-not-allowed",
+            format!(
+                "{method} is not allowed at this address; the Allow header lists the methods it accepts"
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "body-too-large",
+            format!("the request body is larger than the {body_limit} bytes this server accepts"),
+        ),
+        other => ApiError::new(
+            other,
+            "http",
+            format!(
+                "the request could not be handled ({})",
+                other.canonical_reason().unwrap_or("error")
+            ),
+        ),
+    };
+    problem.into_response()
 }
 
 /// Runs inside routing (`route_layer`): hands the matched route pattern out to [`outer`] for the metrics.

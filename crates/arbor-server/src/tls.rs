@@ -7,21 +7,23 @@
 //! - A certificate is swapped in only after it parsed and its key matched it; a bad or half-written file is logged and
 //!   the certificate already serving stays.
 //! - Key material never reaches logs or errors: messages name files and what is wrong with them, never contents.
-//! - Plain HTTP serves no content: every request gets a redirect to HTTPS, or 400 when its Host is not a host.
+//! - Plain HTTP serves no content: every request gets a redirect to the same path under the public URL; the
+//!   `Host` header is never reflected.
 
 use std::io::{self, Write as _};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::uri::{Authority, PathAndQuery};
+use axum::http::uri::PathAndQuery;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use hyper_util::rt::TokioTimer;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier as _;
 use rustls::crypto::CryptoProvider;
@@ -31,6 +33,10 @@ use rustls::{InconsistentKeys, RootCertStore, ServerConfig};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::config::ConnectionLimits;
+use crate::connections::Limiter;
 
 /// How often [`Tls::spawn_reloader`] looks at the certificate files unless told otherwise.
 pub const DEFAULT_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
@@ -615,19 +621,39 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), TlsError> {
 
 /// Serves `app` over HTTPS on `listener` until `handle` is told to shut down; each handler can extract
 /// `ConnectInfo<SocketAddr>`. Call `handle.graceful_shutdown(Some(SHUTDOWN_GRACE))` (or use
-/// [`shutdown_on_signal`]) so in-flight requests finish before the connections close.
+/// [`shutdown_on_signal`]) so in-flight requests finish before the connections close. `limits` bound the
+/// connections: how many may be open, and how long one may take to handshake, to send a request head, or stay
+/// idle.
 pub async fn serve_https(
     listener: std::net::TcpListener,
     config: RustlsConfig,
     app: Router,
     handle: Handle<SocketAddr>,
+    limits: ConnectionLimits,
 ) -> io::Result<()> {
     // Tokio requires a non-blocking socket; a listener from `std` is blocking by default.
     listener.set_nonblocking(true)?;
-    axum_server::from_tcp_rustls(listener, config)?
+    let acceptor = RustlsAcceptor::new(config)
+        .handshake_timeout(limits.tls_handshake_timeout)
+        .acceptor(Limiter::new(&limits));
+    let mut server = axum_server::from_tcp(listener)?.acceptor(acceptor);
+    time_request_heads(&mut server, &limits);
+    server
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
+}
+
+/// Gives hyper a timer, which it needs to time request heads (HTTP/1.1) at all.
+fn time_request_heads<A>(
+    server: &mut axum_server::Server<SocketAddr, A>,
+    limits: &ConnectionLimits,
+) {
+    server
+        .http_builder()
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
 }
 
 /// Starts a graceful shutdown of `handle`'s server with `grace` for in-flight requests once `shutdown` turns
@@ -644,36 +670,32 @@ pub fn shutdown_on_signal(
 }
 
 /// Plain HTTP on `listener`: every request, whatever its method or path, gets `308 Permanent Redirect` to the same
-/// path and query on `https://{host}:{https_port}` (no port when it is 443), the host taken from the `Host` header
-/// without its port; a missing or malformed `Host` gets 400. Runs until `shutdown` turns `true` (or its sender is
-/// dropped), then lets open requests finish.
-pub async fn redirect_listener(
+/// path and query under `public_url` (an `https://` URL), whose scheme, host and port alone make the target: the
+/// `Host` header is never reflected. `limits` bound its connections as they do the HTTPS listener's (but for the
+/// handshake timeout: there is no TLS). Runs until `shutdown` turns `true` (or its sender is dropped), then lets
+/// open requests finish for up to [`SHUTDOWN_GRACE`].
+pub fn redirect_listener(
     listener: tokio::net::TcpListener,
-    https_port: u16,
-    mut shutdown: watch::Receiver<bool>,
-) -> io::Result<()> {
-    let app = Router::new()
-        .fallback(move |request: Request| async move { redirect(&request, https_port) });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { wait_for_shutdown(&mut shutdown).await })
-        .await
+    public_url: &Url,
+    limits: ConnectionLimits,
+    shutdown: watch::Receiver<bool>,
+) -> impl Future<Output = io::Result<()>> + Send + 'static {
+    let origin: Arc<str> = public_url.origin().ascii_serialization().into();
+    let app =
+        Router::new().fallback(move |request: Request| async move { redirect(&request, &origin) });
+    let mut server = axum_server::Server::from_listener(listener).acceptor(Limiter::new(&limits));
+    time_request_heads(&mut server, &limits);
+    let handle = Handle::new();
+    let server = server.handle(handle.clone());
+    async move {
+        let stopper = shutdown_on_signal(handle, shutdown, SHUTDOWN_GRACE);
+        let served = server.serve(app.into_make_service()).await;
+        stopper.abort();
+        served
+    }
 }
 
-fn redirect(request: &Request, https_port: u16) -> Response {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|value| value.to_str().ok())
-        // HTTP/2 and absolute-form requests carry the authority in the URI instead.
-        .or_else(|| request.uri().authority().map(Authority::as_str))
-        .and_then(host_without_port);
-    let Some(host) = host else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "Bad Request: the Host header must be a host name or IP address\n",
-        )
-            .into_response();
-    };
+fn redirect(request: &Request, origin: &str) -> Response {
     let path = request
         .uri()
         .path_and_query()
@@ -681,71 +703,12 @@ fn redirect(request: &Request, https_port: u16) -> Response {
         // `OPTIONS *` has no path to keep.
         .filter(|pq| pq.starts_with('/'))
         .unwrap_or("/");
-    let location = if https_port == 443 {
-        format!("https://{host}{path}")
-    } else {
-        format!("https://{host}:{https_port}{path}")
-    };
+    // Appended to the origin, a path such as `//evil.example/` stays a path on our host.
     (
         StatusCode::PERMANENT_REDIRECT,
-        [(header::LOCATION, location)],
+        [(header::LOCATION, format!("{origin}{path}"))],
     )
         .into_response()
-}
-
-/// The host of a `Host` header value (`name`, `IPv4`, `[IPv6]`, each with an optional `:port`), lower-cased and
-/// ready to put in a URL; `None` for anything else, so nothing odd is reflected into `Location`.
-fn host_without_port(value: &str) -> Option<String> {
-    let (host, port) = match value.strip_prefix('[') {
-        Some(rest) => {
-            let (ip, after) = rest.split_once(']')?;
-            let ip: Ipv6Addr = ip.parse().ok()?;
-            let port = if after.is_empty() {
-                None
-            } else {
-                Some(after.strip_prefix(':')?)
-            };
-            (format!("[{ip}]"), port)
-        }
-        None => {
-            let (name, port) = match value.split_once(':') {
-                Some((name, port)) => (name, Some(port)),
-                None => (value, None),
-            };
-            if name.parse::<Ipv4Addr>().is_err() && !is_dns_name(name) {
-                return None;
-            }
-            (name.to_ascii_lowercase(), port)
-        }
-    };
-    // RFC 9110 allows an empty port after the colon.
-    if let Some(port) = port
-        && !port.is_empty()
-        && (port.len() > 5
-            || !port.bytes().all(|b| b.is_ascii_digit())
-            || port.parse::<u16>().is_err())
-    {
-        return None;
-    }
-    Some(host)
-}
-
-/// An LDH host name (RFC 1123); a numeric last label is refused, since that would be a malformed IPv4 address.
-fn is_dns_name(name: &str) -> bool {
-    let label_ok = |label: &str| {
-        (1..=63).contains(&label.len())
-            && label
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-    };
-    (1..=253).contains(&name.len())
-        && name.split('.').all(label_ok)
-        && !name
-            .rsplit('.')
-            .next()
-            .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -793,7 +756,13 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let handle = Handle::new();
-        let server = tokio::spawn(serve_https(listener, config, app(), handle.clone()));
+        let server = tokio::spawn(serve_https(
+            listener,
+            config,
+            app(),
+            handle.clone(),
+            ConnectionLimits::default(),
+        ));
         Running {
             addr,
             handle,
@@ -1282,11 +1251,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn plain_http_only_redirects() {
+    async fn plain_http_only_redirects_to_the_public_url() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, shutdown) = watch::channel(false);
-        let server = tokio::spawn(redirect_listener(listener, 8443, shutdown));
+        let public = Url::parse("https://arbor.example:8443/").unwrap();
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(1),
+            ..ConnectionLimits::default()
+        };
+        let server = tokio::spawn(redirect_listener(listener, &public, limits, shutdown));
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -1303,7 +1277,7 @@ mod tests {
             }
         };
 
-        let response = send("Arbor.Example:8080", "/a/b?c=d&e").await;
+        let response = send("arbor.example", "/a/b?c=d&e").await;
         assert_eq!(response.status(), 308);
         assert_eq!(
             response.headers()[header::LOCATION],
@@ -1313,27 +1287,42 @@ mod tests {
             response.text().await.unwrap().is_empty(),
             "no content over plain HTTP"
         );
-        assert_eq!(
-            send("127.0.0.1", "/").await.headers()[header::LOCATION],
-            "https://127.0.0.1:8443/"
-        );
-        assert_eq!(
-            send("[::1]:80", "/x").await.headers()[header::LOCATION],
-            "https://[::1]:8443/x"
-        );
-
-        for bad in [
-            "evil.example/path",
-            "a b",
-            "host:99999",
-            "user@host",
-            "[::1",
-            "-bad-.example",
-            "1.2.3.999",
-            "",
+        // Whatever the Host header says, the target is the public URL.
+        for (hostile, path, location) in [
+            ("evil.example", "/x", "https://arbor.example:8443/x"),
+            (
+                "evil.example:443",
+                "//evil.example/",
+                "https://arbor.example:8443//evil.example/",
+            ),
+            ("evil.example/path", "/", "https://arbor.example:8443/"),
+            ("", "/", "https://arbor.example:8443/"),
         ] {
-            assert_eq!(send(bad, "/").await.status(), 400, "{bad:?}");
+            let response = send(hostile, path).await;
+            assert_eq!(response.status(), 308, "{hostile:?}");
+            assert_eq!(
+                response.headers()[header::LOCATION],
+                location,
+                "{hostile:?}"
+            );
         }
+        // Its connections are bounded too: half a request head is not waited for beyond the timeout.
+        let closed_after = tokio::task::spawn_blocking(move || {
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
+            tcp.write_all(b"GET / HTTP/1.1\r\nHost: arbor.example\r\n")
+                .unwrap();
+            let started = std::time::Instant::now();
+            tcp.read_to_end(&mut Vec::new()).map(|_| started.elapsed())
+        })
+        .await
+        .unwrap();
+        assert!(
+            closed_after
+                .as_ref()
+                .is_ok_and(|after| *after < Duration::from_secs(3)),
+            "{closed_after:?}"
+        );
 
         stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(2), server)
@@ -1341,22 +1330,5 @@ mod tests {
             .unwrap()
             .unwrap()
             .unwrap();
-    }
-
-    #[test]
-    fn host_parsing() {
-        assert_eq!(host_without_port("localhost").as_deref(), Some("localhost"));
-        assert_eq!(
-            host_without_port("localhost:").as_deref(),
-            Some("localhost")
-        );
-        assert_eq!(
-            host_without_port("[::ffff:1.2.3.4]:1").as_deref(),
-            Some("[::ffff:1.2.3.4]")
-        );
-        assert_eq!(host_without_port("a.b:1:2"), None);
-        assert_eq!(host_without_port("[::1]x"), None);
-        assert_eq!(host_without_port(&"a".repeat(64)), None);
-        assert_eq!(host_without_port("10.0.0.1:+80"), None);
     }
 }

@@ -43,6 +43,7 @@ pub struct Config {
     pub jira: JiraSettings,
     pub sessions: SessionSettings,
     pub limits: LimitSettings,
+    pub connections: ConnectionSettings,
     /// Atlassian account ids of arbor admins: Control on every structure of the site.
     pub admins: Vec<String>,
 }
@@ -59,6 +60,7 @@ impl Default for Config {
             jira: JiraSettings::default(),
             sessions: SessionSettings::default(),
             limits: LimitSettings::default(),
+            connections: ConnectionSettings::default(),
             admins: Vec::new(),
         }
     }
@@ -126,6 +128,35 @@ impl LimitSettings {
             structures_per_person: self.structures_per_person,
             tenant_storage_bytes: self.tenant_storage_bytes,
             content_idle: std::time::Duration::from_secs(self.content_idle_minutes.max(1) * 60),
+        }
+    }
+}
+
+/// Bounds on the HTTPS listener's connections; see `arbor_server::config::ConnectionLimits`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionSettings {
+    /// Seconds a new connection has for its TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Seconds a client has to send a request's head (HTTP/1.1), counted from when the connection is ready for one.
+    pub header_read_timeout_secs: u64,
+    /// Seconds after which a connection with no request in progress and nothing sent to it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once on each listener; more are closed as soon as they are accepted.
+    pub max: usize,
+    /// Connections open at once from one client address.
+    pub max_per_client: usize,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        let limits = arbor_server::config::ConnectionLimits::default();
+        Self {
+            tls_handshake_timeout_secs: limits.tls_handshake_timeout.as_secs(),
+            header_read_timeout_secs: limits.header_read_timeout.as_secs(),
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            max: limits.max,
+            max_per_client: limits.max_per_client,
         }
     }
 }

@@ -352,8 +352,9 @@ pub async fn start(options: &DemoOptions) -> anyhow::Result<Demo> {
     })
 }
 
-/// `arbor demo`: starts, says where, and runs until Ctrl-C.
+/// `arbor demo`: starts, says where, and runs until Ctrl-C or SIGTERM.
 pub async fn demo(options: &DemoOptions) -> anyhow::Result<()> {
+    let stopped = crate::server::shutdown_signal();
     let demo = start(options).await?;
     println!("arbor demo ready: {}", demo.url);
     println!("Sign in as one of (they see different issues):");
@@ -366,6 +367,6 @@ pub async fn demo(options: &DemoOptions) -> anyhow::Result<()> {
         options.data_dir.display()
     );
     let _ = std::io::stdout().flush();
-    let _ = tokio::signal::ctrl_c().await;
+    stopped.await;
     demo.stop().await
 }

@@ -7,13 +7,14 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use arbor_jira::auth::OAuthConfig;
 use arbor_jira::client::ApiBase;
+use arbor_server::config::ConnectionLimits;
 use arbor_server::tls::{CertSource, DEFAULT_SELF_SIGNED_HOSTS, Tls};
 use arbor_server::{AppState, ServerConfig, SiteConfig};
 use arbor_store::Store;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, ConnectionSettings};
 use crate::storage;
 
 /// The server's settings from the configuration.
@@ -67,12 +68,48 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
     server.sessions.idle = Duration::from_secs(config.sessions.idle_minutes.max(1) * 60);
     server.sessions.absolute = Duration::from_secs(config.sessions.absolute_hours.max(1) * 3600);
     server.content = config.limits.content();
+    server.connections = connection_limits(&config.connections)?;
     server.metrics_token = config
         .server
         .metrics_token
         .expose()
         .map(|token| token.to_owned().into());
     Ok(server)
+}
+
+/// The connection bounds, each checked: zero would refuse every connection or close it at once, and a timeout
+/// over a day protects nothing.
+fn connection_limits(settings: &ConnectionSettings) -> anyhow::Result<ConnectionLimits> {
+    let timeout = |key: &str, secs: u64| {
+        if (1..=86_400).contains(&secs) {
+            Ok(Duration::from_secs(secs))
+        } else {
+            Err(anyhow::anyhow!(
+                "connections.{key} is {secs}: it must be between 1 and 86400 seconds"
+            ))
+        }
+    };
+    for (key, count) in [
+        ("max", settings.max),
+        ("max_per_client", settings.max_per_client),
+    ] {
+        if count == 0 {
+            bail!("connections.{key} is 0: at least one connection must be allowed");
+        }
+    }
+    Ok(ConnectionLimits {
+        tls_handshake_timeout: timeout(
+            "tls_handshake_timeout_secs",
+            settings.tls_handshake_timeout_secs,
+        )?,
+        header_read_timeout: timeout(
+            "header_read_timeout_secs",
+            settings.header_read_timeout_secs,
+        )?,
+        idle_timeout: timeout("idle_timeout_secs", settings.idle_timeout_secs)?,
+        max: settings.max,
+        max_per_client: settings.max_per_client,
+    })
 }
 
 /// The TLS certificate: the configured files, or a self-signed one kept in the data directory.
@@ -117,6 +154,8 @@ pub async fn run(
     redirect: Option<SocketAddr>,
     ready: impl FnOnce(SocketAddr),
 ) -> anyhow::Result<()> {
+    let stopped = shutdown_signal();
+    let (public_url, limits) = (server.public_url.clone(), server.connections);
     let state = AppState::new(server, store).await?;
     let listener = std::net::TcpListener::bind(listen)
         .with_context(|| format!("cannot listen on {listen}"))?;
@@ -129,15 +168,15 @@ pub async fn run(
                 .with_context(|| format!("cannot listen on {at} for redirects"))?;
             Some(tokio::spawn(arbor_server::tls::redirect_listener(
                 listener,
-                addr.port(),
+                &public_url,
+                limits,
                 running.stop_signal(),
             )))
         }
         None => None,
     };
     ready(addr);
-    shutdown_signal().await;
-    tracing::info!("shutting down: finishing requests in flight");
+    stopped.await;
     running.shutdown().await?;
     if let Some(task) = redirecting {
         task.await??;
@@ -145,24 +184,37 @@ pub async fn run(
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for Ctrl-C and SIGTERM (what service managers and `docker stop` send) from the moment it is called;
+/// the future resolves on the first of them and says that the process is shutting down. Call it before announcing
+/// readiness, so that a signal sent right after the announcement is not missed. `arbor serve` and `arbor demo`
+/// both stop through it, so both drain requests in flight.
+pub fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let Ok(mut terminate) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = interrupt.await;
-            return;
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
+    let signalled = {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listeners = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        async move {
+            match listeners {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
-    }
+    };
     #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+    let signalled = tokio::signal::ctrl_c();
+    async move {
+        let _ = signalled.await;
+        tracing::info!("shutting down: finishing requests in flight");
     }
 }
 
@@ -174,6 +226,11 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     let redirect = if config.server.redirect_listen.is_empty() {
         None
     } else {
+        if config.server.public_url.scheme() != "https" {
+            bail!(
+                "server.public_url must be an https:// URL: server.redirect_listen redirects every request there"
+            );
+        }
         Some(
             config
                 .server
@@ -218,5 +275,27 @@ mod tests {
         assert_eq!(every(1440).unwrap(), Some(Duration::from_secs(86_400)));
         let refused = every(1441).unwrap_err().to_string();
         assert!(refused.contains("jira.poll_minutes"), "{refused}");
+    }
+
+    #[test]
+    fn connection_limits_are_mapped_and_zero_or_huge_values_refused() {
+        let mut config = configured(0);
+        config.connections.idle_timeout_secs = 5;
+        config.connections.max_per_client = 3;
+        let limits = server_config(&config).unwrap().connections;
+        assert_eq!(limits.idle_timeout, Duration::from_secs(5));
+        assert_eq!(limits.max_per_client, 3);
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(30));
+
+        config.connections.max = 0;
+        let refused = server_config(&config).unwrap_err().to_string();
+        assert!(refused.contains("connections.max is 0"), "{refused}");
+        config.connections.max = 10;
+        config.connections.header_read_timeout_secs = u64::MAX;
+        let refused = server_config(&config).unwrap_err().to_string();
+        assert!(
+            refused.contains("connections.header_read_timeout_secs"),
+            "{refused}"
+        );
     }
 }

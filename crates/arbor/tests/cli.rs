@@ -138,3 +138,71 @@ fn invalid_configuration_fails_with_a_clear_message() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn demo_stops_gracefully_on_sigterm() {
+    use std::io::{BufRead as _, BufReader, Read as _};
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_arbor"))
+        .args(["--log-format", "text", "demo", "--port", "0", "--data-dir"])
+        .arg(dir.path().join("demo"))
+        // No archive there: the small synthetic site, which starts fast.
+        .arg("--data")
+        .arg(dir.path().join("no-archive"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both pipes are read on threads: the wait for the ready line stays bounded, and stderr never fills up.
+    let mut stderr = demo.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut logs = String::new();
+        let _ = stderr.read_to_string(&mut logs);
+        logs
+    });
+    let (lines, ready) = std::sync::mpsc::channel();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = ready.recv_timeout(left).unwrap_or_else(|_| {
+            let _ = demo.kill();
+            panic!("the demo did not say it was ready");
+        });
+        if line.starts_with("arbor demo ready") {
+            break;
+        }
+    }
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = demo.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = demo.kill();
+            panic!("the demo did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let logs = logs.join().unwrap();
+    // Killed by the signal, it would have no exit code and no goodbye.
+    assert_eq!(status.code(), Some(0), "{status}\n{logs}");
+    assert!(logs.contains("shutting down"), "{logs}");
+}

@@ -4,6 +4,7 @@
 
 mod assist;
 mod authz;
+mod connections;
 mod directory;
 mod generator_privacy;
 mod hidden_rows;

@@ -150,6 +150,54 @@ async fn malformed_and_oversized_bodies_get_clear_problems() {
 }
 
 #[tokio::test]
+async fn wrong_methods_and_oversized_bodies_outside_the_api_get_problems_too() {
+    let app = spawn_sites(1, |config| config.limits.body_bytes = 4096).await;
+    let client = app.client();
+    let problem = |response: reqwest::Response| async move {
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        response.json::<Value>().await.unwrap()
+    };
+    for (method, path, allowed) in [
+        (Method::DELETE, "/api/v1/structures", "GET,HEAD,POST"),
+        (Method::GET, "/auth/logout", "POST"),
+        (Method::PUT, "/healthz", "GET,HEAD"),
+    ] {
+        let response = client
+            .request(method.clone(), format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert_eq!(response.headers()["allow"], allowed, "{path}");
+        let problem = problem(response).await;
+        assert_eq!(problem["type"], "/problems/method-not-allowed");
+        assert_eq!(
+            problem["detail"],
+            format!(
+                "{method} is not allowed at this address; the Allow header lists the methods it accepts"
+            )
+        );
+    }
+    // The webhook endpoint reads its body as bytes, outside the API's JSON extractor.
+    let response = client
+        .post(format!("{}/jira/webhook/1", app.base))
+        .body(vec![b'x'; 10_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let problem = problem(response).await;
+    assert_eq!(
+        problem["detail"],
+        "the request body is larger than the 4096 bytes this server accepts"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn security_headers_are_on_every_answer() {
     let app = spawn().await;
     let me = app.sign_in("admin").await;
