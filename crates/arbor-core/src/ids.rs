@@ -10,6 +10,9 @@
 //!   characters. [`MemoText`] is trimmed, non-empty, at most [`MemoText::MAX_CHARS`] characters, and may contain
 //!   line breaks and tabs but no other control characters. [`ActorId`] is non-empty, at most
 //!   [`ActorId::MAX_CHARS`] characters, without whitespace or control characters.
+//! - No text holds a bidirectional embedding, override or isolate ([`is_bidi_control`]): they make a name
+//!   display as something other than what it is. [`check_characters`] is the one check of a typed text's
+//!   characters, used here and by the server for the names and texts it stores.
 
 use std::fmt;
 use std::num::NonZeroU64;
@@ -38,6 +41,11 @@ pub enum ValueError {
     },
     #[error("{what} must not contain the control character U+{code:04X}")]
     ControlCharacter { what: &'static str, code: u32 },
+    #[error(
+        "{what} must not contain the bidirectional formatting character U+{code:04X} (it makes text display \
+         in another order than it is written)"
+    )]
+    BidiControl { what: &'static str, code: u32 },
     #[error("{what} must not contain whitespace")]
     Whitespace { what: &'static str },
 }
@@ -170,6 +178,48 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Whether `c` is a bidirectional embedding, override or isolate (U+202A–U+202E, U+2066–U+2069): one of these
+/// reorders the text after it until its terminator, so `"abc\u{202E}fdp.exe"` displays as `abcexe.pdf`
+/// ("Trojan Source", CVE-2021-42574; rustc's `text_direction_codepoint_in_literal` lint refuses the same
+/// set). The implicit marks (U+200E, U+200F, U+061C) are allowed: they reorder nothing beyond the
+/// neutral characters next to them, and right-to-left writing needs them.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `text` with each bidirectional formatting character ([`is_bidi_control`]) replaced by U+FFFD: for names
+/// and texts stored before these characters were refused, so that they still load and can no longer display
+/// as something else.
+pub fn defuse_bidi(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_bidi_control) {
+        text.chars()
+            .map(|c| if is_bidi_control(c) { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// Checks the characters of a text a person typed: no control characters but `allowed_control`, and no
+/// bidirectional formatting characters ([`is_bidi_control`]).
+pub fn check_characters(
+    what: &'static str,
+    text: &str,
+    allowed_control: &[char],
+) -> Result<(), ValueError> {
+    for c in text.chars() {
+        let code = u32::from(c);
+        if c.is_control() && !allowed_control.contains(&c) {
+            return Err(ValueError::ControlCharacter { what, code });
+        }
+        if is_bidi_control(c) {
+            return Err(ValueError::BidiControl { what, code });
+        }
+    }
+    Ok(())
+}
+
 fn check_text(
     what: &'static str,
     text: &str,
@@ -179,15 +229,7 @@ fn check_text(
     if text.is_empty() {
         return Err(ValueError::Empty { what });
     }
-    if let Some(c) = text
-        .chars()
-        .find(|c| c.is_control() && !allowed_control.contains(c))
-    {
-        return Err(ValueError::ControlCharacter {
-            what,
-            code: u32::from(c),
-        });
-    }
+    check_characters(what, text, allowed_control)?;
     let chars = text.chars().count();
     if chars > max {
         return Err(ValueError::TooLong { what, chars, max });
@@ -333,6 +375,52 @@ mod tests {
             Err(ValueError::ControlCharacter { code: 7, .. })
         ));
         assert!(MemoText::new(&"m".repeat(MemoText::MAX_CHARS + 1)).is_err());
+    }
+
+    #[test]
+    fn names_and_memos_refuse_bidirectional_overrides_and_isolates() {
+        for c in ['\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}'] {
+            let text = format!("invoice{c}fdp.exe");
+            assert_eq!(
+                FolderName::new(&text),
+                Err(ValueError::BidiControl {
+                    what: "folder name",
+                    code: u32::from(c)
+                })
+            );
+            assert!(matches!(
+                MemoText::new(&text),
+                Err(ValueError::BidiControl {
+                    what: "memo text",
+                    ..
+                })
+            ));
+        }
+        for c in ['\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}'] {
+            assert!(
+                FolderName::new(&format!("a{c}b")).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+            assert!(
+                MemoText::new(&format!("a\n{c}b")).is_err(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        assert_eq!(
+            FolderName::new("x\u{202E}y").unwrap_err().to_string(),
+            "folder name must not contain the bidirectional formatting character U+202E (it makes text \
+             display in another order than it is written)"
+        );
+        assert_eq!(defuse_bidi("a\u{202E}b\u{2066}"), "a\u{FFFD}b\u{FFFD}");
+        assert!(matches!(
+            defuse_bidi("plain"),
+            std::borrow::Cow::Borrowed("plain")
+        ));
+        // Right-to-left text and its implicit marks are welcome.
+        assert!(FolderName::new("תוכנית Q3\u{200F}").is_ok());
+        assert!(MemoText::new("ملاحظة\u{061C} 2\u{200E}").is_ok());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The in-memory caches (moka): issue fields per (tenant, issue), visibility per (tenant, person, issue),
-//! query results per (tenant, person, query), metadata per tenant and groups/roles per person.
+//! query results per (tenant, person, query or issue key), metadata per tenant and groups/roles per person.
 //!
 //! Invariants:
 //! - Memory only, bounded: issue entries are weighed (a weigher over an estimate of their size) against
@@ -139,6 +139,8 @@ pub enum ResultKey {
     Jql(Arc<str>),
     /// The children of an issue through `parent`.
     Children(IssueId),
+    /// The issue an issue key names, as one id; none when Jira does not show the person such an issue.
+    Key(Arc<str>),
 }
 
 /// Metadata kinds cached per tenant.

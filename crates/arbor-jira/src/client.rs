@@ -499,19 +499,54 @@ impl JiraClient {
         .await
     }
 
-    /// `GET issue/{key}?fields=`: an issue found by its key, with nothing but its id and key (`NotFound`
-    /// when it does not exist or the person may not see it).
-    pub async fn issue_by_key(&self, who: &AccessToken, key: &str) -> Result<Value, JiraError> {
-        if !arbor_core::generator::is_issue_key(key) {
+    /// The ids of the issues named by `keys` (at most 100), in one `POST issue/bulkfetch`: each key Jira
+    /// shows the person, with its issue's id. A key that names no issue, or one the person may not see, is
+    /// left out of the answer — Jira answers a bulk fetch so, where a `key in (…)` search would be refused
+    /// whole (400) for one such key. An issue moved since is answered under its new key, so its old key is
+    /// left out too.
+    pub async fn issue_ids_by_key(
+        &self,
+        who: &AccessToken,
+        keys: &[&str],
+    ) -> Result<Vec<(String, IssueId)>, JiraError> {
+        if let Some(bad) = keys
+            .iter()
+            .find(|k| !arbor_core::generator::is_issue_key(k))
+        {
             return Err(JiraError::BadRequest {
                 messages: vec![format!(
                     "`{}` is not an issue key (like ABC-123)",
-                    key.chars().take(40).collect::<String>()
+                    bad.chars().take(40).collect::<String>()
                 )],
             });
         }
-        self.get(who, &format!("issue/{key}"), &[("fields", String::new())])
-            .await
+        if keys.is_empty() || keys.len() > 100 {
+            return Err(JiraError::BadRequest {
+                messages: vec![format!(
+                    "a bulk fetch names 1 to 100 issues, not {}",
+                    keys.len()
+                )],
+            });
+        }
+        let answer = self
+            .call(
+                who,
+                Method::POST,
+                "issue/bulkfetch",
+                &[],
+                Some(&json!({ "issueIdsOrKeys": keys, "fields": ["issuekey"] })),
+                Idempotence::Idempotent,
+            )
+            .await?;
+        let ids = issue_ids(&answer["issues"])?;
+        let list = answer["issues"].as_array().map_or(&[][..], Vec::as_slice);
+        list.iter()
+            .zip(ids)
+            .map(|(issue, id)| match issue["key"].as_str() {
+                Some(key) => Ok((key.to_owned(), id)),
+                None => Err(JiraError::Protocol("an issue without its key".into())),
+            })
+            .collect()
     }
 
     pub async fn fields(&self, who: &AccessToken) -> Result<Value, JiraError> {

@@ -23,7 +23,7 @@
 //!   never papered over with cached data.
 //! - The report states the oldest fetch time of everything used, so responses can state their freshness.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -317,6 +317,81 @@ impl Loader {
             },
             Err(error) => Err(error),
         }
+    }
+
+    /// The ids of the issues that `keys` (issue keys, upper case) name as `who` sees them: `None` for a key Jira
+    /// does not show them. Each key's answer is kept per person like a query result, fresh for the visibility
+    /// TTL (a key that named nothing may name an issue created since; creations drop every result); the keys
+    /// not fresh in the cache are asked in one bulk fetch per 100. While Jira is unreachable, stale answers are
+    /// served when every key has one.
+    pub async fn issue_ids_by_key(
+        &self,
+        who: &Credentials,
+        keys: &[String],
+    ) -> Result<(BTreeMap<String, Option<IssueId>>, LoadReport), JiraError> {
+        let mut report = LoadReport::default();
+        let mut found = BTreeMap::new();
+        let mut unknown = Vec::new();
+        let mut stale = Vec::new();
+        for key in keys {
+            match self
+                .cached_result(who, &ResultKey::Key(Arc::from(key.as_str())))
+                .await
+            {
+                Some((ids, fetched, Age::Fresh)) => {
+                    report.cache_hits += 1;
+                    report.used(fetched, Age::Fresh);
+                    found.insert(key.clone(), ids.first().copied());
+                }
+                cached => {
+                    report.cache_misses += 1;
+                    stale.extend(
+                        cached.map(|(ids, fetched, _)| (key, ids.first().copied(), fetched)),
+                    );
+                    unknown.push(key.as_str());
+                }
+            }
+        }
+        for chunk in unknown.chunks(100) {
+            match self.client.issue_ids_by_key(&who.token, chunk).await {
+                Ok(answer) => {
+                    report.requests += 1;
+                    let answered: HashMap<String, IssueId> = answer
+                        .into_iter()
+                        .map(|(key, id)| (key.to_ascii_uppercase(), id))
+                        .collect();
+                    let now = self.caches.now();
+                    for &key in chunk {
+                        let id = answered.get(key).copied();
+                        self.caches
+                            .put_result(
+                                self.client.tenant(),
+                                &who.account_id,
+                                ResultKey::Key(Arc::from(key)),
+                                id.into_iter().collect(),
+                                now,
+                            )
+                            .await;
+                        report.used(now, Age::Fresh);
+                        found.insert(key.to_owned(), id);
+                    }
+                }
+                Err(error) if error.is_outage() && stale.len() == unknown.len() => {
+                    for &(key, id, fetched) in &stale {
+                        if !found.contains_key(key) {
+                            report.used(fetched, Age::Stale);
+                            found.insert(key.clone(), id);
+                        }
+                    }
+                    break;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        self.client
+            .counters()
+            .count_cache(report.cache_hits, report.cache_misses);
+        Ok((found, report))
     }
 
     /// Every page of an id-only search, and how many pages it took.

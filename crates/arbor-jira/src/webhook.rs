@@ -7,9 +7,9 @@
 //! What a delivery invalidates, for every person of the tenant:
 //! - the changed issues' cached fields (the next load fetches just those: one bulk fetch);
 //! - query results the change could alter: every result when an issue is created or deleted; children lists
-//!   when a `parent` changes; JQL results whose text names a changed field (or `updated`, which every change
-//!   moves, or `text` for textual fields, or link functions for link changes). A result a change cannot alter
-//!   stays, which is what keeps "one issue changed" at one Jira call.
+//!   when a `parent` changes; issue keys' ids when an issue moves; JQL results whose text names a changed field
+//!   (or `updated`, which every change moves, or `text` for textual fields, or link functions for link
+//!   changes). A result a change cannot alter stays, which is what keeps "one issue changed" at one Jira call.
 //!
 //! Deliveries are believed only with Jira's signature: for OAuth 2.0 apps, `Authorization: Bearer` a JWT signed
 //! (HS256) with the app's client secret ([`verify_signature`]).
@@ -389,9 +389,15 @@ impl Invalidation {
             caches.invalidate_results(tenant, |_| true);
         } else {
             let parent_changed = self.fields.iter().any(|f| f == "parent");
+            // A moved issue changes its key (its changelog names `Key` and `project`).
+            let key_changed = self
+                .fields
+                .iter()
+                .any(|f| matches!(f.as_str(), "key" | "issuekey" | "project"));
             let words = watched_words(&self.fields);
             caches.invalidate_results(tenant, move |key| match key {
                 ResultKey::Children(_) => parent_changed,
+                ResultKey::Key(_) => key_changed,
                 ResultKey::Jql(query) => {
                     let query = query.to_ascii_lowercase();
                     words.iter().any(|w| query.contains(w.as_str()))

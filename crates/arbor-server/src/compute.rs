@@ -359,6 +359,9 @@ where
         return Err(error);
     }
     let first_rows = first_rows.filter(|_| !waited && failure.is_none());
+    // Computing may call Jira as this person: not while their Jira-call budget is spent. (Once started, a
+    // computation finishes: its rounds are charged as they are made.)
+    state.limits.jira(wanted.tenant, account.as_str())?;
     let started = Instant::now();
     let request = prepare().await?;
     let Some(first_rows) = first_rows else {
@@ -489,6 +492,7 @@ async fn compute(
                 if !first_needs.is_empty() {
                     first_needs.fields.extend(column_fields.iter().cloned());
                     let report = site.loader.load(who, &first_needs, &mut data).await?;
+                    spent(state, wanted.tenant, who, &report);
                     from_jira |= report.requests > 0;
                     load.add(&report);
                 }
@@ -538,9 +542,17 @@ async fn compute(
             needs.fields.extend(column_fields.iter().cloned());
         }
         let report = site.loader.load(who, &needs, &mut data).await?;
+        spent(state, wanted.tenant, who, &report);
         load.add(&report);
     }
     Err(ApiError::internal(&"the structure's data did not settle"))
+}
+
+/// Charges a load's Jira calls to the person it was made for.
+fn spent(state: &AppState, tenant: TenantId, who: &Credentials, report: &LoadReport) {
+    state
+        .limits
+        .spent_jira_calls(tenant, &who.account_id, report.requests);
 }
 
 fn max_depth(forest: &EffectiveForest) -> u16 {

@@ -102,6 +102,8 @@ pub struct RequestLimits {
     pub per_client_per_minute: u32,
     /// Requests per minute of one signed-in person.
     pub per_person_per_minute: u32,
+    /// Jira calls per minute made for one signed-in person (a window of a large structure may spend many).
+    pub jira_calls_per_person_per_minute: u32,
 }
 
 impl Default for RequestLimits {
@@ -111,6 +113,7 @@ impl Default for RequestLimits {
             request_timeout: Duration::from_secs(60),
             per_client_per_minute: 6000,
             per_person_per_minute: 3000,
+            jira_calls_per_person_per_minute: 600,
         }
     }
 }

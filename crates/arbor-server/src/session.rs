@@ -84,9 +84,14 @@ pub fn expired_cookie(name: &str, same_site: &str) -> String {
     format!("{name}=; Path=/; Secure; HttpOnly; SameSite={same_site}; Max-Age=0")
 }
 
-/// Splits a session cookie into its tenant and token.
+/// Splits a session cookie into its tenant and token, each in the one shape the server writes: the tenant in
+/// plain decimal digits (`u64::from_str` would also take `+7` and `007`, so one session would have several
+/// cookie values).
 fn parse_session_cookie(value: &str) -> Option<(TenantId, &str)> {
     let (tenant, token) = value.split_once('.')?;
+    if !tenant.bytes().all(|b| b.is_ascii_digit()) || tenant.starts_with('0') {
+        return None;
+    }
     let tenant = TenantId::new(tenant.parse().ok()?).ok()?;
     (token.len() == 43
         && token
@@ -268,6 +273,20 @@ mod tests {
         assert!(parse_session_cookie(&format!("7.{}", "a".repeat(42))).is_none());
         assert!(parse_session_cookie(&format!("7.{}'", "a".repeat(42))).is_none());
         assert!(parse_session_cookie("7").is_none());
+    }
+
+    #[test]
+    fn the_tenant_of_a_session_cookie_is_plain_digits() {
+        let token = "a".repeat(43);
+        assert!(parse_session_cookie(&format!("17.{token}")).is_some());
+        for tenant in [
+            "+7", "07", "007", " 7", "7 ", "-7", "", "7_0", "\u{661}", "0x7", "00",
+        ] {
+            assert!(
+                parse_session_cookie(&format!("{tenant}.{token}")).is_none(),
+                "{tenant:?}"
+            );
+        }
     }
 
     #[test]

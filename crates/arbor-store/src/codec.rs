@@ -7,7 +7,7 @@
 //! decodes is a valid forest.
 
 use arbor_core::forest::{Forest, ForestBuilder, Item, ItemRef};
-use arbor_core::ids::{FolderName, GeneratorId, IssueId, MemoText, RowId};
+use arbor_core::ids::{FolderName, GeneratorId, IssueId, MemoText, RowId, defuse_bidi};
 
 const MAGIC: &[u8; 3] = b"AF1";
 const TAG_ISSUE: u8 = 1;
@@ -111,11 +111,11 @@ pub fn decode_forest(bytes: &[u8]) -> Result<Forest, String> {
                 builder.push(id, depth, Item::Generator(generator))
             }
             TAG_FOLDER => {
-                let name = FolderName::new(r.text()?).map_err(|e| e.to_string())?;
+                let name = FolderName::new(&defuse_bidi(r.text()?)).map_err(|e| e.to_string())?;
                 builder.push(id, depth, Item::Folder(name))
             }
             TAG_MEMO => {
-                let memo = MemoText::new(r.text()?).map_err(|e| e.to_string())?;
+                let memo = MemoText::new(&defuse_bidi(r.text()?)).map_err(|e| e.to_string())?;
                 builder.push(id, depth, Item::Memo(memo))
             }
             other => return Err(format!("unknown item tag {other} at byte {}", r.at - 1)),
@@ -129,7 +129,7 @@ pub fn decode_forest(bytes: &[u8]) -> Result<Forest, String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use arbor_core::forest::Row;
     use arbor_core::ids::MAX_ID;
@@ -154,6 +154,29 @@ mod tests {
             decode_forest(&encode_forest(&Forest::new())).unwrap(),
             Forest::new()
         );
+    }
+
+    /// `bytes` with the UTF-8 of U+FFFD replaced by that of U+202E (right-to-left override), which names can
+    /// no longer hold but older snapshots may.
+    pub(crate) fn with_override(bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        let at = out
+            .windows(3)
+            .position(|w| w == "\u{FFFD}".as_bytes())
+            .unwrap();
+        out[at..at + 3].copy_from_slice("\u{202E}".as_bytes());
+        out
+    }
+
+    #[test]
+    fn names_stored_with_bidirectional_overrides_still_load_defused() {
+        let defused = Forest::from_rows([
+            row(1, 0, Item::Folder(FolderName::new("a\u{FFFD}b").unwrap())),
+            row(2, 1, Item::Memo(MemoText::new("memo").unwrap())),
+        ])
+        .unwrap();
+        let stored = with_override(&encode_forest(&defused));
+        assert_eq!(decode_forest(&stored).unwrap(), defused);
     }
 
     fn arbitrary_item() -> impl Strategy<Value = Item> {

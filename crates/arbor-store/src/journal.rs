@@ -148,7 +148,9 @@ impl JournalOp {
         let len = u32::from_be_bytes(len) as usize;
         let json = bytes.get(4..4 + len).ok_or("truncated payload")?;
         let tail = &bytes[4 + len..];
-        let mut op: Self = serde_json::from_slice(json)
+        // Folder names and memo texts written before bidirectional formatting characters were refused.
+        let json = std::str::from_utf8(json).map_err(|e| e.to_string())?;
+        let mut op: Self = serde_json::from_str(&arbor_core::ids::defuse_bidi(json))
             .map_err(|e| crate::error::json_error_without_values(&e))?;
         if let Self::ForestReplaced { forest, .. } = &mut op {
             *forest = decode_forest(tail)?;
@@ -372,6 +374,34 @@ mod tests {
             view: ViewId::new(1).unwrap(),
         };
         assert_eq!(view_deleted.structure(), None);
+    }
+
+    #[test]
+    fn history_entries_stored_with_bidirectional_overrides_still_load_defused() {
+        use arbor_core::edit::{Edit, Fragment, Position};
+        use arbor_core::history::StructureContent;
+        use arbor_core::ids::FolderName;
+
+        let mut content = StructureContent::new();
+        let edit = Edit::Add {
+            rows: Fragment::single(Item::Folder(FolderName::new("a\u{FFFD}b").unwrap())),
+            at: Position::last_under(None),
+        };
+        content
+            .apply(
+                edit,
+                Version(0),
+                ActorId::new("alice").unwrap(),
+                Timestamp::from_unix_millis(5),
+            )
+            .unwrap();
+        let changed = JournalOp::ForestChanged {
+            structure: StructureId::new(3).unwrap(),
+            version: Version(1),
+            entry: content.history()[0].clone(),
+        };
+        let stored = crate::codec::tests::with_override(&changed.encode().unwrap());
+        assert_eq!(JournalOp::decode(&stored).unwrap(), changed);
     }
 
     #[test]

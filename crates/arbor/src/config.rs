@@ -344,6 +344,10 @@ pub struct JiraSettings {
     /// Every this many minutes, ask Jira (as a site admin who has signed in) which issues changed and drop
     /// them from the caches: for changes webhooks do not bring. 0 turns polling off.
     pub poll_minutes: u64,
+    /// Jira calls per minute that one person's requests may spend (bursts of a minute's worth): work that
+    /// would call Jira is refused with 429 while they are spent, so that no one person uses up the site's
+    /// quota. At least 1.
+    pub calls_per_person_per_minute: u32,
 }
 
 impl Default for JiraSettings {
@@ -358,6 +362,7 @@ impl Default for JiraSettings {
             story_points_field: "customfield_10016".into(),
             rank_field: "customfield_10019".into(),
             poll_minutes: 5,
+            calls_per_person_per_minute: 600,
         }
     }
 }

@@ -69,6 +69,7 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
     server.sessions.absolute = Duration::from_secs(config.sessions.absolute_hours.max(1) * 3600);
     server.content = config.limits.content();
     server.connections = connection_limits(&config.connections)?;
+    server.limits.jira_calls_per_person_per_minute = jira.calls_per_person_per_minute.max(1);
     server.metrics_token = config
         .server
         .metrics_token

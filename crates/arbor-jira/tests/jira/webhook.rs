@@ -375,3 +375,27 @@ fn invalidations_that_name_too_many_fields_drop_every_result() {
     assert!(many.fields.is_empty());
     assert_eq!(many.issues, vec![IssueId::new(3).unwrap()]);
 }
+
+#[tokio::test]
+async fn a_moved_issue_drops_the_ids_cached_by_its_key() {
+    let caches = Caches::new(CacheConfig::default());
+    let tenant = TenantId::new("t");
+    let person: std::sync::Arc<str> = "p".into();
+    let key = arbor_jira::cache::ResultKey::Key("A-1".into());
+    let one = IssueId::new(1).unwrap();
+    caches
+        .put_result(&tenant, &person, key.clone(), vec![one], caches.now())
+        .await;
+    let changed = |fields: &[&str]| Invalidation {
+        issues: vec![one],
+        fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+        all_results: false,
+    };
+    changed(&["status"]).apply(&caches, &tenant).await;
+    assert!(
+        caches.result(&tenant, &person, &key).await.is_some(),
+        "a key stays with its issue"
+    );
+    changed(&["key", "project"]).apply(&caches, &tenant).await;
+    assert!(caches.result(&tenant, &person, &key).await.is_none());
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arbor_core::formula::Formula;
 use arbor_core::generator::is_issue_key;
 use arbor_jira::cache::{MetaKind, PeopleKind};
-use arbor_jira::client::{Credentials, JiraError};
+use arbor_jira::client::Credentials;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -204,7 +204,7 @@ pub struct KeysQuery {
 }
 
 /// Issue ids by key, and the keys Jira does not show you (or that do not exist: Jira does not say which; or
-/// that Jira could not answer for just then).
+/// that name an issue since moved to another key).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IssueIds {
     pub ids: BTreeMap<String, u64>,
@@ -212,7 +212,9 @@ pub struct IssueIds {
 }
 
 /// `GET /api/v1/jira/issue-ids?keys=A-1,B-2`: the ids of issues named by key (up to 50), as Jira shows them
-/// to you — what adding issues by key needs, since structures store ids.
+/// to you — what adding issues by key needs, since structures store ids. One Jira call for all the keys
+/// (a bulk fetch: a `key in (…)` search would be refused whole for one key that does not exist), each key's
+/// answer cached for you alone, and charged to your budget of Jira calls.
 #[utoipa::path(get, path = "/api/v1/jira/issue-ids", tag = "assist",
     params(("keys" = String, Query, description = "issue keys, separated by commas")),
     responses((status = 200, body = IssueIds)))]
@@ -242,24 +244,22 @@ pub async fn issue_ids(
         .site(caller.tenant)
         .ok_or_else(ApiError::unauthorized)?;
     let who = people::credentials(&state, &caller).await?;
+    state.limits.jira(caller.tenant, caller.account.as_str())?;
+    let keys: Vec<String> = keys.into_iter().collect();
+    let (answers, report) = site.loader.issue_ids_by_key(&who, &keys).await?;
+    state
+        .limits
+        .spent_jira_calls(caller.tenant, caller.account.as_str(), report.requests);
     let mut found = IssueIds {
         ids: BTreeMap::new(),
         missing: Vec::new(),
     };
-    for key in keys {
-        match site.loader.client().issue_by_key(&who.token, &key).await {
-            Ok(issue) => match issue["id"].as_str().and_then(|id| id.parse().ok()) {
-                Some(id) => {
-                    found.ids.insert(key, id);
-                }
-                None => found.missing.push(key),
-            },
-            // Signed out of Jira, or throttled: the whole answer waits for that.
-            Err(error @ (JiraError::Unauthorized | JiraError::RateLimited { .. })) => {
-                return Err(error.into());
+    for (key, id) in answers {
+        match id {
+            Some(id) => {
+                found.ids.insert(key, id.get());
             }
-            // Not there, not shown, or Jira could not say: that key is not added.
-            Err(_) => found.missing.push(key),
+            None => found.missing.push(key),
         }
     }
     Ok(Json(found))

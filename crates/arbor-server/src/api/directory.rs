@@ -85,6 +85,7 @@ pub async fn people(
 ) -> ApiResult<Json<People>> {
     let text = query.text()?;
     let (client, who) = jira(&state, &caller).await?;
+    one_jira_call(&state, &caller)?;
     let found = client.search_users(&who.token, text, MAX_FOUND).await?;
     Ok(Json(People {
         people: found
@@ -122,6 +123,7 @@ pub async fn groups(
 ) -> ApiResult<Json<Groups>> {
     let text = query.text()?;
     let (client, who) = jira(&state, &caller).await?;
+    one_jira_call(&state, &caller)?;
     let found = client.find_groups(&who.token, text, MAX_FOUND).await?;
     Ok(Json(Groups {
         groups: found
@@ -206,6 +208,14 @@ async fn jira(state: &AppState, caller: &Caller) -> ApiResult<(JiraClient, Crede
         .ok_or_else(ApiError::unauthorized)?;
     let who = people::credentials(state, caller).await?;
     Ok((site.loader.client().clone(), who))
+}
+
+/// Charges an uncached Jira call (a search as one types) to the caller's budget, unless it is spent.
+fn one_jira_call(state: &AppState, caller: &Caller) -> ApiResult<()> {
+    let account = caller.account.as_str();
+    state.limits.jira(caller.tenant, account)?;
+    state.limits.spent_jira_calls(caller.tenant, account, 1);
+    Ok(())
 }
 
 fn person_key(caller: &Caller) -> Arc<str> {

@@ -792,6 +792,7 @@ pub async fn refresh(
         .invalidate_results(&tenant, move |key| match key {
             arbor_jira::cache::ResultKey::Jql(query) => queries.contains(query.as_ref()),
             arbor_jira::cache::ResultKey::Children(parent) => issues.contains(parent),
+            arbor_jira::cache::ResultKey::Key(_) => false,
         });
     audit::ok(
         &state,

@@ -148,8 +148,8 @@ const NAME_MAX: usize = 200;
 const DESCRIPTION_MAX: usize = 10_000;
 
 /// Checks a name or description: not empty (names), bounded, no control characters but newlines and tabs in
-/// descriptions.
-fn checked(what: &str, text: &str, max: usize, multiline: bool) -> ApiResult<String> {
+/// descriptions, no bidirectional formatting characters (arbor-core's one check of typed characters).
+fn checked(what: &'static str, text: &str, max: usize, multiline: bool) -> ApiResult<String> {
     let text = if multiline {
         text.trim_end()
     } else {
@@ -166,15 +166,9 @@ fn checked(what: &str, text: &str, max: usize, multiline: bool) -> ApiResult<Str
             "the {what} is {chars} characters long; the most is {max}"
         )));
     }
-    if let Some(c) = text
-        .chars()
-        .find(|c| c.is_control() && !(multiline && (*c == '\n' || *c == '\t')))
-    {
-        return Err(ApiError::bad_request(format!(
-            "the {what} must not contain the control character U+{:04X}",
-            u32::from(c)
-        )));
-    }
+    let allowed: &[char] = if multiline { &['\n', '\t'] } else { &[] };
+    arbor_core::ids::check_characters(what, text, allowed)
+        .map_err(|e| ApiError::bad_request(format!("the {e}")))?;
     Ok(text.to_owned())
 }
 

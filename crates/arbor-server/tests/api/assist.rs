@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::{Calls, spawn};
+use arbor_server::testing::Browser;
+
+use crate::{App, Calls, spawn};
 
 #[tokio::test]
 async fn checks_point_at_the_error_and_metadata_lists_the_site() {
@@ -119,4 +121,62 @@ async fn checks_point_at_the_error_and_metadata_lists_the_site() {
         .unwrap();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     app.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_keys_cost_one_jira_call_cached_for_each_person_alone() {
+    let app = spawn().await;
+    let (admin, dev) = (app.sign_in("admin").await, app.sign_in("dev").await);
+    // 49 keys dev may see and one dev may not.
+    let (open, secret) = app.sims[0].handle().with_site(|site| {
+        let person = site.person_by_name("dev").unwrap();
+        let keys = |visible: bool| -> Vec<(String, u64)> {
+            (0..site.issues.len())
+                .map(|i| u32::try_from(i).unwrap())
+                .filter(|&i| site.can_browse(person, i) == visible)
+                .map(|i| (site.issue(i).key.to_string(), site.issue(i).id))
+                .collect()
+        };
+        (keys(true), keys(false))
+    });
+    let (open, secret) = (&open[..49], &secret[0]);
+    let keys: Vec<&str> = open
+        .iter()
+        .chain([secret])
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let path = format!("/api/v1/jira/issue-ids?keys={}", keys.join(","));
+    let (found, spent) = lookup(&app, &admin, &path).await;
+    assert_eq!(spent, 1, "one Jira call for 50 keys");
+    assert_eq!(found["ids"].as_object().unwrap().len(), 50, "{found}");
+    assert_eq!(found["ids"][&secret.0], secret.1);
+    // Another person sees less: their own call, and not what Jira showed the first.
+    let (found, spent) = lookup(&app, &dev, &path).await;
+    assert_eq!(spent, 1, "not answered from another person's lookup");
+    let expected: serde_json::Map<String, serde_json::Value> = open
+        .iter()
+        .map(|(key, id)| (key.clone(), json!(id)))
+        .collect();
+    assert_eq!(found["ids"], json!(expected));
+    assert_eq!(found["missing"], json!([secret.0]));
+    // Asked again: from their cache, no call.
+    for (who, shown) in [(&admin, 50), (&dev, 49)] {
+        let (again, spent) = lookup(&app, who, &path).await;
+        assert_eq!(spent, 0, "cached for {}", who.account);
+        assert_eq!(again["ids"].as_object().unwrap().len(), shown, "{again}");
+    }
+    app.stop().await;
+}
+
+/// Issue ids by key as `who`, with the Jira calls the lookup made.
+async fn lookup(app: &App, who: &Browser, path: &str) -> (serde_json::Value, u64) {
+    let calls = || {
+        app.sims[0].handle().stats()["people"][who.account.as_str()]["requests"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let before = calls();
+    let (status, found) = who.get(path).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    (found, calls() - before)
 }

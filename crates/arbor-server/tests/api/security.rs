@@ -379,3 +379,197 @@ async fn slow_jira_is_cut_off_by_the_request_timeout() {
     app.sims[0].handle().set_controls(crate::quiet());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn bidirectional_overrides_are_refused_in_every_stored_name_and_text() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Plans").await;
+    let version = me.version(id).await;
+    // Displays as "invoiceexe.pdf".
+    let spoof = "invoice\u{202E}fdp.exe";
+    let refused = |problem: &Value, what: &str, code: &str| {
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(&format!(
+                "{what} must not contain the bidirectional formatting character U+{code}"
+            )),
+            "{detail}"
+        );
+    };
+    let (status, problem) = me.post("/api/v1/structures", json!({"name": spoof})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    refused(&problem, "the name", "202E");
+    let (status, problem) = me
+        .post(
+            "/api/v1/structures",
+            json!({"name": "Fine", "description": "a\u{2067}b"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    refused(&problem, "the description", "2067");
+    for (body, what, code) in [
+        (
+            json!({"name": spoof, "based_on": version}),
+            "the name",
+            "202E",
+        ),
+        (
+            json!({"description": "x\u{202A}y", "based_on": version}),
+            "the description",
+            "202A",
+        ),
+    ] {
+        let (status, problem) = me
+            .call(
+                Method::PATCH,
+                &format!("/api/v1/structures/{id}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        refused(&problem, what, code);
+    }
+    let (status, problem) = me
+        .post(
+            &format!("/api/v1/structures/{id}/views"),
+            json!({"name": "v\u{2066}1", "columns": [{"kind": "field", "field": "status"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    refused(&problem, "the name", "2066");
+    for (item, what, code) in [
+        (json!({"folder": spoof}), "folder name", "202E"),
+        (json!({"memo": "line\n\u{202D}next"}), "memo text", "202D"),
+    ] {
+        let (status, problem) = me
+            .post(
+                &format!("/api/v1/structures/{id}/edits"),
+                json!({"based_on": version, "edit": {"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+                    "rows": [{"depth": 0, "item": item}]}}),
+            )
+            .await;
+        assert!(status.is_client_error(), "{status}: {problem}");
+        refused(&problem, what, code);
+    }
+    // Nothing was stored, and the structure is as it was.
+    let (_, list) = me.get("/api/v1/structures").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let (_, described) = me.get(&format!("/api/v1/structures/{id}")).await;
+    assert_eq!(
+        (&described["name"], &described["version"]),
+        (&json!("Plans"), &json!(version)),
+        "{described}"
+    );
+    let (_, views) = me.get(&format!("/api/v1/structures/{id}/views")).await;
+    assert_eq!(views, json!([]));
+    // Right-to-left writing with its implicit marks is welcome.
+    let rtl = "\u{5EA}\u{5D5}\u{5DB}\u{5E0}\u{5D9}\u{5EA} Q3\u{200F}";
+    let made = me.create(rtl).await;
+    let (_, described) = me.get(&format!("/api/v1/structures/{made}")).await;
+    assert_eq!(described["name"], rtl);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_session_cookie_is_accepted_only_as_the_server_wrote_it() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let cookies = me.cookies();
+    let value = cookies
+        .split("; ")
+        .find_map(|c| c.strip_prefix("__Host-arbor="))
+        .unwrap();
+    let (tenant, token) = value.split_once('.').unwrap();
+    let plain = app.client();
+    let with_cookie = |value: String| {
+        plain
+            .get(format!("{}/api/v1/structures", app.base))
+            .header("cookie", format!("__Host-arbor={value}"))
+            .send()
+    };
+    let exact = with_cookie(format!("{tenant}.{token}")).await.unwrap();
+    assert_eq!(exact.status(), StatusCode::OK);
+    for other in [
+        format!("+{tenant}"),
+        format!("0{tenant}"),
+        format!("00{tenant}"),
+        format!(" {tenant}"),
+        format!("{tenant} "),
+    ] {
+        let response = with_cookie(format!("{other}.{token}")).await.unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNAUTHORIZED,
+            "tenant {other:?}"
+        );
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_person_who_spent_their_jira_calls_waits_while_others_do_not() {
+    let app = spawn_sites(1, |config| {
+        config.limits.jira_calls_per_person_per_minute = 3;
+    })
+    .await;
+    let (dev, admin) = (app.sign_in("dev").await, app.sign_in("admin").await);
+    let keys: Vec<String> = app.sims[0].handle().with_site(|site| {
+        (0..site.issues.len())
+            .map(|i| site.issue(u32::try_from(i).unwrap()).key.to_string())
+            .take(10)
+            .collect()
+    });
+    // Each lookup of keys not asked before costs one Jira call: three, then the budget is spent.
+    for key in &keys[..3] {
+        let (status, found) = dev.get(&format!("/api/v1/jira/issue-ids?keys={key}")).await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+    }
+    let spent =
+        || app.sims[0].handle().stats()["people"][dev.account.as_str()]["requests"].as_u64();
+    let calls = spent();
+    for path in [
+        format!("/api/v1/jira/issue-ids?keys={}", keys[3]),
+        "/api/v1/jira/people?query=ad".to_owned(),
+    ] {
+        let response = dev.http.get(dev.url(&path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{path}");
+        let wait: u64 = response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=21).contains(&wait), "{wait}");
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["type"], "/problems/rate-limited");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("Jira"),
+            "{problem}"
+        );
+    }
+    assert_eq!(
+        spent(),
+        calls,
+        "no Jira call was made for the refused requests"
+    );
+    // What needs no Jira call still works; another person's budget is their own.
+    let (status, _) = dev.get("/api/v1/structures").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, found) = admin
+        .get(&format!("/api/v1/jira/issue-ids?keys={}", keys[3]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    // A window of a structure computed from Jira is refused too while the budget is spent.
+    let id = dev.create("Waiting").await;
+    dev.add_generator(id, json!({"kind": "insert_jql", "jql": "issuetype = Epic"}))
+        .await;
+    let (status, problem) = dev
+        .post(&format!("/api/v1/structures/{id}/rows"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{problem}");
+    app.stop().await;
+}
