@@ -268,6 +268,19 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The end of the tenant's recorded quota pause (possibly past), if one was recorded.
     async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>>;
 
+    /// Remembers that a Jira webhook token with `identity` (a digest, 1 to 128 bytes; never the token) was
+    /// used, until `expires`. True when it was new: not remembered, or remembered only until before `now`.
+    /// Atomic, so of two nodes receiving the same token at once exactly one is told it is new.
+    async fn remember_webhook_token(
+        &self,
+        tenant: TenantId,
+        identity: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Forgets the webhook tokens that expired before `now`; returns how many.
+    async fn prune_webhook_tokens(&self, tenant: TenantId, now: Timestamp) -> Result<u64>;
+
     // --- The audit log --------------------------------------------------------------------------------
 
     /// Appends an entry to the chain; returns its sequence number.
