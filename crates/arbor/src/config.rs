@@ -263,6 +263,10 @@ pub struct JiraSettings {
     /// Every this many minutes, ask Jira (as a site admin who has signed in) which issues changed and drop
     /// them from the caches: for changes webhooks do not bring. 0 turns polling off.
     pub poll_minutes: u64,
+    /// The largest webhook delivery body accepted, in KiB; a larger one is refused (413) before it is read.
+    pub webhook_max_body_kib: u64,
+    /// The longest a webhook delivery's token may be valid from its issue, in minutes (1 to 60).
+    pub webhook_token_max_minutes: u64,
 }
 
 impl Default for JiraSettings {
@@ -277,6 +281,8 @@ impl Default for JiraSettings {
             story_points_field: "customfield_10016".into(),
             rank_field: "customfield_10019".into(),
             poll_minutes: 5,
+            webhook_max_body_kib: 1024,
+            webhook_token_max_minutes: 10,
         }
     }
 }
