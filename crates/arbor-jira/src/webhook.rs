@@ -12,7 +12,8 @@
 //!   changes). A result a change cannot alter stays, which is what keeps "one issue changed" at one Jira call.
 //!
 //! Deliveries are believed only with Jira's signature: for OAuth 2.0 apps, `Authorization: Bearer` a JWT signed
-//! (HS256) with the app's client secret ([`verify_signature`]).
+//! (HS256) with the app's client secret ([`verify_signature`]), valid for minutes at most and used once: the
+//! caller remembers each token's identity ([`SignedToken`]) until it expires, on every node of the deployment.
 //!
 //! Registration ([`keep_registered`]): webhooks registered through the REST API last 30 days and belong to the
 //! person who registered them (Jira delivers only what that person may see, and for a private app only when
@@ -56,17 +57,31 @@ pub struct UnsignedDelivery(&'static str);
 /// How far apart Jira's clock and ours may be.
 const CLOCK_LEEWAY_S: u64 = 60;
 
+/// A delivery's token, once believed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedToken {
+    /// What identifies the token (SHA-256, hex, of its `jti`, or of the whole token when it has none): a
+    /// replay of the token has this identity whatever else of the delivery is changed.
+    pub identity: String,
+    /// Until when (Unix seconds) the token is accepted: its `exp` and the clock leeway. Its identity must be
+    /// remembered until then.
+    pub valid_until_s: u64,
+}
+
 /// Checks a delivery's `Authorization` header: `Bearer` a JWT whose header says HS256, signed with the app's
-/// `client_secret` (compared in constant time), and not expired at `now_s` (Unix seconds), give or take a
-/// minute. Claims other than `exp` are not relied on.
+/// `client_secret` (compared in constant time), issued (`iat`) no later than `now_s` (Unix seconds) and
+/// valid (`exp`) at `now_s`, give or take a minute, and for at most `max_lifetime_s` after it was issued: a
+/// token that leaks is good for minutes, not years. Other claims are not relied on.
 pub fn verify_signature(
     authorization: Option<&str>,
     client_secret: &[u8],
     now_s: u64,
-) -> Result<(), UnsignedDelivery> {
+    max_lifetime_s: u64,
+) -> Result<SignedToken, UnsignedDelivery> {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use hmac::{Hmac, Mac};
+    use sha2::Digest as _;
     let value = authorization.ok_or(UnsignedDelivery("no Authorization header"))?;
     let (scheme, jwt) = value
         .split_once(' ')
@@ -74,8 +89,9 @@ pub fn verify_signature(
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(UnsignedDelivery("Authorization is not a bearer token"));
     }
+    let jwt = jwt.trim();
     let malformed = UnsignedDelivery("the token is not a JWT");
-    let (signed, signature) = jwt.trim().rsplit_once('.').ok_or(malformed.clone())?;
+    let (signed, signature) = jwt.rsplit_once('.').ok_or(malformed.clone())?;
     let (header, claims) = signed.split_once('.').ok_or(malformed.clone())?;
     let decode = |part: &str| -> Result<Value, UnsignedDelivery> {
         let bytes = URL_SAFE_NO_PAD
@@ -94,13 +110,33 @@ pub fn verify_signature(
     mac.update(signed.as_bytes());
     mac.verify_slice(&signature)
         .map_err(|_| UnsignedDelivery("the signature does not match the client secret"))?;
-    match decode(claims)?["exp"].as_u64() {
-        Some(exp) if exp.saturating_add(CLOCK_LEEWAY_S) < now_s => {
-            Err(UnsignedDelivery("the token has expired"))
-        }
-        Some(_) => Ok(()),
-        None => Err(UnsignedDelivery("the token has no expiry")),
+    let claims = decode(claims)?;
+    let exp = claims["exp"]
+        .as_u64()
+        .ok_or(UnsignedDelivery("the token has no expiry"))?;
+    let iat = claims["iat"]
+        .as_u64()
+        .ok_or(UnsignedDelivery("the token has no time of issue"))?;
+    if exp.saturating_add(CLOCK_LEEWAY_S) < now_s {
+        return Err(UnsignedDelivery("the token has expired"));
     }
+    if iat > now_s.saturating_add(CLOCK_LEEWAY_S) {
+        return Err(UnsignedDelivery("the token is issued in the future"));
+    }
+    if exp.saturating_sub(iat) > max_lifetime_s {
+        return Err(UnsignedDelivery(
+            "the token is valid for longer than this server accepts",
+        ));
+    }
+    // A `jti` names the token; without one, the token's own bytes do (Jira signs each attempt anew).
+    let identity = match claims["jti"].as_str().filter(|jti| !jti.is_empty()) {
+        Some(jti) => sha2::Sha256::digest(format!("jti:{jti}")),
+        None => sha2::Sha256::digest(format!("jwt:{jwt}")),
+    };
+    Ok(SignedToken {
+        identity: identity.iter().map(|b| format!("{b:02x}")).collect(),
+        valid_until_s: exp.saturating_add(CLOCK_LEEWAY_S),
+    })
 }
 
 /// The events arbor acts on.
@@ -478,33 +514,31 @@ mod tests {
         )
     }
 
+    /// Ten minutes, the server's default.
+    const LIFETIME: u64 = 600;
+
+    fn check(header: &str) -> Result<SignedToken, UnsignedDelivery> {
+        verify_signature(Some(header), b"secret", NOW, LIFETIME)
+    }
+
+    fn bearer(claims: &Value) -> String {
+        format!("Bearer {}", jwt("HS256", claims, b"secret"))
+    }
+
     #[test]
     fn only_deliveries_signed_with_the_client_secret_and_not_expired_are_believed() {
         let fresh = serde_json::json!({"iat": NOW - 10, "exp": NOW + 170});
-        let check = |header: &str| verify_signature(Some(header), b"secret", NOW);
-        assert_eq!(
-            check(&format!("Bearer {}", jwt("HS256", &fresh, b"secret"))),
-            Ok(())
-        );
-        assert_eq!(
-            check(&format!("bearer {}", jwt("HS256", &fresh, b"secret"))),
-            Ok(())
-        );
+        assert!(check(&bearer(&fresh)).is_ok());
+        assert!(check(&format!("bearer {}", jwt("HS256", &fresh, b"secret"))).is_ok());
         // Expired, beyond a minute of clock difference; within it still good.
-        let old = serde_json::json!({"exp": NOW - 61});
-        assert!(check(&format!("Bearer {}", jwt("HS256", &old, b"secret"))).is_err());
-        let recent = serde_json::json!({"exp": NOW - 59});
-        assert_eq!(
-            check(&format!("Bearer {}", jwt("HS256", &recent, b"secret"))),
-            Ok(())
-        );
+        let old = serde_json::json!({"iat": NOW - 200, "exp": NOW - 61});
+        assert!(check(&bearer(&old)).is_err());
+        let recent = serde_json::json!({"iat": NOW - 200, "exp": NOW - 59});
+        assert!(check(&bearer(&recent)).is_ok());
         let refused = [
             format!("Bearer {}", jwt("HS256", &fresh, b"another")),
             format!("Bearer {}", jwt("none", &fresh, b"secret")),
-            format!(
-                "Bearer {}",
-                jwt("HS256", &serde_json::json!({"iat": NOW}), b"secret")
-            ),
+            bearer(&serde_json::json!({"iat": NOW})),
             format!("Basic {}", jwt("HS256", &fresh, b"secret")),
             "Bearer".to_owned(),
             "Bearer a.b".to_owned(),
@@ -513,7 +547,54 @@ mod tests {
         for header in refused {
             assert!(check(&header).is_err(), "{header}");
         }
-        assert!(verify_signature(None, b"secret", NOW).is_err());
+        assert!(verify_signature(None, b"secret", NOW, LIFETIME).is_err());
+    }
+
+    #[test]
+    fn tokens_valid_for_longer_than_the_maximum_lifetime_are_refused() {
+        // The penetration test's token: valid until 2100.
+        let forever = serde_json::json!({"iat": NOW, "exp": 4_102_444_800_u64});
+        assert_eq!(
+            check(&bearer(&forever)),
+            Err(UnsignedDelivery(
+                "the token is valid for longer than this server accepts"
+            ))
+        );
+        let longest = serde_json::json!({"iat": NOW - 10, "exp": NOW - 10 + LIFETIME});
+        assert!(check(&bearer(&longest)).is_ok());
+        let longer = serde_json::json!({"iat": NOW - 10, "exp": NOW - 9 + LIFETIME});
+        assert!(check(&bearer(&longer)).is_err());
+        // Without a time of issue, the lifetime is unknown; issued in the future beyond the leeway is forged
+        // or from a clock that cannot be trusted.
+        assert!(check(&bearer(&serde_json::json!({"exp": NOW + 60}))).is_err());
+        let future = serde_json::json!({"iat": NOW + 120, "exp": NOW + 180});
+        assert!(check(&bearer(&future)).is_err());
+        let skewed = serde_json::json!({"iat": NOW + 30, "exp": NOW + 180});
+        assert!(check(&bearer(&skewed)).is_ok());
+    }
+
+    #[test]
+    fn a_token_is_identified_by_its_jti_or_else_by_itself() {
+        let identity = |claims: Value| check(&bearer(&claims)).unwrap().identity;
+        let first = identity(serde_json::json!({"iat": NOW, "exp": NOW + 180, "jti": "a"}));
+        // The same `jti` in another token (a replay with claims changed) is the same token.
+        assert_eq!(
+            identity(serde_json::json!({"iat": NOW - 1, "exp": NOW + 179, "jti": "a"})),
+            first
+        );
+        assert_ne!(
+            identity(serde_json::json!({"iat": NOW, "exp": NOW + 180, "jti": "b"})),
+            first
+        );
+        let plain = serde_json::json!({"iat": NOW, "exp": NOW + 180});
+        assert_eq!(identity(plain.clone()), identity(plain));
+        assert_ne!(
+            identity(serde_json::json!({"iat": NOW, "exp": NOW + 180})),
+            identity(serde_json::json!({"iat": NOW - 1, "exp": NOW + 180}))
+        );
+        assert_eq!(first.len(), 64);
+        let token = check(&bearer(&serde_json::json!({"iat": NOW, "exp": NOW + 180}))).unwrap();
+        assert_eq!(token.valid_until_s, NOW + 180 + CLOCK_LEEWAY_S);
     }
 
     #[test]

@@ -7,9 +7,10 @@
 //! (`arbor_jira::webhook::Invalidation::apply`, the path a local delivery takes) and forgets the tenant's
 //! computed forests. It applies its own node's entries too: applying is idempotent, and that costs at most one
 //! recomputation. A node begins after the last entry that existed when it started (its caches were empty then).
-//! Entries older than a day are pruned by every node now and then (deleting twice is harmless). Reading a
-//! table every second rather than PostgreSQL's LISTEN/NOTIFY: the same code on both engines, and nothing is
-//! missed while a node's connection is down (it reads on from where it was).
+//! Entries older than a day, and the identities of expired webhook tokens (`webhooks`), are pruned by every
+//! node now and then (deleting twice is harmless). Reading a table every second rather than PostgreSQL's
+//! LISTEN/NOTIFY: the same code on both engines, and nothing is missed while a node's connection is down (it
+//! reads on from where it was).
 //!
 //! The same follower shares Jira's quota pause (SPEC §2: limit state is shared across nodes): when this node's
 //! limiter for a tenant was paused by a quota 429, the pause's end (wall clock) is recorded in storage
@@ -203,6 +204,9 @@ impl Follower {
         let before = Timestamp::from_unix_millis(now().as_unix_millis().saturating_sub(keep_ms));
         for site in &state.sites {
             if let Err(error) = state.store.prune_invalidations(site.tenant, before).await {
+                self.report(&error);
+            }
+            if let Err(error) = state.store.prune_webhook_tokens(site.tenant, now()).await {
                 self.report(&error);
             }
         }

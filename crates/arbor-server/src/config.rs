@@ -21,6 +21,7 @@ pub struct ServerConfig {
     pub limits: RequestLimits,
     pub content: ContentLimits,
     pub connections: ConnectionLimits,
+    pub webhooks: WebhookLimits,
     pub caches: CacheConfig,
     pub client: ClientConfig,
     pub engine: EngineLimits,
@@ -49,7 +50,8 @@ pub struct SiteConfig {
 }
 
 impl SiteConfig {
-    /// A jira-sim site at `base`: its REST API, its sign-in service, the usual Cloud field ids, no admins.
+    /// A jira-sim site at `base`: its REST API, its sign-in service, the usual Cloud field ids, no admins, and
+    /// a client secret of its own ([`random_client_secret`]).
     pub fn simulated(
         base: &str,
         callback: Url,
@@ -60,19 +62,25 @@ impl SiteConfig {
         Ok(Self {
             api: ApiBase::Site(site_url.clone()),
             site_url,
-            oauth: OAuthConfig::at(
-                client_id,
-                secrecy::SecretString::from("simulated"),
-                callback,
-                base,
-                base,
-            )?,
+            oauth: OAuthConfig::at(client_id, random_client_secret()?, callback, base, base)?,
             story_points_field: "customfield_10016".into(),
             rank_field: "customfield_10019".into(),
             admins: Vec::new(),
             poll: None,
         })
     }
+}
+
+/// A new random OAuth client secret (32 bytes, hex). jira-sim takes the secret an app signs in with and signs
+/// the app's webhook deliveries with it: a secret of its own per simulated site (each demo) is what keeps
+/// anyone who knows arbor's code from forging deliveries to it.
+pub fn random_client_secret() -> Result<secrecy::SecretString, arbor_jira::auth::AuthError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|_| {
+        arbor_jira::auth::AuthError::Config("no randomness for the simulated site's client secret")
+    })?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(hex.into())
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -180,6 +188,25 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// What a Jira webhook delivery may be.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookLimits {
+    /// The largest delivery body accepted (Jira's events are a few KiB); a larger one is refused before it
+    /// is read.
+    pub body_bytes: usize,
+    /// The longest a delivery's token may be valid from its issue (Jira's are valid for minutes).
+    pub token_lifetime: Duration,
+}
+
+impl Default for WebhookLimits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 1024 * 1024,
+            token_lifetime: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
 impl ServerConfig {
     /// Defaults for everything but where the server is and which sites it serves.
     pub fn new(public_url: Url, sites: Vec<SiteConfig>) -> Self {
@@ -190,6 +217,7 @@ impl ServerConfig {
             limits: RequestLimits::default(),
             content: ContentLimits::default(),
             connections: ConnectionLimits::default(),
+            webhooks: WebhookLimits::default(),
             caches: CacheConfig::default(),
             client: ClientConfig::default(),
             engine: EngineLimits::default(),
@@ -201,5 +229,24 @@ impl ServerConfig {
     /// The OAuth callback URL: `{public_url}/auth/callback`.
     pub fn callback_url(&self) -> Result<Url, url::ParseError> {
         self.public_url.join("/auth/callback")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn every_simulated_site_gets_a_client_secret_of_its_own() {
+        let site = || {
+            let callback = Url::parse("https://127.0.0.1/auth/callback").unwrap();
+            SiteConfig::simulated("http://127.0.0.1:1/", callback, "arbor-demo").unwrap()
+        };
+        let (one, two) = (site(), site());
+        let secret = |site: &SiteConfig| site.oauth.client_secret.expose_secret().to_owned();
+        assert_ne!(secret(&one), secret(&two));
+        assert_eq!(secret(&one).len(), 64);
     }
 }

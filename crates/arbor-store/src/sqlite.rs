@@ -38,6 +38,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "quota_pause",
         include_str!("../migrations/sqlite/0004_quota_pause.sql"),
     ),
+    (
+        5,
+        "webhook_tokens",
+        include_str!("../migrations/sqlite/0005_webhook_tokens.sql"),
+    ),
 ];
 
 macro_rules! for_update {

@@ -272,6 +272,21 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// generator and view configurations and the change journal, as stored (encrypted). What a storage budget
     /// is checked against.
     async fn tenant_storage_bytes(&self, tenant: TenantId) -> Result<u64>;
+    /// Remembers that a Jira webhook token with `identity` (a digest, 1 to 128 bytes; never the token) was
+    /// used, until `expires`. True when it was new: not remembered, or remembered only until before `now`.
+    /// Atomic, so of two nodes receiving the same token at once exactly one is told it is new.
+    async fn remember_webhook_token(
+        &self,
+        tenant: TenantId,
+        identity: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool>;
+    /// Forgets the webhook tokens that expired before `now`; returns how many.
+    async fn prune_webhook_tokens(&self, tenant: TenantId, now: Timestamp) -> Result<u64>;
+    /// Forgets one webhook token: its delivery was not done (could not be shared), so that Jira's retry with
+    /// the same token is taken. True when it was remembered.
+    async fn forget_webhook_token(&self, tenant: TenantId, identity: &str) -> Result<bool>;
 
     // --- The audit log --------------------------------------------------------------------------------
 

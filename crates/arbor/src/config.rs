@@ -348,6 +348,10 @@ pub struct JiraSettings {
     /// would call Jira is refused with 429 while they are spent, so that no one person uses up the site's
     /// quota. At least 1.
     pub calls_per_person_per_minute: u32,
+    /// The largest webhook delivery body accepted, in KiB; a larger one is refused (413) before it is read.
+    pub webhook_max_body_kib: u64,
+    /// The longest a webhook delivery's token may be valid from its issue, in minutes (1 to 60).
+    pub webhook_token_max_minutes: u64,
 }
 
 impl Default for JiraSettings {
@@ -363,6 +367,8 @@ impl Default for JiraSettings {
             rank_field: "customfield_10019".into(),
             poll_minutes: 5,
             calls_per_person_per_minute: 600,
+            webhook_max_body_kib: 1024,
+            webhook_token_max_minutes: 10,
         }
     }
 }

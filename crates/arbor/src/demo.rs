@@ -2,7 +2,9 @@
 //! (`../shared/data/tidev-jira`, a synthetic site when it is absent), SQLite in a data directory, arbor over
 //! HTTPS on a local port with a self-signed certificate, and example structures owned by the site's admin and
 //! shared with everyone signed in. The site's admin is arbor's admin: their sign-in registers the webhooks
-//! through which changes made in the simulator (its `/_sim` API) show on the board at once.
+//! through which changes made in the simulator (its `/_sim` API) show on the board at once. The app's client
+//! secret, which signs those deliveries, is random for each start (`SiteConfig::simulated`): nobody can forge
+//! deliveries to a demo from what the code says.
 //!
 //! The demo's master key is generated on first start and kept next to its database (mode 0600): convenient
 //! for a demo, and exactly what `arbor serve` never does.

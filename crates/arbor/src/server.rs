@@ -38,6 +38,18 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
             jira.poll_minutes
         );
     }
+    if !(1..=60).contains(&jira.webhook_token_max_minutes) {
+        bail!(
+            "jira.webhook_token_max_minutes is {}: it must be between 1 and 60 minutes",
+            jira.webhook_token_max_minutes
+        );
+    }
+    if !(1..=16 * 1024).contains(&jira.webhook_max_body_kib) {
+        bail!(
+            "jira.webhook_max_body_kib is {}: it must be between 1 and 16384 KiB",
+            jira.webhook_max_body_kib
+        );
+    }
     let api = if jira.cloud_id.is_empty() {
         ApiBase::Site(site_url.clone())
     } else {
@@ -70,6 +82,9 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
     server.content = config.limits.content();
     server.connections = connection_limits(&config.connections)?;
     server.limits.jira_calls_per_person_per_minute = jira.calls_per_person_per_minute.max(1);
+    server.webhooks.token_lifetime = Duration::from_secs(jira.webhook_token_max_minutes * 60);
+    server.webhooks.body_bytes =
+        usize::try_from(jira.webhook_max_body_kib * 1024).unwrap_or(usize::MAX);
     server.metrics_token = config
         .server
         .metrics_token
@@ -298,5 +313,28 @@ mod tests {
             refused.contains("connections.header_read_timeout_secs"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn webhook_limits_are_mapped_and_bounded() {
+        let defaults = server_config(&configured(5)).unwrap();
+        assert_eq!(defaults.webhooks.body_bytes, 1024 * 1024);
+        assert_eq!(defaults.webhooks.token_lifetime, Duration::from_secs(600));
+        let mut config = configured(5);
+        config.jira.webhook_max_body_kib = 64;
+        config.jira.webhook_token_max_minutes = 3;
+        let set = server_config(&config).unwrap();
+        assert_eq!(set.webhooks.body_bytes, 64 * 1024);
+        assert_eq!(set.webhooks.token_lifetime, Duration::from_secs(180));
+        config.jira.webhook_token_max_minutes = 0;
+        let refused = server_config(&config).unwrap_err().to_string();
+        assert!(
+            refused.contains("jira.webhook_token_max_minutes"),
+            "{refused}"
+        );
+        config.jira.webhook_token_max_minutes = 10;
+        config.jira.webhook_max_body_kib = 0;
+        let refused = server_config(&config).unwrap_err().to_string();
+        assert!(refused.contains("jira.webhook_max_body_kib"), "{refused}");
     }
 }

@@ -149,8 +149,8 @@ impl App {
     }
 
     /// Another node of the same deployment: its own server, caches, Jira limiters and connections to the
-    /// same database file (opened again, as another process would), the same Jira sites. Returns it with its
-    /// base URL and certificate.
+    /// same database file (opened again, as another process would), the same Jira sites with the same
+    /// settings (client secrets too). Returns it with its base URL and certificate.
     pub async fn second_node(&self) -> (Running, String, String) {
         let store = arbor_store::open(
             &arbor_store::Location::Sqlite("arbor.db".into()),
@@ -164,10 +164,8 @@ impl App {
             "https://127.0.0.1:{}",
             listener.local_addr().unwrap().port()
         );
-        let config = ServerConfig::new(
-            Url::parse(&base).unwrap(),
-            self.sims.iter().map(site).collect(),
-        );
+        let sites = self.server.as_ref().unwrap().state.config.sites.clone();
+        let config = ServerConfig::new(Url::parse(&base).unwrap(), sites);
         let state = AppState::new(config, store).await.unwrap();
         let tls = Tls::self_signed(&["127.0.0.1".to_owned()], None).unwrap();
         let cert_pem = tls.self_signed_pem().unwrap().to_owned();

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use arbor_server::testing::{self, Browser};
 use jira_sim::server::RunningSim;
-use reqwest::StatusCode;
+use reqwest::{Client, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use crate::{Calls, sim, spawn_on};
+use crate::{App, Calls, sim, spawn_on, spawn_sites};
 
 /// Retries `check` for up to ten seconds (well under the 15 s a computed forest is reused for, and the
 /// minutes issue data is cached for: only a delivery can make a change show this soon).
@@ -43,7 +44,7 @@ async fn structure_of(who: &Browser, name: &str, issue: u64) -> u64 {
 
 /// Renames `issue` to "Changed in Jira" through the simulator's admin API, as someone editing it in Jira.
 async fn change_in_jira(sim_base: &str, sim_admin: &str, issue: u64) {
-    let changed = reqwest::Client::new()
+    let changed = Client::new()
         .put(format!("{sim_base}/_sim/issues/{issue}"))
         .bearer_auth(sim_admin)
         .json(&json!({ "summary": "Changed in Jira" }))
@@ -67,14 +68,14 @@ fn admin_and_an_issue(sim: &RunningSim) -> (String, u64) {
     })
 }
 
-fn jwt(secret: &str, exp: u64) -> String {
+fn jwt(secret: &str, claims: &Value) -> String {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use hmac::{Hmac, Mac};
     let signed = format!(
         "{}.{}",
         URL_SAFE_NO_PAD.encode(r#"{"alg":"HS256","typ":"JWT"}"#),
-        URL_SAFE_NO_PAD.encode(json!({ "exp": exp }).to_string())
+        URL_SAFE_NO_PAD.encode(claims.to_string())
     );
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(signed.as_bytes());
@@ -82,6 +83,74 @@ fn jwt(secret: &str, exp: u64) -> String {
         "{signed}.{}",
         URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
     )
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `Bearer` a token as Jira signs one with `secret`: issued now, valid for three minutes, named `jti`.
+fn bearer(secret: &str, jti: &str) -> String {
+    let now = unix_now();
+    format!(
+        "Bearer {}",
+        jwt(secret, &json!({"iat": now, "exp": now + 180, "jti": jti}))
+    )
+}
+
+/// The client secret the first site's deliveries are signed with (each simulated site has its own).
+fn secret_of(app: &App) -> String {
+    app.server.as_ref().unwrap().state.config.sites[0]
+        .oauth
+        .client_secret
+        .expose_secret()
+        .to_owned()
+}
+
+/// `issue`'s summary changed.
+fn summary_changed(issue: u64) -> Value {
+    json!({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"id": issue.to_string()},
+        "changelog": {"items": [{"field": "summary", "fieldId": "summary"}]}})
+}
+
+/// Posts `event` to `url` as a delivery named `identifier` with `authorization`; the status and the body.
+async fn deliver(
+    client: &Client,
+    url: &str,
+    identifier: &str,
+    authorization: &str,
+    event: &Value,
+) -> (StatusCode, Value) {
+    let answer = client
+        .post(url)
+        .header("authorization", authorization)
+        .header("x-atlassian-webhook-identifier", identifier)
+        .json(event)
+        .send()
+        .await
+        .unwrap();
+    let status = answer.status();
+    if status.is_success() {
+        return (status, Value::Null);
+    }
+    assert_eq!(
+        answer.headers()["content-type"],
+        "application/problem+json",
+        "{status}"
+    );
+    (status, answer.json().await.unwrap())
+}
+
+fn problem_type(body: &Value) -> &str {
+    body["type"]
+        .as_str()
+        .unwrap_or("")
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
 }
 
 #[tokio::test]
@@ -104,7 +173,7 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
 
     // Registered in the background, as admin, for the app arbor signs in with.
     let token = handle.mint_token("admin", "arbor-test").unwrap();
-    let http = reqwest::Client::new();
+    let http = Client::new();
     let registered = || async {
         let listed: Value = http
             .get(format!("{sim_base}/rest/api/3/webhook"))
@@ -151,10 +220,8 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     let tenant = app.tenant_of(&sim_base).await;
     let client = app.client();
     let event = json!({"webhookEvent": "jira:issue_deleted", "timestamp": 1, "issue": {"id": issue.to_string()}});
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = unix_now();
+    let secret = secret_of(&app);
     let deliver = |path: String, authorization: Option<String>| {
         let mut request = client.post(format!("{}{path}", app.base)).json(&event);
         if let Some(value) = authorization {
@@ -165,8 +232,11 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     let path = format!("/jira/webhook/{tenant}");
     for forged in [
         None,
-        Some(format!("Bearer {}", jwt("not-the-secret", now + 60))),
-        Some(format!("Bearer {}", jwt("simulated", now - 3600))),
+        Some(bearer("not-the-secret", "forged")),
+        Some(format!(
+            "Bearer {}",
+            jwt(&secret, &json!({"iat": now - 3700, "exp": now - 3600}))
+        )),
         Some("Bearer nonsense".to_owned()),
     ] {
         assert_eq!(
@@ -178,14 +248,14 @@ async fn a_site_admin_registers_webhooks_and_a_change_in_jira_shows_at_once() {
     assert_eq!(
         deliver(
             "/jira/webhook/999".into(),
-            Some(format!("Bearer {}", jwt("simulated", now + 60)))
+            Some(bearer(&secret, "elsewhere"))
         )
         .await,
         StatusCode::NOT_FOUND
     );
     // Signed with the site's client secret: applied.
     assert_eq!(
-        deliver(path, Some(format!("Bearer {}", jwt("simulated", now + 60)))).await,
+        deliver(path, Some(bearer(&secret, "signed"))).await,
         StatusCode::NO_CONTENT
     );
     app.stop().await;
@@ -239,25 +309,16 @@ async fn a_delivery_to_one_node_shows_on_every_node() {
     assert_eq!(title(on_b.rows(id, None).await), before);
 
     // Jira delivers the change to node A only.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let tenant = app.tenant_of(&sim_base).await;
-    let event = json!({"webhookEvent": "jira:issue_updated", "timestamp": 1, "issue": {"id": issue.to_string()},
-        "changelog": {"items": [{"field": "summary", "fieldId": "summary"}]}});
-    let delivered = app
-        .client()
-        .post(format!("{}/jira/webhook/{tenant}", app.base))
-        .header(
-            "authorization",
-            format!("Bearer {}", jwt("simulated", now + 60)),
-        )
-        .json(&event)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(delivered.status(), StatusCode::NO_CONTENT);
+    let (status, body) = deliver(
+        &app.client(),
+        &format!("{}/jira/webhook/{tenant}", app.base),
+        "delivery-1",
+        &bearer(&secret_of(&app), "one"),
+        &summary_changed(issue),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(title(on_a.rows(id, None).await), "Changed in Jira");
     // Node B follows the deployment's invalidations every second.
     let started = Instant::now();
@@ -269,5 +330,113 @@ async fn a_delivery_to_one_node_shows_on_every_node() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     node_b.shutdown().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_valid_for_longer_than_the_limit_is_refused() {
+    let app = spawn_sites(1, |config| {
+        config.webhooks.token_lifetime = Duration::from_secs(300);
+    })
+    .await;
+    let url = format!(
+        "{}/jira/webhook/{}",
+        app.base,
+        app.tenant_of(app.sims[0].base_url()).await
+    );
+    let (secret, client, now) = (secret_of(&app), app.client(), unix_now());
+    let event = summary_changed(1);
+    let signed = |claims: Value| format!("Bearer {}", jwt(&secret, &claims));
+    // The penetration test's token: signed with the right secret, valid until 2100.
+    let until_2100 = signed(json!({"iat": now, "exp": 4_102_444_800_u64, "jti": "2100"}));
+    let (status, body) = deliver(&client, &url, "d-1", &until_2100, &event).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(problem_type(&body), "webhook-unsigned", "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("longer"),
+        "{body}"
+    );
+    let longer = signed(json!({"iat": now, "exp": now + 301, "jti": "longer"}));
+    let (status, body) = deliver(&client, &url, "d-2", &longer, &event).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    // Without a time of issue its lifetime is unknown.
+    let no_iat = signed(json!({"exp": now + 60, "jti": "no-iat"}));
+    let (status, body) = deliver(&client, &url, "d-3", &no_iat, &event).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let longest = signed(json!({"iat": now, "exp": now + 300, "jti": "longest"}));
+    let (status, body) = deliver(&client, &url, "d-4", &longest, &event).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_is_accepted_once_by_every_node_whatever_the_delivery_identifier() {
+    let sim = sim(7, |_| {}).await;
+    let sim_base = sim.base_url().to_owned();
+    let (_, issue) = admin_and_an_issue(&sim);
+    let app = spawn_on(vec![sim], |_| {}).await;
+    let (node_b, base_b, cert_b) = app.second_node().await;
+    let tenant = app.tenant_of(&sim_base).await;
+    let on_a = (app.client(), format!("{}/jira/webhook/{tenant}", app.base));
+    let on_b = (
+        testing::client(
+            &cert_b,
+            std::sync::Arc::new(reqwest::cookie::Jar::default()),
+        )
+        .unwrap(),
+        format!("{base_b}/jira/webhook/{tenant}"),
+    );
+    let secret = secret_of(&app);
+    let event = summary_changed(issue);
+    let send = |node: &(Client, String), identifier: &'static str, authorization: String| {
+        let (client, url) = node.clone();
+        let event = event.clone();
+        async move { deliver(&client, &url, identifier, &authorization, &event).await }
+    };
+
+    let token = bearer(&secret, "one");
+    let (status, body) = send(&on_a, "delivery-1", token.clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // Replayed under new delivery identifiers, to the same node and to another one of the deployment.
+    for (node, identifier) in [(&on_a, "delivery-2"), (&on_b, "delivery-3")] {
+        let (status, body) = send(node, identifier, token.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{identifier}: {body}");
+        assert_eq!(problem_type(&body), "webhook-replayed", "{body}");
+    }
+    // A token without a `jti` is named by itself.
+    let now = unix_now();
+    let plain = format!(
+        "Bearer {}",
+        jwt(&secret, &json!({"iat": now, "exp": now + 180}))
+    );
+    let (status, body) = send(&on_b, "delivery-4", plain.clone()).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = send(&on_a, "delivery-5", plain).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // Jira's next delivery, with a token of its own, is taken by either node.
+    let (status, body) = send(&on_b, "delivery-6", bearer(&secret, "two")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    node_b.shutdown().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_delivery_larger_than_the_limit_is_refused_before_it_is_read() {
+    let app = spawn_sites(1, |config| config.webhooks.body_bytes = 4096).await;
+    let url = format!(
+        "{}/jira/webhook/{}",
+        app.base,
+        app.tenant_of(app.sims[0].base_url()).await
+    );
+    let (client, token) = (app.client(), bearer(&secret_of(&app), "large"));
+    let mut large = summary_changed(1);
+    large["padding"] = json!("x".repeat(8000));
+    let (status, body) = deliver(&client, &url, "d-1", &token, &large).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(problem_type(&body), "webhook-too-large", "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("4096"), "{body}");
+    // Refused before its token was taken: the same token still brings a delivery of an allowed size.
+    let (status, body) = deliver(&client, &url, "d-2", &token, &summary_changed(1)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     app.stop().await;
 }

@@ -124,6 +124,7 @@ const TENANT_TABLES: &[&str] = &[
     "structures",
     "journal",
     "jira_invalidations",
+    "webhook_tokens",
     "access_requests",
     "alerts",
 ];
@@ -1817,6 +1818,51 @@ impl Store for SqlStore {
         .await?;
         let bytes: i64 = row.try_get(0)?;
         u64::try_from(bytes).map_err(|e| malformed("tenant storage", e))
+    }
+
+    async fn remember_webhook_token(
+        &self,
+        tenant: TenantId,
+        identity: &str,
+        expires: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool> {
+        if identity.is_empty() || identity.len() > 128 {
+            return Err(StoreError::Invalid(
+                "a webhook token's identity is 1 to 128 bytes long".into(),
+            ));
+        }
+        // A row whose token expired (not pruned yet) is taken over; a live one is left alone.
+        let done = sqlx::query(
+            "INSERT INTO webhook_tokens (tenant_id, identity, expires) VALUES ($1, $2, $3) \
+             ON CONFLICT (tenant_id, identity) DO UPDATE SET expires = excluded.expires \
+             WHERE webhook_tokens.expires < $4",
+        )
+        .bind(tenant.sql())
+        .bind(identity)
+        .bind(expires.as_unix_millis())
+        .bind(now.as_unix_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn forget_webhook_token(&self, tenant: TenantId, identity: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM webhook_tokens WHERE tenant_id = $1 AND identity = $2")
+            .bind(tenant.sql())
+            .bind(identity)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn prune_webhook_tokens(&self, tenant: TenantId, now: Timestamp) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM webhook_tokens WHERE tenant_id = $1 AND expires < $2")
+            .bind(tenant.sql())
+            .bind(now.as_unix_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 
     async fn append_audit(&self, entry: &NewAuditEntry) -> Result<u64> {

@@ -1,5 +1,6 @@
-//! How the nodes of one deployment share Jira state: what a webhook delivery invalidated, and the quota pause;
-//! and what a tenant's content takes in storage, which its budget is checked against.
+//! How the nodes of one deployment share Jira state: what a webhook delivery invalidated, the quota pause, and
+//! the webhook tokens already used; and what a tenant's content takes in storage, which its budget is checked
+//! against.
 
 use arbor_core::ids::{IssueId, Timestamp};
 use arbor_store::model::JiraInvalidation;
@@ -13,6 +14,7 @@ crate::on_both_engines!(
     concurrent_appends_get_distinct_numbers_in_order,
     the_latest_quota_pause_is_kept,
     a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted,
+    a_webhook_token_is_new_once_until_it_expires,
 );
 
 fn changed(issue: u64, field: &str) -> JiraInvalidation {
@@ -204,4 +206,110 @@ async fn a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted
         store.tenant_storage_bytes(a).await,
         Ok(0) | Err(StoreError::NoTenant(_))
     ));
+}
+
+/// A webhook token is accepted once by the whole deployment: the node that remembers it first is told it is
+/// new, every later or concurrent attempt (on any node) that it is not, until the token expires.
+async fn a_webhook_token_is_new_once_until_it_expires(db: &TestDb) {
+    let store = db.store.clone();
+    let a = tenant(&*store, "https://a.example").await;
+    let b = tenant(&*store, "https://b.example").await;
+    let t = Timestamp::from_unix_millis;
+    let id = "3f".repeat(32);
+    assert!(
+        store
+            .remember_webhook_token(a, &id, t(5000), t(1000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_webhook_token(a, &id, t(5000), t(1000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_webhook_token(a, &id, t(9000), t(4999))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .remember_webhook_token(b, &id, t(5000), t(1000))
+            .await
+            .unwrap(),
+        "per tenant"
+    );
+    // Once expired (pruned or not), the identity is free: the token itself is refused as expired by then.
+    assert!(
+        store
+            .remember_webhook_token(a, &id, t(9000), t(5001))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_webhook_token(a, &id, t(9000), t(8000))
+            .await
+            .unwrap()
+    );
+
+    // Nodes receiving the same token at once: exactly one is told it is new.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .remember_webhook_token(a, "same", t(5000), t(1000))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut new = 0;
+    for task in tasks {
+        new += usize::from(task.await.unwrap());
+    }
+    assert_eq!(new, 1);
+
+    // Pruning forgets the expired ones of that tenant only.
+    assert!(
+        store
+            .remember_webhook_token(a, "later", t(20_000), t(1000))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.prune_webhook_tokens(a, t(10_000)).await.unwrap(), 2);
+    assert!(
+        !store
+            .remember_webhook_token(a, "later", t(20_000), t(10_000))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_webhook_token(b, &id, t(5000), t(1000))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.prune_webhook_tokens(a, t(10_000)).await.unwrap(), 0);
+
+    // A token forgotten (its delivery was not done) is new again, for its tenant only.
+    assert!(!store.forget_webhook_token(b, "later").await.unwrap());
+    assert!(store.forget_webhook_token(a, "later").await.unwrap());
+    assert!(
+        store
+            .remember_webhook_token(a, "later", t(20_000), t(10_000))
+            .await
+            .unwrap()
+    );
+
+    for bad in [String::new(), "x".repeat(129)] {
+        assert!(matches!(
+            store
+                .remember_webhook_token(a, &bad, t(5000), t(1000))
+                .await,
+            Err(StoreError::Invalid(_))
+        ));
+    }
 }

@@ -507,13 +507,13 @@ async fn journal_rebuilds_the_state(db: &TestDb) {
 }
 
 async fn newer_schema_is_refused(db: &TestDb) {
-    assert_eq!(db.store.schema_version().await.unwrap(), 4);
+    assert_eq!(db.store.schema_version().await.unwrap(), 5);
     db.exec("INSERT INTO arbor_schema (version, name, checksum, applied_at) VALUES (99, 'future', 'x', 0)")
         .await;
     let err = db.reopen(db.master.clone()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "this database was written by a newer arbor (schema version 99, this arbor knows up to 4); upgrade arbor"
+        "this database was written by a newer arbor (schema version 99, this arbor knows up to 5); upgrade arbor"
     );
     db.exec("DELETE FROM arbor_schema WHERE version = 99").await;
     db.exec("UPDATE arbor_schema SET checksum = 'edited' WHERE version = 1")

@@ -414,16 +414,21 @@ fn unix_seconds() -> u64 {
 }
 
 /// The JWT Jira puts in a delivery's `Authorization: Bearer` header for OAuth 2.0 apps: HS256 with the app's
-/// client secret, issued now and valid for three minutes.
+/// client secret, issued now, valid for three minutes and named by a random `jti`, so that each attempt
+/// (retries and duplicates too) carries a token of its own, which a receiver may accept once.
 pub(crate) fn signed_jwt(secret: &str, now_s: u64) -> String {
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use hmac::{Hmac, Mac};
+    let mut claims =
+        json!({ "iss": "jira-sim", "iat": now_s, "exp": now_s.saturating_add(JWT_LIFETIME_S) });
+    // Without randomness there is no `jti`: the token itself, different each second, names it.
+    let mut jti = [0u8; 16];
+    if getrandom::fill(&mut jti).is_ok() {
+        claims["jti"] = json!(URL_SAFE_NO_PAD.encode(jti));
+    }
     let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let claims = URL_SAFE_NO_PAD.encode(
-        json!({ "iss": "jira-sim", "iat": now_s, "exp": now_s.saturating_add(JWT_LIFETIME_S) })
-            .to_string(),
-    );
+    let claims = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signed = format!("{header}.{claims}");
     // HMAC accepts keys of any length.
     let signature = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
