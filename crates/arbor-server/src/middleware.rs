@@ -1,6 +1,6 @@
 //! What every request passes through, outermost first: a request id, the per-client rate limit, the timeout,
 //! metrics, and the security headers on every answer (HSTS, CSP, no sniffing, no framing, no referrer, and
-//! `Cache-Control: no-store` on everything but the static UI files). Errors axum answers by itself (405, 413)
+//! `Cache-Control: no-store` on everything but the static UI files). Errors axum answers by itself (405)
 //! are turned into problems there too.
 
 use std::net::SocketAddr;
@@ -63,7 +63,7 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let mut response = as_problem(response, &method, state.config.limits.body_bytes);
+    let mut response = as_problem(response, &method);
     let headers = response.headers_mut();
     let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -100,10 +100,10 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
     response
 }
 
-/// Errors that axum answers by itself, outside our handlers — a method the route does not have (405), a body over
-/// the limit read by a plain extractor (413), a body that could not be read — come as plain text; like every
-/// other error, they leave as problems.
-fn as_problem(response: Response, method: &str, body_limit: usize) -> Response {
+/// Errors that axum answers by itself, outside our handlers — a method the route does not have (405), or any
+/// other it may give — come as plain text; like every other error, they leave as problems. (Bodies are read by
+/// our own extractors and the webhook handler, which answer 413 as problems themselves.)
+fn as_problem(response: Response, method: &str) -> Response {
     let status = response.status();
     let is_problem = response
         .headers()
@@ -120,11 +120,6 @@ fn as_problem(response: Response, method: &str, body_limit: usize) -> Response {
             format!(
                 "{method} is not allowed at this address; the Allow header lists the methods it accepts"
             ),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            status,
-            "body-too-large",
-            format!("the request body is larger than the {body_limit} bytes this server accepts"),
         ),
         other => ApiError::new(
             other,
