@@ -88,6 +88,14 @@ impl Default for SessionSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitSettings {
+    /// The largest request body accepted, in bytes.
+    pub request_body_bytes: usize,
+    /// Seconds one request may take before it is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Requests per minute from one client address (before sign-in too).
+    pub requests_per_client_per_minute: u32,
+    /// Requests per minute of one signed-in person.
+    pub requests_per_person_per_minute: u32,
     /// Stored rows of one structure.
     pub rows_per_structure: u64,
     /// Rows one edit may create (an add, or a copy of subtrees).
@@ -105,7 +113,12 @@ pub struct LimitSettings {
 impl Default for LimitSettings {
     fn default() -> Self {
         let content = arbor_server::config::ContentLimits::default();
+        let requests = arbor_server::config::RequestLimits::default();
         Self {
+            request_body_bytes: requests.body_bytes,
+            request_timeout_secs: requests.request_timeout.as_secs(),
+            requests_per_client_per_minute: requests.per_client_per_minute,
+            requests_per_person_per_minute: requests.per_person_per_minute,
             rows_per_structure: content.rows_per_structure,
             rows_per_edit: content.rows_per_edit,
             generators_per_structure: content.generators_per_structure,

@@ -79,7 +79,24 @@ pub fn server_config(config: &Config) -> anyhow::Result<ServerConfig> {
     );
     server.sessions.idle = Duration::from_secs(config.sessions.idle_minutes.max(1) * 60);
     server.sessions.absolute = Duration::from_secs(config.sessions.absolute_hours.max(1) * 3600);
-    server.content = config.limits.content();
+    let limits = &config.limits;
+    if limits.request_body_bytes == 0
+        || limits.request_timeout_secs == 0
+        || limits.request_timeout_secs > 3600
+        || limits.requests_per_client_per_minute == 0
+        || limits.requests_per_person_per_minute == 0
+    {
+        bail!(
+            "limits.request_body_bytes, limits.requests_per_client_per_minute and \
+             limits.requests_per_person_per_minute must be at least 1, and limits.request_timeout_secs between \
+             1 and 3600"
+        );
+    }
+    server.limits.body_bytes = limits.request_body_bytes;
+    server.limits.request_timeout = Duration::from_secs(limits.request_timeout_secs);
+    server.limits.per_client_per_minute = limits.requests_per_client_per_minute;
+    server.limits.per_person_per_minute = limits.requests_per_person_per_minute;
+    server.content = limits.content();
     server.connections = connection_limits(&config.connections)?;
     server.limits.jira_calls_per_person_per_minute = jira.calls_per_person_per_minute.max(1);
     server.webhooks.token_lifetime = Duration::from_secs(jira.webhook_token_max_minutes * 60);
@@ -313,6 +330,25 @@ mod tests {
             refused.contains("connections.header_read_timeout_secs"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn request_and_content_limits_are_mapped_and_zero_refused() {
+        let mut config = configured(5);
+        config.limits.request_body_bytes = 4096;
+        config.limits.request_timeout_secs = 7;
+        config.limits.requests_per_person_per_minute = 9;
+        config.limits.rows_per_edit = 11;
+        config.limits.content_idle_minutes = 2;
+        let set = server_config(&config).unwrap();
+        assert_eq!(set.limits.body_bytes, 4096);
+        assert_eq!(set.limits.request_timeout, Duration::from_secs(7));
+        assert_eq!(set.limits.per_person_per_minute, 9);
+        assert_eq!(set.content.rows_per_edit, 11);
+        assert_eq!(set.content.content_idle, Duration::from_secs(120));
+        config.limits.request_timeout_secs = 0;
+        let refused = server_config(&config).unwrap_err().to_string();
+        assert!(refused.contains("limits.request_timeout_secs"), "{refused}");
     }
 
     #[test]
