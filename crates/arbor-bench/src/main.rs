@@ -78,7 +78,7 @@ enum Scenario {
     /// The server's resident memory before, with and after a structure doubled to `rows` stored rows by
     /// copies into its own subtree (deleted at the end).
     Memory {
-        #[arg(long, default_value_t = 262_144)]
+        #[arg(long, default_value_t = 131_072)]
         rows: usize,
     },
     /// The board in headless Chromium: time to the first rows of a large structure, and frame times while

@@ -103,7 +103,8 @@ impl Usage {
 }
 
 /// Refuses a change that stores more while the tenant's content is at its storage budget
-/// (`limits.tenant_storage_bytes`).
+/// (`limits.tenant_storage_bytes`). Usage is measured at most every [`USAGE_FOR`], so what is stored within
+/// that time may pass the budget by as much; removing is never refused.
 pub async fn check_storage(state: &AppState, tenant: TenantId) -> ApiResult<()> {
     let bytes = match state.usage.recent(tenant) {
         Some(bytes) => bytes,
@@ -120,7 +121,7 @@ pub async fn check_storage(state: &AppState, tenant: TenantId) -> ApiResult<()> 
             budget,
             format!(
                 "this site's arbor content has reached its storage budget of {budget} bytes (the limit \
-                 `limits.tenant_storage_bytes`); remove structures or history you no longer need, or ask \
+                 `limits.tenant_storage_bytes`); remove structures, rows or views you no longer need, or ask \
                  the operator to raise it"
             ),
         ));

@@ -95,6 +95,7 @@ struct Open {
 impl Slots {
     /// A slot for one more connection from `client`, or `None` when either cap is reached.
     fn take(slots: &Arc<Self>, client: IpAddr) -> Option<Slot> {
+        let client = client_of(client);
         // The counts stay consistent under a poisoned lock: every update is a single step.
         let mut open = slots.open.lock().unwrap_or_else(PoisonError::into_inner);
         let from_client = open.per_client.get(&client).copied().unwrap_or(0);
@@ -107,6 +108,20 @@ impl Slots {
             slots: Arc::clone(slots),
             client,
         })
+    }
+}
+
+/// The client a connection from `address` counts for: an IPv4 address (also when written as IPv4-mapped IPv6),
+/// or an IPv6 address's /64 — one host's share, which it may fill with as many addresses as it likes.
+fn client_of(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V4(_) => address,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
     }
 }
 
@@ -319,5 +334,28 @@ mod tests {
         let open = limiter.slots.open.lock().unwrap();
         assert_eq!(open.total, 3);
         assert_eq!(open.per_client.len(), 3);
+    }
+
+    #[test]
+    fn an_ipv6_host_counts_as_one_client_across_its_64_and_mapped_ipv4_as_ipv4() {
+        let limiter = Limiter::new(&ConnectionLimits {
+            max: 10,
+            max_per_client: 2,
+            ..ConnectionLimits::default()
+        });
+        let take = |client: &str| Slots::take(&limiter.slots, client.parse().unwrap());
+        let _one = take("2001:db8:1:2::1").unwrap();
+        let _two = take("2001:db8:1:2:ffff::9").unwrap();
+        assert!(
+            take("2001:db8:1:2::3").is_none(),
+            "a third from the same /64"
+        );
+        let _other = take("2001:db8:1:3::1").unwrap();
+        let _v4 = take("192.0.2.7").unwrap();
+        let _mapped = take("::ffff:192.0.2.7").unwrap();
+        assert!(
+            take("192.0.2.7").is_none(),
+            "mapped counts as the IPv4 address"
+        );
     }
 }

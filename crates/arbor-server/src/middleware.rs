@@ -105,11 +105,12 @@ pub async fn outer(State(state): State<AppState>, mut request: Request, next: Ne
 /// our own extractors and the webhook handler, which answer 413 as problems themselves.)
 fn as_problem(response: Response, method: &str) -> Response {
     let status = response.status();
-    let is_problem = response
+    // Ours are JSON: problems, and the few JSON answers that are errors by design (`/readyz`'s 503).
+    let is_ours = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value == "application/problem+json");
-    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        .is_some_and(|value| value == "application/problem+json" || value == "application/json");
+    if is_ours || !(status.is_client_error() || status.is_server_error()) {
         return response;
     }
     let problem = match status {

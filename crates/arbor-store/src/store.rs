@@ -268,9 +268,9 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The end of the tenant's recorded quota pause (possibly past), if one was recorded.
     async fn quota_pause(&self, tenant: TenantId) -> Result<Option<Timestamp>>;
 
-    /// The bytes the tenant's content takes in storage: structures' names and descriptions, forests,
-    /// generator and view configurations and the change journal, as stored (encrypted). What a storage budget
-    /// is checked against.
+    /// The bytes the tenant's current content takes in storage: structures' names and descriptions, forests,
+    /// generator and view configurations, as stored (encrypted). What a storage budget is checked against;
+    /// removing content lowers it. (The change journal, the history, is not counted.)
     async fn tenant_storage_bytes(&self, tenant: TenantId) -> Result<u64>;
     /// Remembers that a Jira webhook token with `identity` (a digest, 1 to 128 bytes; never the token) was
     /// used, until `expires`. True when it was new: not remembered, or remembered only until before `now`.

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use super::directory::{self, LabelledRule};
 use super::shown::{self, GeneratorInfo};
-use super::structures::{actor, checked_name};
+use super::structures::{actor, checked_config_texts, checked_name};
 use super::{Body, Param, authorize, hidden, load_generators};
 use crate::audit;
 use crate::budget;
@@ -97,7 +97,9 @@ pub struct NewGeneratorResult {
 fn generator_config(config: serde_json::Value) -> ApiResult<serde_json::Value> {
     let generator: Generator = serde_json::from_value(config)
         .map_err(|e| ApiError::bad_request(format!("the generator is not valid: {e}")))?;
-    serde_json::to_value(&generator).map_err(|e| ApiError::internal(&e))
+    let config = serde_json::to_value(&generator).map_err(|e| ApiError::internal(&e))?;
+    checked_config_texts("generator", &config)?;
+    Ok(config)
 }
 
 /// `POST /api/v1/structures/{id}/generators` (Automate): stores the configuration, then adds its row.
@@ -247,6 +249,7 @@ pub async fn change_generator(
 ) -> ApiResult<Json<VersionResult>> {
     let config = generator_config(body.config)?;
     let access = authorize(&state, &caller, id, Level::Automate, "generator.change").await?;
+    budget::check_storage(&state, caller.tenant).await?;
     let gid = GeneratorId::new(generator).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let existing = state
         .store
@@ -378,9 +381,11 @@ fn view_config(body: &ViewBody) -> ApiResult<ViewConfig> {
     if body.columns.len() > 100 {
         return Err(ApiError::bad_request("a view has at most 100 columns"));
     }
+    let columns = serde_json::to_value(&body.columns).map_err(|e| ApiError::internal(&e))?;
+    checked_config_texts("view's columns", &columns)?;
     Ok(ViewConfig {
         name: checked_name(&body.name)?,
-        columns: serde_json::to_value(&body.columns).map_err(|e| ApiError::internal(&e))?,
+        columns,
     })
 }
 
@@ -480,6 +485,7 @@ pub async fn update_view(
 ) -> ApiResult<Json<ViewInfo>> {
     let config = view_config(&body)?;
     let access = authorize(&state, &caller, id, Level::Edit, "view.update").await?;
+    budget::check_storage(&state, caller.tenant).await?;
     let vid = own_view(&state, &caller, access.meta.id, view).await?;
     state
         .store

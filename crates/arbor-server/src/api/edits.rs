@@ -69,18 +69,26 @@ fn generator_places(forest: &arbor_core::forest::Forest) -> Vec<(u64, Option<u64
         .collect()
 }
 
-/// [`apply_problem`] for someone with `level`: below Control, a position past the end of a row's children
-/// does not say how many there are, since hidden rows count among them.
+/// [`apply_problem`] for someone with `level`. Below Control, nothing in it may tell of rows Jira hides from
+/// them: a row removed since the version an edit was based on is answered for as a row that does not exist
+/// (who removed it, and when, would tell that a row they never saw was there), and a position past the end of
+/// a row's children does not say how many it has (hidden rows count among them).
 fn apply_problem_for(level: Level, error: ApplyError) -> ApiError {
+    if level.allows(Level::Control) {
+        return apply_problem(error);
+    }
     let past_the_end = |error: &EditError| match error {
-        EditError::IndexOutOfRange { index, .. } if !level.allows(Level::Control) => Some(*index),
+        EditError::IndexOutOfRange { index, .. } => Some(*index),
         _ => None,
     };
     let index = match &error {
         ApplyError::Edit(edit) => past_the_end(edit),
         ApplyError::Conflict(conflict) => match &conflict.cause {
             ConflictCause::Changed { error, .. } => past_the_end(error),
-            _ => None,
+            ConflictCause::RowRemoved { row, .. } => {
+                return apply_problem(ApplyError::Edit(EditError::RowNotFound(*row)));
+            }
+            ConflictCause::StaleIndex => None,
         },
         _ => None,
     };
@@ -249,13 +257,19 @@ pub async fn undo(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.undo").await?;
     let actor_id = caller.account.clone();
+    let level = access.level;
     let result = change(
         &state,
         &caller,
         &access,
         "forest.undo",
         Vec::new(),
-        |loaded| loaded.content.undo(actor_id, now()).map_err(apply_problem),
+        |loaded| {
+            loaded
+                .content
+                .undo(actor_id, now())
+                .map_err(|error| apply_problem_for(level, error))
+        },
     )
     .await?;
     Ok(Json(result))
@@ -272,13 +286,19 @@ pub async fn redo(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.redo").await?;
     let actor_id = caller.account.clone();
+    let level = access.level;
     let result = change(
         &state,
         &caller,
         &access,
         "forest.redo",
         Vec::new(),
-        |loaded| loaded.content.redo(actor_id, now()).map_err(apply_problem),
+        |loaded| {
+            loaded
+                .content
+                .redo(actor_id, now())
+                .map_err(|error| apply_problem_for(level, error))
+        },
     )
     .await?;
     Ok(Json(result))
@@ -305,6 +325,7 @@ pub async fn restore(
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.restore").await?;
     let actor_id = caller.account.clone();
+    let level = access.level;
     let result = change(
         &state,
         &caller,
@@ -322,7 +343,7 @@ pub async fn restore(
             loaded
                 .content
                 .restore(to, actor_id, now())
-                .map_err(apply_problem)
+                .map_err(|error| apply_problem_for(level, error))
         },
     )
     .await?;

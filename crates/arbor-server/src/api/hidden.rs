@@ -42,7 +42,12 @@ async fn hidden_of(
     needs.fields.insert(FieldId::new("summary"));
     needs.issues = issues;
     let mut data = IssueData::default();
-    site.loader.load(&access.who, &needs, &mut data).await?;
+    let account = caller.account.as_str();
+    state.limits.jira(caller.tenant, account)?;
+    let report = site.loader.load(&access.who, &needs, &mut data).await?;
+    state
+        .limits
+        .spent_jira_calls(caller.tenant, account, report.requests);
     Ok(needs
         .issues
         .into_iter()

@@ -172,6 +172,30 @@ fn checked(what: &'static str, text: &str, max: usize, multiline: bool) -> ApiRe
     Ok(text.to_owned())
 }
 
+/// Refuses a configuration (a generator's, a view's columns) any of whose texts — queries, formulas, titles —
+/// holds a bidirectional formatting character: it would make the text read differently than it runs.
+pub fn checked_config_texts(what: &'static str, config: &serde_json::Value) -> ApiResult<()> {
+    match config {
+        serde_json::Value::String(text) => {
+            match text.chars().find(|c| arbor_core::ids::is_bidi_control(*c)) {
+                Some(c) => Err(ApiError::bad_request(format!(
+                    "the {what} must not contain the bidirectional formatting character U+{:04X} (it makes text \
+                 display in another order than it is written)",
+                    u32::from(c)
+                ))),
+                None => Ok(()),
+            }
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().try_for_each(|v| checked_config_texts(what, v))
+        }
+        serde_json::Value::Object(members) => members
+            .values()
+            .try_for_each(|v| checked_config_texts(what, v)),
+        _ => Ok(()),
+    }
+}
+
 pub fn checked_name(name: &str) -> ApiResult<String> {
     checked("name", name, NAME_MAX, false)
 }
@@ -295,6 +319,7 @@ pub async fn update(
     Body(body): Body<UpdateStructureBody>,
 ) -> ApiResult<Json<StructureSummary>> {
     let access = authorize(&state, &caller, id, Level::Control, "structure.update").await?;
+    budget::check_storage(&state, caller.tenant).await?;
     let name = match &body.name {
         Some(name) => checked_name(name)?,
         None => access.meta.name.clone(),

@@ -224,6 +224,7 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     assert_eq!(stored(&admin, id).await, before);
 
     // Control acts on every row.
+    let seen_by_dev = dev.version(id).await;
     let (status, removed) = edit(
         &admin,
         id,
@@ -231,5 +232,14 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{removed}");
+    // An edit based on the version before names the hidden row admin removed since: nothing says it was there.
+    let (status, answer) = dev
+        .post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": seen_by_dev, "edit": {"op": "remove", "rows": [hidden_top]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    as_unknown(hidden_top, &answer);
     app.stop().await;
 }

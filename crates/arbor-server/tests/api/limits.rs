@@ -142,7 +142,7 @@ async fn a_tenant_at_its_storage_budget_stores_no_more_but_may_remove() {
     .await;
     let me = app.sign_in("admin").await;
     let id = me.create("Big").await;
-    let (status, body) = edit(&me, id, folders(1000)).await;
+    let (status, body) = edit(&me, id, folders(2000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The usage measured before that edit is believed for a few seconds.
     tokio::time::sleep(Duration::from_millis(5200)).await;
@@ -153,6 +153,16 @@ async fn a_tenant_at_its_storage_budget_stores_no_more_but_may_remove() {
     );
     refused_by(
         me.post("/api/v1/structures", json!({"name": "More"})).await,
+        "limits.tenant_storage_bytes",
+        20_000,
+    );
+    refused_by(
+        me.call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/structures/{id}"),
+            Some(json!({"description": "longer and longer", "based_on": me.version(id).await})),
+        )
+        .await,
         "limits.tenant_storage_bytes",
         20_000,
     );

@@ -265,6 +265,16 @@ async fn health_readiness_and_metrics() {
     assert!(metrics.contains("arbor_http_requests_total{method=\"POST\",route=\"/api/v1/structures\",status=\"201\"} 1"), "{metrics}");
     assert!(metrics.contains("arbor_jira_requests_total{tenant="));
     assert!(metrics.contains("arbor_http_request_duration_seconds_bucket"));
+    // A stopping server says so, in its own words (not turned into a generic problem).
+    app.server.as_ref().unwrap().state.begin_shutdown();
+    let stopping = http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stopping.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let said: Value = stopping.json().await.unwrap();
+    assert_eq!(said["status"], "shutting down");
     app.stop().await;
 }
 
@@ -439,6 +449,24 @@ async fn bidirectional_overrides_are_refused_in_every_stored_name_and_text() {
         assert!(status.is_client_error(), "{status}: {problem}");
         refused(&problem, what, code);
     }
+    // Queries and formulas too: what someone with Automate reviews must read as it runs.
+    let (status, problem) = me
+        .post(
+            &format!("/api/v1/structures/{id}/generators"),
+            json!({"config": {"kind": "insert_jql", "jql": "summary ~ \"invoice\u{202E}fdp.exe\""},
+                   "at": {"under": {"parent": null, "at": "last"}}, "based_on": version}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    refused(&problem, "the generator", "202E");
+    let (status, problem) = me
+        .post(
+            &format!("/api/v1/structures/{id}/views"),
+            json!({"name": "v", "columns": [{"kind": "formula", "formula": "\"a\u{2068}b\""}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    refused(&problem, "the view's columns", "2068");
     // Nothing was stored, and the structure is as it was.
     let (_, list) = me.get("/api/v1/structures").await;
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");

@@ -11,7 +11,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use arbor_core::forest::Forest;
 use arbor_core::history::HistoryEntry;
-use arbor_core::ids::{ActorId, GeneratorId, Timestamp, Version};
+use arbor_core::ids::{ActorId, GeneratorId, Timestamp, Version, defuse_bidi};
 use arbor_core::permission::Rule;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -577,12 +577,15 @@ impl SqlStore {
         let name: Vec<u8> = row.try_get("name")?;
         let description: Vec<u8> = row.try_get("description")?;
         let owner: String = row.try_get("owner")?;
+        // Names stored before bidirectional formatting characters were refused load defused.
+        let name = self.open_text(conn, &place("name"), &name).await?;
+        let description = self
+            .open_text(conn, &place("description"), &description)
+            .await?;
         Ok(StructureMeta {
             id,
-            name: self.open_text(conn, &place("name"), &name).await?,
-            description: self
-                .open_text(conn, &place("description"), &description)
-                .await?,
+            name: defuse_bidi(&name).into_owned(),
+            description: defuse_bidi(&description).into_owned(),
             owner: actor_id(&owner, place("owner"))?,
             version: version(row.try_get("version")?),
             created_at: ts(row.try_get("created_at")?),
@@ -1634,7 +1637,9 @@ impl Store for SqlStore {
                 column: "config",
             };
             let sealed: Vec<u8> = row.try_get(1)?;
-            out.push((view, self.open_json(&mut conn, &place, &sealed).await?));
+            let mut config: ViewConfig = self.open_json(&mut conn, &place, &sealed).await?;
+            config.name = defuse_bidi(&config.name).into_owned();
+            out.push((view, config));
         }
         Ok(out)
     }
@@ -1810,8 +1815,7 @@ impl Store for SqlStore {
                CAST((SELECT COALESCE(SUM(LENGTH(name) + LENGTH(description)), 0) FROM structures WHERE tenant_id = $1) \
                   + (SELECT COALESCE(SUM(LENGTH(snapshot)), 0) FROM forests WHERE tenant_id = $1) \
                   + (SELECT COALESCE(SUM(LENGTH(config)), 0) FROM generators WHERE tenant_id = $1) \
-                  + (SELECT COALESCE(SUM(LENGTH(config)), 0) FROM views WHERE tenant_id = $1) \
-                  + (SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM journal WHERE tenant_id = $1) AS BIGINT)",
+                  + (SELECT COALESCE(SUM(LENGTH(config)), 0) FROM views WHERE tenant_id = $1) AS BIGINT)",
         )
         .bind(tenant.sql())
         .fetch_one(&self.pool)

@@ -163,8 +163,8 @@ async fn the_latest_quota_pause_is_kept(db: &TestDb) {
     ));
 }
 
-/// The storage a tenant's content takes counts structures, forests, configurations and the journal, and no
-/// other tenant's.
+/// The storage a tenant's content takes counts its structures, forests and configurations, no other tenant's,
+/// and falls when they are removed.
 async fn a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted(db: &TestDb) {
     let store: &dyn Store = &*db.store;
     let a = tenant(store, "https://a.example").await;
@@ -201,11 +201,14 @@ async fn a_tenants_storage_grows_with_its_content_and_shrinks_when_it_is_deleted
         0,
         "per tenant"
     );
-    store.delete_tenant(a).await.unwrap();
-    assert!(matches!(
-        store.tenant_storage_bytes(a).await,
-        Ok(0) | Err(StoreError::NoTenant(_))
-    ));
+    let other = store
+        .create_structure(a, &new_structure(), &at(4))
+        .await
+        .unwrap();
+    store.delete_structure(a, s.id, &at(5)).await.unwrap();
+    assert_eq!(store.tenant_storage_bytes(a).await.unwrap(), created);
+    store.delete_structure(a, other.id, &at(6)).await.unwrap();
+    assert_eq!(store.tenant_storage_bytes(a).await.unwrap(), 0);
 }
 
 /// A webhook token is accepted once by the whole deployment: the node that remembers it first is told it is

@@ -22,7 +22,29 @@ crate::on_both_engines!(
     newer_schema_is_refused,
     big_forest_round_trips,
     ids_are_never_reused,
+    names_stored_with_bidirectional_overrides_load_defused,
 );
+
+/// Names stored before arbor refused bidirectional formatting characters load with each shown as U+FFFD, so
+/// they can no longer display as something else.
+async fn names_stored_with_bidirectional_overrides_load_defused(db: &TestDb) {
+    let store = &*db.store;
+    let a = tenant(store, "https://a.example").await;
+    let mut new = new_structure();
+    new.name = "invoice\u{202E}fdp.exe".into();
+    new.description = "x\u{2066}y".into();
+    let s = store.create_structure(a, &new, &at(1)).await.unwrap();
+    let read = store.structure(a, s.id).await.unwrap().unwrap();
+    assert_eq!(read.name, "invoice\u{FFFD}fdp.exe");
+    assert_eq!(read.description, "x\u{FFFD}y");
+    let view = ViewConfig {
+        name: "v\u{202D}".into(),
+        columns: json!([]),
+    };
+    store.create_view(a, s.id, &view, &at(2)).await.unwrap();
+    let views = store.views(a, s.id).await.unwrap();
+    assert_eq!(views[0].1.name, "v\u{FFFD}");
+}
 
 /// A deleted tenant's or structure's id is never handed out again: audit entries, open editors and approved
 /// scopes that name it must not come to point at something new.
