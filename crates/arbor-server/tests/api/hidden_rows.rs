@@ -1,19 +1,10 @@
 //! Edits below Control never act on rows whose issues Jira hides from the editor, and what they answer says
 //! nothing about such rows (`api/hidden.rs`).
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{Browser, Calls, spawn};
-
-async fn share(owner: &Browser, id: u64, level: &str) {
-    let version = owner.version(id).await;
-    let (status, body) = owner
-        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
-            Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": level}], "based_on": version})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
 
 fn issue_ids(window: &Value) -> Vec<u64> {
     window["rows"]
@@ -33,7 +24,7 @@ async fn seen_and_hidden(admin: &Browser, dev: &Browser) -> (Vec<u64>, Vec<u64>)
             json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
         )
         .await;
-    share(admin, probe, "view").await;
+    admin.share_with_everyone(probe, "view").await;
     let by_admin = issue_ids(&admin.rows(probe, None).await);
     let by_dev = issue_ids(&dev.rows(probe, None).await);
     let seen: Vec<u64> = by_dev.iter().copied().take(2).collect();
@@ -48,15 +39,6 @@ async fn seen_and_hidden(admin: &Browser, dev: &Browser) -> (Vec<u64>, Vec<u64>)
         "the site has both kinds"
     );
     (seen, hidden)
-}
-
-async fn edit(me: &Browser, id: u64, edit: Value) -> (StatusCode, Value) {
-    let based_on = me.version(id).await;
-    me.post(
-        &format!("/api/v1/structures/{id}/edits"),
-        json!({"based_on": based_on, "edit": edit}),
-    )
-    .await
 }
 
 /// The stored rows as the owner sees them: (row id, depth, issue id or folder name).
@@ -85,41 +67,41 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     let (seen, hidden) = seen_and_hidden(&admin, &dev).await;
     let id = admin.create("Shared").await;
     // Folder F holds a visible issue and a hidden one; a hidden issue and folder G are at the top.
-    let (status, added) = edit(
-        &admin,
-        id,
-        json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+    let (status, added) = admin
+        .edit(
+            id,
+            json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
         "rows": [{"depth": 0, "item": {"folder": "F"}}, {"depth": 1, "item": {"issue": seen[0]}},
                  {"depth": 1, "item": {"issue": hidden[0]}}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{added}");
-    let (status, more) = edit(
-        &admin,
-        id,
-        json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+    let (status, more) = admin
+        .edit(
+            id,
+            json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
         "rows": [{"depth": 0, "item": {"issue": hidden[1]}}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{more}");
-    let (status, last) = edit(
-        &admin,
-        id,
-        json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+    let (status, last) = admin
+        .edit(
+            id,
+            json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
         "rows": [{"depth": 0, "item": {"folder": "G"}}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{last}");
     let folder_f = added["created"][0].as_u64().unwrap();
     let hidden_child = added["created"][2].as_u64().unwrap();
     let hidden_top = more["created"][0].as_u64().unwrap();
     let folder_g = last["created"][0].as_u64().unwrap();
-    share(&admin, id, "edit").await;
+    admin.share_with_everyone(id, "edit").await;
     let before = stored(&admin, id).await;
 
     // A hidden row named by an edit is answered for exactly as a row that never existed.
     let never = 999_999;
-    let (status, unknown) = edit(&dev, id, json!({"op": "remove", "rows": [never]})).await;
+    let (status, unknown) = dev.edit(id, json!({"op": "remove", "rows": [never]})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{unknown}");
     let as_unknown = |row: u64, answer: &Value| {
         let said = answer["detail"].as_str().unwrap();
@@ -156,19 +138,19 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
             "rows": [{"depth": 0, "item": {"folder": "X"}}]}),
         ),
     ] {
-        let (status, answer) = edit(&dev, id, edit_body.clone()).await;
+        let (status, answer) = dev.edit(id, edit_body.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{edit_body}: {answer}");
         as_unknown(named, &answer);
     }
 
     // A position past the end of F's children does not say how many it has (the hidden one counts).
-    let (status, answer) = edit(
-        &dev,
-        id,
-        json!({"op": "add", "at": {"under": {"parent": folder_f, "at": {"index": 5}}},
+    let (status, answer) = dev
+        .edit(
+            id,
+            json!({"op": "add", "at": {"under": {"parent": folder_f, "at": {"index": 5}}},
         "rows": [{"depth": 0, "item": {"folder": "X"}}]}),
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let said = answer["detail"].as_str().unwrap();
     assert!(
@@ -183,7 +165,7 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
         json!({"op": "add", "at": {"under": {"parent": folder_g, "at": "last"}},
             "rows": [{"depth": 0, "item": {"issue": hidden[0]}}]}),
     ] {
-        let (status, answer) = edit(&dev, id, edit_body.clone()).await;
+        let (status, answer) = dev.edit(id, edit_body.clone()).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{edit_body}: {answer}");
         // One message for every such change, naming no row, issue or number.
         let said = answer["detail"].as_str().unwrap();
@@ -193,12 +175,12 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     assert_eq!(stored(&admin, id).await, before, "nothing changed");
 
     // Moving a visible folder takes the hidden row below it along; undoing it brings it back.
-    let (status, moved) = edit(
-        &dev,
-        id,
-        json!({"op": "move", "rows": [folder_f], "to": {"after": folder_g}}),
-    )
-    .await;
+    let (status, moved) = dev
+        .edit(
+            id,
+            json!({"op": "move", "rows": [folder_f], "to": {"after": folder_g}}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{moved}");
     let after_move = stored(&admin, id).await;
     let f_at = after_move.iter().position(|r| r.0 == folder_f).unwrap();
@@ -225,12 +207,9 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
 
     // Control acts on every row.
     let seen_by_dev = dev.version(id).await;
-    let (status, removed) = edit(
-        &admin,
-        id,
-        json!({"op": "remove", "rows": [folder_f, hidden_top]}),
-    )
-    .await;
+    let (status, removed) = admin
+        .edit(id, json!({"op": "remove", "rows": [folder_f, hidden_top]}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{removed}");
     // An edit based on the version before names the hidden row admin removed since: nothing says it was there.
     let (status, answer) = dev

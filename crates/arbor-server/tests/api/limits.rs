@@ -6,16 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{Browser, Calls, spawn_sites};
-
-async fn edit(me: &Browser, id: u64, edit: Value) -> (StatusCode, Value) {
-    let based_on = me.version(id).await;
-    me.post(
-        &format!("/api/v1/structures/{id}/edits"),
-        json!({"based_on": based_on, "edit": edit}),
-    )
-    .await
-}
+use crate::{Calls, spawn_sites};
 
 fn refused_by(answer: (StatusCode, Value), limit: &str, value: u64) {
     let (status, body) = answer;
@@ -46,7 +37,7 @@ async fn copies_into_their_own_subtree_stop_at_the_row_limits() {
     .await;
     let me = app.sign_in("admin").await;
     let id = me.create("Doubling").await;
-    let (status, body) = edit(&me, id, json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
+    let (status, body) = me.edit(id, json!({"op": "add", "at": {"under": {"parent": null, "at": "last"}},
         "rows": [{"depth": 0, "item": {"folder": "root"}}, {"depth": 1, "item": {"folder": "leaf"}}]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let root = body["created"][0].as_u64().unwrap();
@@ -54,23 +45,19 @@ async fn copies_into_their_own_subtree_stop_at_the_row_limits() {
         json!({"op": "copy", "rows": [root], "to": {"under": {"parent": root, "at": "last"}}});
     // 2 → 4 → 8 → 16 → 32 rows: each copy doubles the structure.
     for _ in 0..4 {
-        let (status, body) = edit(&me, id, copy.clone()).await;
+        let (status, body) = me.edit(id, copy.clone()).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     let rows = || async { me.rows(id, None).await["visible_rows"].as_u64().unwrap() };
     assert_eq!(rows().await, 32);
+    refused_by(me.edit(id, copy.clone()).await, "limits.rows_per_edit", 20);
     refused_by(
-        edit(&me, id, copy.clone()).await,
-        "limits.rows_per_edit",
-        20,
-    );
-    refused_by(
-        edit(&me, id, folders(9)).await,
+        me.edit(id, folders(9)).await,
         "limits.rows_per_structure",
         40,
     );
     assert_eq!(rows().await, 32, "refused edits change nothing");
-    let (status, body) = edit(&me, id, folders(8)).await;
+    let (status, body) = me.edit(id, folders(8)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // A generator's row is a stored row too.
     refused_by(
@@ -142,12 +129,12 @@ async fn a_tenant_at_its_storage_budget_stores_no_more_but_may_remove() {
     .await;
     let me = app.sign_in("admin").await;
     let id = me.create("Big").await;
-    let (status, body) = edit(&me, id, folders(2000)).await;
+    let (status, body) = me.edit(id, folders(2000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The usage measured before that edit is believed for a few seconds.
     tokio::time::sleep(Duration::from_millis(5200)).await;
     refused_by(
-        edit(&me, id, folders(1)).await,
+        me.edit(id, folders(1)).await,
         "limits.tenant_storage_bytes",
         20_000,
     );
@@ -167,7 +154,7 @@ async fn a_tenant_at_its_storage_budget_stores_no_more_but_may_remove() {
         20_000,
     );
     let first = me.rows(id, None).await["rows"][0]["row"].as_u64().unwrap();
-    let (status, body) = edit(&me, id, json!({"op": "remove", "rows": [first]})).await;
+    let (status, body) = me.edit(id, json!({"op": "remove", "rows": [first]})).await;
     assert_eq!(status, StatusCode::OK, "removing is never refused: {body}");
     app.stop().await;
 }

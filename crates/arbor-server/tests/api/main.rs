@@ -198,6 +198,8 @@ pub trait Calls {
     async fn version(&self, id: u64) -> u64;
     async fn add_generator(&self, id: u64, config: Value) -> Value;
     async fn rows(&self, id: u64, columns: Option<Value>) -> Value;
+    async fn edit(&self, id: u64, edit: Value) -> (StatusCode, Value);
+    async fn share_with_everyone(&self, id: u64, level: &str);
 }
 
 impl Calls for Browser {
@@ -246,6 +248,29 @@ impl Calls for Browser {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
+    }
+
+    /// An edit based on the structure's current version.
+    async fn edit(&self, id: u64, edit: Value) -> (StatusCode, Value) {
+        let based_on = self.version(id).await;
+        self.post(
+            &format!("/api/v1/structures/{id}/edits"),
+            json!({"based_on": based_on, "edit": edit}),
+        )
+        .await
+    }
+
+    /// Grants everyone `level` (`view`, `edit`, ...) on the structure.
+    async fn share_with_everyone(&self, id: u64, level: &str) {
+        let version = self.version(id).await;
+        let (status, body) = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/structures/{id}/permissions"),
+                Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": level}], "based_on": version})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
 
     /// Every row, fully expanded.

@@ -72,15 +72,6 @@ async fn jira_failing_after_a_first_answer_is_an_error_for_whoever_asks_next() {
 }
 
 /// Lets everyone signed in view structure `id`.
-async fn share_with_everyone(owner: &Browser, id: u64) {
-    let version = owner.version(id).await;
-    let (status, body) = owner
-        .call(Method::PUT, &format!("/api/v1/structures/{id}/permissions"),
-            Some(json!({"rules": [{"grantee": {"kind": "everyone"}, "level": "view"}], "based_on": version})))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-}
-
 fn titles(window: &Value) -> Vec<String> {
     window["rows"]
         .as_array()
@@ -266,7 +257,7 @@ async fn generators_fill_the_forest_and_totals_count_only_visible_rows() {
     let dev = app.sign_in("dev").await;
     let id = admin.create("Everything").await;
     epics_with_children(&admin, id, "issuetype = Epic ORDER BY key").await;
-    share_with_everyone(&admin, id).await;
+    admin.share_with_everyone(id, "view").await;
     let columns = json!([
         {"kind": "field", "field": "status"},
         {"kind": "totals", "function": "count", "field": "summary", "scope": "all", "with_duplicates": false}
@@ -535,7 +526,7 @@ async fn large_stored_structure(
     // apart, by their ids. These are the rows of a generated one.
     let generated = admin.create("Everything").await;
     epics_with_children(&admin, generated, "issuetype = Epic ORDER BY key").await;
-    share_with_everyone(&admin, generated).await;
+    admin.share_with_everyone(generated, "view").await;
     let everything = admin.rows(generated, None).await;
     let seen_by_dev = dev.rows(generated, None).await;
     let everything = everything["rows"].as_array().unwrap();
@@ -571,7 +562,7 @@ async fn large_stored_structure(
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    share_with_everyone(&admin, id).await;
+    admin.share_with_everyone(id, "view").await;
     (app, admin, dev, id, secret)
 }
 
