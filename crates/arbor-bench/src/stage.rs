@@ -74,9 +74,12 @@ impl Stage {
         let callback = Url::parse(&format!("{base}/auth/callback")).map_err(setup)?;
         let site = SiteConfig::simulated(sim.base_url(), callback, "arbor-bench").map_err(setup)?;
         let mut config = ServerConfig::new(Url::parse(&base).map_err(setup)?, vec![site]);
-        // The load comes from one address and one person: the per-client and per-person limits would refuse it.
+        // The load comes from one address and one person, as if from many: the per-client and per-person limits
+        // would refuse it (64 clients' connection pools alone can hold more than one address's share).
         config.limits.per_client_per_minute = u32::MAX;
         config.limits.per_person_per_minute = u32::MAX;
+        config.limits.jira_calls_per_person_per_minute = u32::MAX;
+        config.connections.max_per_client = config.connections.max;
         let state = AppState::new(config, Arc::clone(&store))
             .await
             .map_err(setup)?;

@@ -59,6 +59,9 @@ impl<S> Accept<TcpStream, S> for Limiter {
                 tracing::debug!(client = %peer.ip(), "connection refused: too many open connections");
                 io::Error::other("too many open connections")
             })?;
+            // As axum-server's own acceptor does: without it, Nagle's algorithm holds back the last small TLS
+            // record of an answer until the client's delayed ACK (some 40 ms per window).
+            stream.set_nodelay(true)?;
             let activity = Arc::new(Activity::new());
             let stream = Limited {
                 inner: stream,
@@ -248,6 +251,23 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
         written
     }
 
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
     }
@@ -334,6 +354,19 @@ mod tests {
         let open = limiter.slots.open.lock().unwrap();
         assert_eq!(open.total, 3);
         assert_eq!(open.per_client.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_send_without_delay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let ((accepted, _), _client) =
+            tokio::join!(async { listener.accept().await.unwrap() }, async {
+                client.await.unwrap()
+            });
+        let limiter = Limiter::new(&ConnectionLimits::default());
+        let (stream, _) = limiter.accept(accepted, ()).await.unwrap();
+        assert!(stream.inner.nodelay().unwrap());
     }
 
     #[test]

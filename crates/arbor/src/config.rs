@@ -379,7 +379,7 @@ impl Default for JiraSettings {
             story_points_field: "customfield_10016".into(),
             rank_field: "customfield_10019".into(),
             poll_minutes: 5,
-            calls_per_person_per_minute: 600,
+            calls_per_person_per_minute: 1200,
             webhook_max_body_kib: 1024,
             webhook_token_max_minutes: 10,
         }
