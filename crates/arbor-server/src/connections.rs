@@ -219,6 +219,14 @@ impl<S> Limited<S> {
         }
         Poll::Pending
     }
+
+    /// Bytes sent are a sign of life: an answer still streaming out is not idleness (a client that stops
+    /// reading it is).
+    fn sent(&self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.activity.touch();
+        }
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Limited<S> {
@@ -244,10 +252,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.inner).poll_write(cx, buf);
-        // An answer still streaming out is not idleness; a client that stops reading it is.
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
-        }
+        this.sent(&written);
         written
     }
 
@@ -258,9 +263,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
-            this.activity.touch();
-        }
+        this.sent(&written);
         written
     }
 

@@ -130,8 +130,8 @@ pub async fn check_change(
         Ok(())
     } else {
         Err(ApiError::forbidden(
-            "this change would remove, copy, move or add rows whose issues Jira does not show you; \
-             someone who can see them must make it",
+            "it would remove, copy, move or add rows whose issues Jira does not show you; ask someone who \
+             sees them, or who has Control of this structure, to make it",
         ))
     }
 }

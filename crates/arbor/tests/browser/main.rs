@@ -12,6 +12,7 @@ mod editing;
 mod formulas;
 mod generators;
 mod harness;
+mod hidden;
 mod keyboard;
 mod people;
 mod site;
@@ -87,6 +88,14 @@ async fn contrast_aa_in_light() {
 async fn contrast_aa_in_dark() {
     run_in("8-contrast-dark", Scheme::Dark, |board| {
         Box::pin(contrast::contrast_aa(board, Scheme::Dark))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_a_folder_with_hidden_rows_is_refused() {
+    run("9-hidden-rows", |board| {
+        Box::pin(hidden::removing_a_folder_with_hidden_rows_is_refused(board))
     })
     .await;
 }
