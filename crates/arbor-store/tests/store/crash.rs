@@ -26,16 +26,48 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Where the writer writes: `ARBOR_CRASH_CHILD` is a SQLite path, or `postgres <url> <schema>`.
-async fn open(target: &str, master: MasterKey) -> Arc<dyn Store> {
+/// Where the writer writes: `ARBOR_CRASH_CHILD` is a SQLite path, or `postgres <url> <schema>`. On
+/// PostgreSQL the writer's connections are named after the schema (`application_name`), so that the parent
+/// can wait for them to end.
+async fn open(target: &str, master: MasterKey, writer: bool) -> Arc<dyn Store> {
     match target.split(' ').collect::<Vec<_>>()[..] {
-        ["postgres", url, schema] => Arc::new(
-            PostgresStore::connect_with(pg_options(url, schema), master)
-                .await
-                .unwrap(),
-        ),
+        ["postgres", url, schema] => {
+            let mut options = pg_options(url, schema);
+            if writer {
+                options = options.application_name(schema);
+            }
+            Arc::new(PostgresStore::connect_with(options, master).await.unwrap())
+        }
         _ => Arc::new(SqliteStore::open(target.as_ref(), master).await.unwrap()),
     }
+}
+
+/// Waits until the killed writer's PostgreSQL sessions have ended. A client killed after sending `COMMIT`
+/// leaves the server to finish that transaction on its own time; reading before it has would see the
+/// journal and the stored state at two different moments.
+async fn writer_gone(target: &str) {
+    let ["postgres", url, schema] = target.split(' ').collect::<Vec<_>>()[..] else {
+        return;
+    };
+    let admin = sqlx::PgPool::connect(url).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (sessions,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM pg_stat_activity WHERE application_name = $1")
+                .bind(schema)
+                .fetch_one(&admin)
+                .await
+                .unwrap();
+        if sessions == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the killed writer's sessions are still open after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    admin.close().await;
 }
 
 /// The child half: does nothing unless started by a crash test.
@@ -45,7 +77,7 @@ async fn writer_child() {
         return;
     };
     let master = MasterKey::parse(&std::env::var("ARBOR_CRASH_KEY").unwrap()).unwrap();
-    let store = open(&target, master).await;
+    let store = open(&target, master, true).await;
     let t = TenantId::new(1).unwrap();
     let s = StructureId::new(1).unwrap();
     let mut version = store.structure(t, s).await.unwrap().unwrap().version;
@@ -77,7 +109,7 @@ async fn crash_rounds(target: &str, rounds: usize) {
     getrandom::fill(&mut key).unwrap();
     let master = MasterKey::parse(&hex(&key)).unwrap();
     {
-        let store = open(target, master.clone()).await;
+        let store = open(target, master.clone(), false).await;
         let t = tenant(&*store, "https://crash.example").await;
         store
             .create_structure(t, &new_structure(), &at(1))
@@ -119,10 +151,11 @@ async fn crash_rounds(target: &str, rounds: usize) {
         tokio::time::sleep(Duration::from_millis(150 + u64::from(delay[0]))).await;
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
+        writer_gone(target).await;
         let (count, acked) = reader.join().unwrap();
         acked_total += count;
 
-        let store = open(target, master.clone()).await;
+        let store = open(target, master.clone(), false).await;
         let (version, forest) = store.load_forest(t, s).await.unwrap();
         assert!(
             version.get() >= acked,
