@@ -22,7 +22,7 @@ use arbor_core::ids::IssueId;
 use moka::future::Cache;
 use serde_json::Value;
 
-use crate::client::{JiraError, TenantId};
+use crate::client::{JiraError, JqlVerdict, TenantId};
 
 const MIN_TTL: Duration = Duration::from_secs(60);
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -193,6 +193,8 @@ pub struct Caches {
     results: Cache<(PersonKey, ResultKey), Arc<Timed<Vec<IssueId>>>>,
     metadata: Cache<(TenantId, MetaKind), Arc<Timed<Value>>>,
     people: Cache<(PersonKey, PeopleKind), Arc<Timed<Value>>>,
+    /// Jira's verdict on a query, per person and query text.
+    jql_verdicts: Cache<(PersonKey, Arc<str>), Arc<JqlVerdict>>,
     /// Added to the clock: lets tests and benchmarks age entries without waiting.
     skew_ms: Arc<AtomicU64>,
 }
@@ -257,6 +259,12 @@ impl Caches {
             people: Cache::builder()
                 .max_capacity(1_000_000)
                 .time_to_live(keep(config.ttls.people))
+                .build(),
+            // Brief: what a person may see, and so which values exist for them, changes at the pace of
+            // visibility.
+            jql_verdicts: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(config.ttls.visibility)
                 .build(),
             config,
             skew_ms: Arc::new(AtomicU64::new(0)),
@@ -442,6 +450,32 @@ impl Caches {
         let key = ((tenant.clone(), Arc::clone(person)), kind);
         self.load_merged(&self.people, key, self.config.ttls.people, load)
             .await
+    }
+
+    /// Jira's verdict on `query` for `person`, loaded with `load` when not checked within the visibility TTL;
+    /// concurrent checks of one query merge, and failures are not kept. Also says whether `load` ran (a call
+    /// to charge to the person).
+    pub async fn jql_verdict<F>(
+        &self,
+        tenant: &TenantId,
+        person: &Arc<str>,
+        query: &str,
+        load: F,
+    ) -> Result<(Arc<JqlVerdict>, bool), JiraError>
+    where
+        F: Future<Output = Result<JqlVerdict, JiraError>>,
+    {
+        let key = ((tenant.clone(), Arc::clone(person)), Arc::from(query));
+        let loaded = std::sync::atomic::AtomicBool::new(false);
+        let verdict = self
+            .jql_verdicts
+            .try_get_with(key, async {
+                loaded.store(true, Ordering::Relaxed);
+                load.await.map(Arc::new)
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        Ok((verdict, loaded.load(Ordering::Relaxed)))
     }
 
     /// A value of `cache` younger than `ttl`, else loaded with `load`; concurrent loads of one key merge.

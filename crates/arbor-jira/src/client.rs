@@ -180,6 +180,26 @@ pub struct BulkFetch {
     pub absent: Vec<IssueId>,
 }
 
+/// What Jira says of one query under strict validation. A query Jira accepts has neither errors nor warnings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JqlVerdict {
+    /// What makes Jira refuse the query (its syntax, a field that does not exist, …).
+    pub errors: Vec<String>,
+    /// Values that do not exist or that the person cannot see: the query runs, but finds nothing by them.
+    pub warnings: Vec<String>,
+}
+
+impl JqlVerdict {
+    /// Whether Jira accepts the query without a word.
+    #[must_use]
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty() && self.warnings.is_empty()
+    }
+}
+
+/// How many queries one `jql/parse` call checks.
+pub const MAX_PARSED_QUERIES: usize = 100;
+
 /// A person as Jira names them to the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JiraUser {
@@ -445,6 +465,52 @@ impl JiraClient {
         answer["count"]
             .as_u64()
             .ok_or_else(|| JiraError::Protocol("approximate-count without a count".into()))
+    }
+
+    /// `POST jql/parse?validation=strict`: Jira's own check of each query as the person — what a search
+    /// would refuse (`errors`) and the values that do not exist or that the person cannot see (`warnings`:
+    /// "The value 'NOPE' does not exist for the field 'project'."), one verdict per query, in order.
+    pub async fn parse_jql(
+        &self,
+        who: &AccessToken,
+        queries: &[&str],
+    ) -> Result<Vec<JqlVerdict>, JiraError> {
+        if queries.is_empty() || queries.len() > MAX_PARSED_QUERIES || queries.contains(&"") {
+            return Err(JiraError::BadRequest {
+                messages: vec![format!(
+                    "Jira checks 1 to {MAX_PARSED_QUERIES} queries at a time, none of them empty"
+                )],
+            });
+        }
+        let answer = self
+            .call(
+                who,
+                Method::POST,
+                "jql/parse",
+                &[("validation", "strict".to_owned())],
+                Some(&json!({ "queries": queries })),
+                Idempotence::Idempotent,
+            )
+            .await?;
+        let list = answer["queries"]
+            .as_array()
+            .filter(|list| list.len() == queries.len())
+            .ok_or_else(|| JiraError::Protocol("jql/parse without one answer per query".into()))?;
+        let messages = |value: &Value| -> Vec<String> {
+            value
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().map(str::to_owned))
+                .collect()
+        };
+        Ok(list
+            .iter()
+            .map(|parsed| JqlVerdict {
+                errors: messages(&parsed["errors"]),
+                warnings: messages(&parsed["warnings"]),
+            })
+            .collect())
     }
 
     /// `POST issue/bulkfetch` of at most 100 issues with these fields.

@@ -1,5 +1,6 @@
 // Checking JQL and formulas as they are typed (`POST /api/v1/check/jql|formula`): the error is shown under
-// the field with the offending line and a caret at its column.
+// the field with the offending line and a caret at its column; for JQL whose syntax is valid, Jira's own errors
+// and warnings (asked as you: projects, fields or values that do not exist or that you cannot see).
 
 import { post } from './api.js';
 import { fill, h } from './dom.js';
@@ -40,10 +41,19 @@ export function checkAsYouType(input, kind) {
       return;
     }
     if (result.valid) {
-      output.replaceChildren(h('span', { class: 'check-ok' }, `Valid ${NAMES[kind]}`));
+      fill(output, h('span', { class: 'check-ok' }, result.unchecked ? `Valid ${NAMES[kind]} syntax` : `Valid ${NAMES[kind]}`),
+        result.unchecked ? h('span', { class: 'muted' }, ` — Jira could not check it now: ${result.unchecked}`) : null);
       return;
     }
     input.setAttribute('aria-invalid', 'true');
+    // Jira's own verdict, asked as you: it has no line and column, only its words.
+    const errors = result.errors ?? [];
+    const warnings = result.warnings ?? [];
+    if (errors.length || warnings.length) {
+      fill(output, ...errors.map((message) => h('p', { class: 'error-text' }, `Jira refuses this query: ${message}`)),
+        ...warnings.map((message) => h('p', { class: 'error-text' }, `Jira warns: ${message}`)));
+      return;
+    }
     const where = result.line ? ` (line ${result.line}, column ${result.column})` : '';
     fill(output, h('span', { class: 'error-text' }, `${result.message}${where}`),
       result.line ? errorLine(text, result.line, result.column) : null,

@@ -166,7 +166,8 @@ async function generatorForm({ existing, structures, focusedRow, save }) {
     title: existing ? 'Edit generator' : 'Add generator',
     wide: true,
     body: [
-      h('datalist', { id: 'generator-field-options' }, fields.map((f) => h('option', { value: f.id }, f.name))),
+      // Fields are offered by name (with the id beside it); the server stores the id the name resolves to.
+      h('datalist', { id: 'generator-field-options' }, fields.map((f) => h('option', { value: f.name }, f.id))),
       field('What it does', kind),
       settingsBox,
       existing ? null : field('Works on', placement),
@@ -205,7 +206,8 @@ function settingInputs(config, structures, fields) {
   direction.value = config.direction ?? 'outward';
   const from = h('input', { type: 'number', min: 1, max: MAX_LEVELS, value: config.levels?.from ?? 1 });
   const to = h('input', { type: 'number', min: 1, max: MAX_LEVELS, value: config.levels?.to ?? 10 });
-  const fieldInput = h('input', { list: 'generator-field-options', value: config.field ?? '', autocomplete: 'off', placeholder: 'status, components, …' });
+  const fieldName = (id) => fields.find((f) => f.id === id)?.name ?? id;
+  const fieldInput = h('input', { list: 'generator-field-options', value: config.field ? fieldName(config.field) : '', autocomplete: 'off', placeholder: 'Status, Priority, …' });
   const descending = h('input', { type: 'checkbox', checked: Boolean(config.descending) });
   return {
     jql: { element: h('div', {}, field('JQL', jql.input), jql.check), read: () => jql.input.value },
@@ -229,7 +231,7 @@ function settingInputs(config, structures, fields) {
         h('span', { class: 'field-hint' }, `Level 1 is the scope’s top rows; at most ${MAX_LEVELS}.`)),
       read: () => ({ from: Number(from.value), to: Number(to.value) }),
     },
-    field: { element: field('Field', fieldInput), read: () => fieldInput.value.trim() },
+    field: { element: field('Field', fieldInput, 'A Jira field, by its name as Jira shows it (or its id).'), read: () => fieldInput.value.trim() },
     descending: { element: h('label', { class: 'check-field' }, descending, ' Descending'), read: () => descending.checked },
   };
 }

@@ -374,3 +374,41 @@ async fn people_groups_and_roles_by_name_as_the_person() {
     );
     sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn jira_checks_queries_as_the_person() {
+    let sim = sim().await;
+    let tenants = Tenants::new();
+    let jira = client(&sim, &tenants, &config());
+    let (admin, dev) = (person(&sim, "admin"), person(&sim, "dev"));
+    let queries = ["project = CORE ORDER BY rank", "project = OPS", "foo = 1"];
+    let before = sim_requests(&sim);
+    let verdicts = jira.parse_jql(&dev.token, &queries).await.unwrap();
+    assert_eq!(sim_requests(&sim) - before, 1, "one call for every query");
+    assert_eq!(verdicts.len(), 3);
+    assert!(verdicts[0].is_clean(), "{:?}", verdicts[0]);
+    // dev may not browse OPS: for them it does not exist.
+    assert_eq!(
+        verdicts[1].warnings,
+        ["The value 'OPS' does not exist for the field 'project'."]
+    );
+    assert!(verdicts[1].errors.is_empty());
+    assert_eq!(
+        verdicts[2].errors,
+        ["Field 'foo' does not exist or you do not have permission to view it."]
+    );
+    let for_admin = jira
+        .parse_jql(&admin.token, &["project = OPS"])
+        .await
+        .unwrap();
+    assert!(for_admin[0].is_clean(), "{:?}", for_admin[0]);
+    // Checked before Jira is asked.
+    for bad in [&[][..], &[""][..]] {
+        let refused = jira.parse_jql(&dev.token, bad).await;
+        assert!(
+            matches!(refused, Err(JiraError::BadRequest { .. })),
+            "{refused:?}"
+        );
+    }
+    sim.shutdown().await.unwrap();
+}

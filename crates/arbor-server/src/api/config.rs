@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::directory::{self, LabelledRule};
 use super::shown::{self, GeneratorInfo};
 use super::structures::{actor, checked_config_texts, checked_name};
-use super::{Body, Param, authorize, hidden, load_generators};
+use super::{Body, Param, assist, authorize, hidden, load_generators};
 use crate::audit;
 use crate::budget;
 use crate::content;
@@ -92,14 +92,25 @@ pub struct NewGeneratorResult {
     pub version: u64,
 }
 
-/// A generator configuration from a request, checked (its shape, JQL and formulas) and in its stored form;
-/// a 400 that says what is wrong (and where in a query or formula) otherwise.
-fn generator_config(config: serde_json::Value) -> ApiResult<serde_json::Value> {
+/// A generator configuration from a request, checked here (its shape, JQL syntax and formulas); a 400 that
+/// says what is wrong (and where in a query or formula) otherwise.
+fn generator_config(config: serde_json::Value) -> ApiResult<Generator> {
     let generator: Generator = serde_json::from_value(config)
         .map_err(|e| ApiError::bad_request(format!("the generator is not valid: {e}")))?;
     let config = serde_json::to_value(&generator).map_err(|e| ApiError::internal(&e))?;
     checked_config_texts("generator", &config)?;
-    Ok(config)
+    Ok(generator)
+}
+
+/// The stored form of a generator Jira agrees with, asked as the caller once they are authorised
+/// (`assist::agreed_by_jira`: its query, its field by id).
+async fn stored_config(
+    state: &AppState,
+    caller: &Caller,
+    generator: Generator,
+) -> ApiResult<serde_json::Value> {
+    let generator = assist::agreed_by_jira(state, caller, generator).await?;
+    serde_json::to_value(&generator).map_err(|e| ApiError::internal(&e))
 }
 
 /// `POST /api/v1/structures/{id}/generators` (Automate): stores the configuration, then adds its row.
@@ -112,8 +123,9 @@ pub async fn add_generator(
     Param(id): Param<u64>,
     Body(body): Body<NewGeneratorBody>,
 ) -> ApiResult<(StatusCode, Json<NewGeneratorResult>)> {
-    let config = generator_config(body.config)?;
+    let generator = generator_config(body.config)?;
     let access = authorize(&state, &caller, id, Level::Automate, "generator.add").await?;
+    let config = stored_config(&state, &caller, generator).await?;
     let mut changing = content::lock_for_change(&state, caller.tenant, &access.meta).await?;
     let loaded = changing.loaded()?;
     if body.based_on > loaded.version.get() {
@@ -247,8 +259,9 @@ pub async fn change_generator(
     Param((id, generator)): Param<(u64, u64)>,
     Body(body): Body<GeneratorBody>,
 ) -> ApiResult<Json<VersionResult>> {
-    let config = generator_config(body.config)?;
+    let changed = generator_config(body.config)?;
     let access = authorize(&state, &caller, id, Level::Automate, "generator.change").await?;
+    let config = stored_config(&state, &caller, changed).await?;
     budget::check_storage(&state, caller.tenant).await?;
     let gid = GeneratorId::new(generator).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let existing = state

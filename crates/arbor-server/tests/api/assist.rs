@@ -14,7 +14,7 @@ async fn checks_point_at_the_error_and_metadata_lists_the_site() {
     let (status, ok) = me
         .post(
             "/api/v1/check/jql",
-            json!({"text": "project = TIDEV AND status = Done"}),
+            json!({"text": "project = CORE AND status = Done"}),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{ok}");
@@ -179,4 +179,149 @@ async fn lookup(app: &App, who: &Browser, path: &str) -> (serde_json::Value, u64
     let (status, found) = who.get(path).await;
     assert_eq!(status, StatusCode::OK, "{found}");
     (found, calls() - before)
+}
+
+/// The titles of a window's group headers.
+fn group_headers(window: &serde_json::Value) -> Vec<String> {
+    window["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "group")
+        .map(|r| r["title"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn jql_is_checked_by_jira_as_the_person() {
+    let app = spawn().await;
+    let admin = app.sign_in("admin").await;
+    let dev = app.sign_in("dev").await;
+    let check = |me: &Browser, text: &'static str| {
+        let me = me.clone();
+        async move {
+            let (status, checked) = me.post("/api/v1/check/jql", json!({ "text": text })).await;
+            assert_eq!(status, StatusCode::OK, "{checked}");
+            checked
+        }
+    };
+    // A project that does not exist is not "valid": Jira's warning says why.
+    let nope = check(&admin, "project = NOPE AND issuetype = Epic").await;
+    let warning = "The value 'NOPE' does not exist for the field 'project'.";
+    assert_eq!(nope["valid"], false, "{nope}");
+    assert_eq!(nope["warnings"], json!([warning]), "{nope}");
+    assert_eq!(nope["message"], warning, "{nope}");
+    assert!(
+        nope.get("line").is_none(),
+        "Jira does not say where: {nope}"
+    );
+    let field = check(&admin, "foo = 1").await;
+    assert_eq!(field["valid"], false, "{field}");
+    assert_eq!(
+        field["errors"],
+        json!(["Field 'foo' does not exist or you do not have permission to view it."])
+    );
+    // As each person: dev may not browse OPS.
+    assert_eq!(check(&admin, "project = OPS").await, json!({"valid": true}));
+    let hidden = check(&dev, "project = OPS").await;
+    assert_eq!(
+        hidden["warnings"],
+        json!(["The value 'OPS' does not exist for the field 'project'."])
+    );
+    // A syntax error is found here, with its place, without asking Jira.
+    let syntax = check(&admin, "project = = NOPE").await;
+    assert_eq!(
+        (syntax["valid"].clone(), syntax["column"].clone()),
+        (json!(false), json!(11))
+    );
+    assert!(syntax.get("warnings").is_none(), "{syntax}");
+
+    // A generator with a query Jira refuses or warns about is refused, with Jira's words.
+    let id = admin.create("Checked by Jira").await;
+    for (config, expected) in [
+        (
+            json!({"kind": "insert_jql", "jql": "project = NOPE"}),
+            warning,
+        ),
+        (
+            json!({"kind": "filter_jql", "jql": "foo = 1"}),
+            "Field 'foo' does not exist or you do not have permission to view it.",
+        ),
+    ] {
+        let (status, problem) = admin
+            .post(&format!("/api/v1/structures/{id}/generators"),
+                json!({"config": config, "at": {"under": {"parent": null, "at": "last"}}, "based_on": admin.version(id).await}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(expected), "{detail}");
+    }
+    let added = admin
+        .add_generator(
+            id,
+            json!({"kind": "insert_jql", "jql": "project = CORE AND issuetype = Epic"}),
+        )
+        .await;
+    // Changing it to such a query is refused too, and changes nothing.
+    let (status, problem) = admin
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/structures/{id}/generators/{}", added["id"]),
+            Some(json!({"config": {"kind": "insert_jql", "jql": "project = NOPE"}, "based_on": admin.version(id).await})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    let (_, generators) = admin
+        .get(&format!("/api/v1/structures/{id}/generators"))
+        .await;
+    assert_eq!(
+        generators[0]["config"]["jql"], "project = CORE AND issuetype = Epic",
+        "{generators}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn group_and_sort_fields_are_named_by_name_and_stored_by_id() {
+    let app = spawn().await;
+    let me = app.sign_in("admin").await;
+    let id = me.create("Grouped by name").await;
+    me.add_generator(
+        id,
+        json!({"kind": "insert_jql", "jql": "project = CORE AND issuetype = Epic"}),
+    )
+    .await;
+    // A typo is refused, naming what was probably meant.
+    let (status, problem) = me
+        .post(&format!("/api/v1/structures/{id}/generators"),
+            json!({"config": {"kind": "group_by_field", "field": "Stauts"}, "at": {"under": {"parent": null, "at": "last"}}, "based_on": me.version(id).await}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{problem}");
+    assert_eq!(
+        problem["detail"], "no field named 'Stauts'; did you mean 'Status'?",
+        "{problem}"
+    );
+    me.add_generator(id, json!({"kind": "group_by_field", "field": "Status"}))
+        .await;
+    me.add_generator(
+        id,
+        json!({"kind": "sort_by_field", "field": "story POINT estimate", "descending": true}),
+    )
+    .await;
+    let (_, generators) = me.get(&format!("/api/v1/structures/{id}/generators")).await;
+    assert_eq!(generators[1]["config"]["field"], "status", "{generators}");
+    assert_eq!(
+        generators[2]["config"]["field"], "customfield_10016",
+        "{generators}"
+    );
+    assert_eq!(generators[1]["description"], "Groups by Status");
+    // The epics are grouped by their statuses, not all under "No Status".
+    let window = me.rows(id, None).await;
+    let headers = group_headers(&window);
+    let statuses = ["Backlog", "To Do", "In Progress", "In Review", "Done"];
+    assert!(
+        !headers.is_empty() && headers.iter().all(|h| statuses.contains(&h.as_str())),
+        "{headers:?}"
+    );
+    app.stop().await;
 }

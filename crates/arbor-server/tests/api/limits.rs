@@ -63,7 +63,7 @@ async fn copies_into_their_own_subtree_stop_at_the_row_limits() {
     refused_by(
         me.post(
             &format!("/api/v1/structures/{id}/generators"),
-            json!({"config": {"kind": "insert_jql", "jql": "project = A"},
+            json!({"config": {"kind": "insert_jql", "jql": "project = CORE"},
                    "at": {"under": {"parent": null, "at": "last"}}, "based_on": me.version(id).await}),
         )
         .await,
@@ -83,14 +83,14 @@ async fn generators_views_and_structures_are_counted() {
     .await;
     let me = app.sign_in("admin").await;
     let id = me.create("One").await;
-    for jql in ["project = A", "project = B"] {
+    for jql in ["project = CORE", "project = WEB"] {
         me.add_generator(id, json!({"kind": "insert_jql", "jql": jql}))
             .await;
     }
     refused_by(
         me.post(
             &format!("/api/v1/structures/{id}/generators"),
-            json!({"config": {"kind": "insert_jql", "jql": "project = C"},
+            json!({"config": {"kind": "insert_jql", "jql": "project = MOB"},
                    "at": {"under": {"parent": null, "at": "last"}}, "based_on": me.version(id).await}),
         )
         .await,

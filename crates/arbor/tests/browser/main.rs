@@ -13,6 +13,7 @@ mod formulas;
 mod generators;
 mod harness;
 mod hidden;
+mod jira;
 mod keyboard;
 mod people;
 mod site;
@@ -96,6 +97,30 @@ async fn contrast_aa_in_dark() {
 async fn removing_a_folder_with_hidden_rows_is_refused() {
     run("9-hidden-rows", |board| {
         Box::pin(hidden::removing_a_folder_with_hidden_rows_is_refused(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consent_page_signs_in_the_typed_name_on_enter() {
+    run("10-consent-enter", |board| {
+        Box::pin(jira::sign_in_by_typing_a_name_and_enter(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jql_naming_a_missing_project_shows_jiras_warning() {
+    run("11-jql-checked-by-jira", |board| {
+        Box::pin(jira::jql_checked_by_jira(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_by_a_field_typed_by_its_name() {
+    run("12-group-by-field-name", |board| {
+        Box::pin(jira::group_by_a_field_typed_by_name(board))
     })
     .await;
 }

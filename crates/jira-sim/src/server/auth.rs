@@ -264,6 +264,8 @@ async fn authorize_page(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery
         hidden("state", &state),
     ]
     .concat();
+    // The listed people and the typed name are two forms: Enter in the name field submits its own form, whose
+    // only button is "Sign in", and never the first listed person (a form's default button is its first).
     let people: String = {
         let site = shared.site();
         site.people
@@ -282,8 +284,9 @@ async fn authorize_page(State(shared): State<Arc<Shared>>, RawQuery(q): RawQuery
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in to {site} (jira-sim)</title></head>\
          <body><h1>Sign in to {site}</h1><p>jira-sim: choose who you are. The app <code>{client}</code> asks for: {scopes}.</p>\
-         <form method=\"post\" action=\"/authorize\">{fields}<ul>{people}</ul>\
-         <p><label>Another user name or account id <input name=\"other\"></label> <button type=\"submit\">Sign in</button></p>\
+         <form method=\"post\" action=\"/authorize\">{fields}<ul>{people}</ul></form>\
+         <form method=\"post\" action=\"/authorize\">{fields}\
+         <p><label>Another user name or account id <input name=\"other\" required></label> <button type=\"submit\">Sign in</button></p>\
          </form></body></html>",
         site = html_escape(&shared.site_name),
         client = html_escape(&client_id),

@@ -20,6 +20,7 @@ mod http;
 mod issues;
 mod limits;
 mod meta;
+mod parse;
 mod search;
 mod webhooks;
 
@@ -479,6 +480,7 @@ fn api_routes() -> Router<Arc<Shared>> {
             get(search::search_get).post(search::search_post),
         )
         .route("/search/approximate-count", post(search::approximate_count))
+        .route("/jql/parse", post(parse::parse))
         .route("/search", get(search::gone).post(search::gone))
         .route("/issue/bulkfetch", post(issues::bulkfetch))
         .route(

@@ -182,6 +182,8 @@ async fn every_operation_matches_the_openapi_document() {
         (Method::GET, search, format!("{search}?jql=project%3DCORE"), None, "bad-token"),
         (Method::POST, "/rest/api/3/search/approximate-count", "/rest/api/3/search/approximate-count".into(), Some(json!({"jql": "project = CORE"})), &admin),
         (Method::POST, "/rest/api/3/search/approximate-count", "/rest/api/3/search/approximate-count".into(), Some(json!({"jql": ""})), &admin),
+        (Method::POST, "/rest/api/3/jql/parse", "/rest/api/3/jql/parse?validation=strict".into(), Some(json!({"queries": ["project = CORE ORDER BY rank", "project = NOPE", "nosuch = 1", "project = "]})), &dev),
+        (Method::POST, "/rest/api/3/jql/parse", "/rest/api/3/jql/parse?validation=strict".into(), Some(json!({"queries": []})), &dev),
         (Method::GET, "/rest/api/3/issue/{issueIdOrKey}", "/rest/api/3/issue/CORE-1".into(), None, &admin),
         (Method::GET, "/rest/api/3/issue/{issueIdOrKey}", "/rest/api/3/issue/CORE-5?fields=summary,parent,issuelinks,subtasks&expand=names".into(), None, &dev),
         (Method::GET, "/rest/api/3/issue/{issueIdOrKey}", "/rest/api/3/issue/OPS-1".into(), None, &dev),

@@ -670,3 +670,114 @@ async fn parent_searches_find_what_evaluating_every_issue_finds() {
     check("after a move").await;
     t.sim.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn jql_parse_answers_each_query_with_jiras_errors_and_warnings() {
+    let t = spawn_synthetic().await;
+    let dev = t.token("dev").await;
+    let queries = json!({"queries": [
+        "project = CORE AND issuetype = Epic ORDER BY rank",
+        "project = NOPE",
+        "foo = 1",
+        "project = CORE AND AND status = Done",
+        "project in (CORE, OPS) AND status = Nowhere",
+        "summary ~ 'x' AND status WAS Done AND cf[10020] = 'No sprint'",
+        "priority = Highest AND statusCategory = Done AND type = Nope",
+    ]});
+    let reply = t
+        .post(&dev, "/rest/api/3/jql/parse?validation=strict", &queries)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let answers = reply.body["queries"].as_array().unwrap();
+    assert_eq!(answers.len(), 7);
+    for (answer, query) in answers.iter().zip(queries["queries"].as_array().unwrap()) {
+        assert_eq!(
+            answer["query"], *query,
+            "each answer names its query, in order"
+        );
+    }
+    let list = |i: usize, what: &str| -> Vec<String> {
+        answers[i][what]
+            .as_array()
+            .map(|l| l.iter().map(|m| m.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    // A valid query has neither list.
+    assert!(answers[0].get("errors").is_none() && answers[0].get("warnings").is_none());
+    assert_eq!(
+        list(1, "warnings"),
+        ["The value 'NOPE' does not exist for the field 'project'."]
+    );
+    assert!(list(1, "errors").is_empty());
+    assert_eq!(
+        list(2, "errors"),
+        ["Field 'foo' does not exist or you do not have permission to view it."]
+    );
+    let syntax = list(3, "errors");
+    assert!(
+        syntax.len() == 1 && syntax[0].starts_with("Error in the JQL Query:"),
+        "{syntax:?}"
+    );
+    // dev may not browse OPS: Jira says it does not exist, as it says of a project that does not.
+    assert_eq!(
+        list(4, "warnings"),
+        [
+            "The value 'OPS' does not exist for the field 'project'.",
+            "The value 'Nowhere' does not exist for the field 'status'."
+        ]
+    );
+    // History is Jira's to evaluate: not an error. A sprint that does not exist is a warning.
+    assert!(list(5, "errors").is_empty(), "{:?}", list(5, "errors"));
+    assert_eq!(
+        list(5, "warnings"),
+        ["The value 'No sprint' does not exist for the field 'cf[10020]'."]
+    );
+    assert_eq!(
+        list(6, "warnings"),
+        ["The value 'Nope' does not exist for the field 'type'."]
+    );
+
+    // The admin may browse OPS.
+    let admin = t.token("admin").await;
+    let reply = t
+        .post(
+            &admin,
+            "/rest/api/3/jql/parse?validation=strict",
+            &json!({"queries": ["project = OPS"]}),
+        )
+        .await;
+    assert!(
+        reply.body["queries"][0].get("warnings").is_none(),
+        "{}",
+        reply.body
+    );
+
+    // `none` checks the syntax only; a bad validation or an empty list is a 400.
+    let reply = t
+        .post(
+            &dev,
+            "/rest/api/3/jql/parse?validation=none",
+            &json!({"queries": ["project = NOPE", "a = = b"]}),
+        )
+        .await;
+    assert!(reply.body["queries"][0].get("warnings").is_none());
+    assert!(reply.body["queries"][1]["errors"].is_array());
+    for (path, body) in [
+        (
+            "/rest/api/3/jql/parse?validation=loose",
+            json!({"queries": ["a = b"]}),
+        ),
+        (
+            "/rest/api/3/jql/parse?validation=strict",
+            json!({"queries": []}),
+        ),
+        (
+            "/rest/api/3/jql/parse?validation=strict",
+            json!({"queries": [""]}),
+        ),
+    ] {
+        let reply = t.post(&dev, path, &body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path} {body}");
+        assert!(reply.body["errorMessages"][0].is_string(), "{}", reply.body);
+    }
+}
