@@ -15,6 +15,7 @@ mod harness;
 mod hidden;
 mod keyboard;
 mod people;
+mod restore;
 mod site;
 mod xss;
 
@@ -96,6 +97,14 @@ async fn contrast_aa_in_dark() {
 async fn removing_a_folder_with_hidden_rows_is_refused() {
     run("9-hidden-rows", |board| {
         Box::pin(hidden::removing_a_folder_with_hidden_rows_is_refused(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_redo_history_in_words_and_a_restore_that_keeps_generators() {
+    run("10-history-restore", |board| {
+        Box::pin(restore::history_and_restore(board))
     })
     .await;
 }
