@@ -90,6 +90,15 @@ impl Timeline {
             .or_else(|| self.last(generator))
     }
 
+    /// The highest generator id ever given a configuration (deleted ones included).
+    pub fn highest_id(&self) -> u64 {
+        self.changes
+            .iter()
+            .map(|(_, g, _)| g.get())
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The last configuration `generator` had, deleted or not.
     pub fn last(&self, generator: GeneratorId) -> Option<&Value> {
         self.changes

@@ -257,7 +257,11 @@ async fn generator_writes(
 }
 
 /// Every generator configuration change of the structure, from its journal.
-async fn timeline(state: &AppState, caller: &Caller, access: &Access) -> ApiResult<Timeline> {
+pub(super) async fn timeline(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+) -> ApiResult<Timeline> {
     let mut timeline = Timeline::default();
     let mut after = 0;
     loop {

@@ -99,7 +99,17 @@ struct Effects {
 impl Effects {
     fn of(entry: &HistoryEntry, items: &HashMap<RowId, Item>) -> Self {
         let inserted: Vec<&Row> = restore::inserted(&entry.change).collect();
-        let taken: Vec<&Row> = restore::inserted(&entry.inverse).collect();
+        // An inverse undoes the steps last to first: its steps read backwards are in the change's order.
+        let taken: Vec<&Row> = entry
+            .inverse
+            .steps()
+            .iter()
+            .rev()
+            .flat_map(|step| match step {
+                Step::Insert { rows, .. } => rows.rows(),
+                Step::Move { .. } | Step::Remove { .. } => &[],
+            })
+            .collect();
         let inserted_ids: HashSet<RowId> = inserted.iter().map(|r| r.id).collect();
         let taken_ids: HashSet<RowId> = taken.iter().map(|r| r.id).collect();
         let mut moved: Vec<Row> = Vec::new();
