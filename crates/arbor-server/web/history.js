@@ -77,7 +77,7 @@ export function openHistory({ structure, me, canRestore, restored }) {
           h('p', {}, 'Generators that change:'),
           h('ul', { class: 'restore-generators' }, preview.generators.map(({ change, generator }) => h('li', {},
             h('strong', {}, generator.description),
-            generator.config ? h('span', { class: 'code' }, ` ${settingsOf(generator.config)}`) : null,
+            generator.config ? h('span', { class: 'code' }, ` (${settingsOf(generator.config)})`) : null,
             ` — ${CHANGES[change] || change}`))))
         : h('p', {}, 'No generator changes.'),
       h('p', { class: 'muted' }, 'Views and permissions stay as they are. The restore is a change like any other: you can undo it.'),
