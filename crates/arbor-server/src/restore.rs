@@ -122,7 +122,9 @@ pub fn generators_of(forest: &Forest) -> Vec<GeneratorId> {
 /// The structure version a restore entry brought back (what the history names): the one asked for, or for
 /// entries journaled before it was recorded, the one that made the forest version it restored.
 pub fn restored_version(to: Version, shown_as: Option<u64>, produced: &[Version]) -> Version {
-    shown_as.map(Version).unwrap_or_else(|| structure_version(to, produced))
+    shown_as
+        .map(Version)
+        .unwrap_or_else(|| structure_version(to, produced))
 }
 
 /// The structure version that forest version `forest` was made in (0 for the empty forest at the start).

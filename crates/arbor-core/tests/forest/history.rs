@@ -465,7 +465,13 @@ fn restore_brings_back_an_earlier_forest_with_its_row_ids() {
     assert_eq!(s.forest(), &old);
     s.forest().check_invariants().unwrap();
     let entry = s.entry(Version(8)).unwrap();
-    assert_eq!(entry.action, Action::Restore { to: Version(4), shown_as: None });
+    assert_eq!(
+        entry.action,
+        Action::Restore {
+            to: Version(4),
+            shown_as: None
+        }
+    );
     assert_eq!(entry.actor, actor("carol"));
     // New rows still get fresh ids: row 5 is gone, but its id is never handed out again.
     assert_eq!(s.next_row_id(), Some(row(6)));
@@ -499,7 +505,9 @@ fn undoing_a_restore_gives_back_the_forest_before_it_exactly() {
 #[test]
 fn restore_to_version_zero_empties_the_forest() {
     let mut s = edited_by_two();
-    let applied = s.restore(Version::ZERO, None, actor("alice"), at(8)).unwrap();
+    let applied = s
+        .restore(Version::ZERO, None, actor("alice"), at(8))
+        .unwrap();
     assert!(applied.created.is_empty());
     assert!(s.forest().is_empty());
     assert_eq!(s.version(), Version(8));
@@ -510,11 +518,14 @@ fn restore_to_version_zero_empties_the_forest() {
 #[test]
 fn restore_refuses_the_current_and_unknown_versions() {
     let mut s = edited_by_two();
-    let err = s.restore(Version(7), None, actor("alice"), at(8)).unwrap_err();
+    let err = s
+        .restore(Version(7), None, actor("alice"), at(8))
+        .unwrap_err();
     assert_eq!(err, ApplyError::AlreadyCurrent(Version(7)));
     assert_eq!(err.to_string(), "version 7 is already the current version");
     assert_eq!(
-        s.restore(Version(8), None, actor("alice"), at(8)).unwrap_err(),
+        s.restore(Version(8), None, actor("alice"), at(8))
+            .unwrap_err(),
         ApplyError::UnknownVersion {
             requested: Version(8),
             current: Version(7)

@@ -20,14 +20,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::structures::actor;
 use super::shown::{self, GeneratorInfo};
+use super::structures::actor;
 use super::{Access, Body, Param, Query, authorize, directory, hidden, told};
 use crate::audit;
 use crate::budget;
 use crate::content::{self, Loaded};
-use crate::restore::{self, Timeline};
 use crate::error::{ApiError, ApiResult};
+use crate::restore::{self, Timeline};
 use crate::session::Caller;
 use crate::state::{AppState, now};
 
@@ -534,8 +534,7 @@ pub async fn restore_preview(
     };
     let now_gens = restore::generators_of(&now_forest);
     let then_gens = restore::generators_of(trial.forest());
-    let mut changes: Vec<(&'static str, GeneratorId, Option<u64>, &serde_json::Value)> =
-        Vec::new();
+    let mut changes: Vec<(&'static str, GeneratorId, Option<u64>, &serde_json::Value)> = Vec::new();
     for &g in &then_gens {
         let written = writes.iter().find(|(w, _)| *w == g).map(|(_, c)| c);
         let Some(config) = written.or_else(|| stored.get(&g)) else {
@@ -571,10 +570,7 @@ pub async fn restore_preview(
     let generators = changes
         .iter()
         .zip(shown)
-        .map(|((change, ..), generator)| GeneratorChange {
-            change,
-            generator,
-        })
+        .map(|((change, ..), generator)| GeneratorChange { change, generator })
         .collect();
     audit::ok(
         &state,
@@ -701,7 +697,7 @@ pub async fn history(
                     item.version = Some(version.get());
                     item.action = Some(action.to_owned());
                     item.steps = Some(entry.change.steps().len());
-                    item.of_version = of.map(|v| v.get());
+                    item.of_version = of.map(Version::get);
                 }
                 JournalOp::StructureUpdated { version, .. }
                 | JournalOp::RulesSet { version, .. }

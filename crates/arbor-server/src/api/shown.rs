@@ -87,7 +87,9 @@ pub async fn words(
 fn settings(generator: &Generator) -> Option<String> {
     match generator {
         Generator::InsertJql { jql } | Generator::FilterJql { jql } => Some(jql.clone()),
-        Generator::InsertText { text } | Generator::FilterText { text } => Some(format!("“{text}”")),
+        Generator::InsertText { text } | Generator::FilterText { text } => {
+            Some(format!("“{text}”"))
+        }
         Generator::InsertKeys { keys } => Some(keys.join(", ")),
         Generator::InsertStructure { structure_id } => Some(format!("structure {structure_id}")),
         Generator::FilterFormula { formula } | Generator::SortByFormula { formula, .. } => {

@@ -182,10 +182,14 @@ pub async fn describe(
                         Edit::Remove { .. } => ("Removed".to_owned(), Some("removed")),
                         Edit::Copy { .. } => ("Copied".to_owned(), Some("added")),
                     },
-                    Action::Undo { of } => (format!("Undid version {}", structure_version(*of)), None),
+                    Action::Undo { of } => {
+                        (format!("Undid version {}", structure_version(*of)), None)
+                    }
                     Action::Redo { of } => (
                         match context.redone.get(of) {
-                            Some(original) => format!("Redid version {}", structure_version(*original)),
+                            Some(original) => {
+                                format!("Redid version {}", structure_version(*original))
+                            }
                             None => format!("Redid what version {} undid", structure_version(*of)),
                         },
                         None,
@@ -239,7 +243,9 @@ pub async fn describe(
                 1 => "Changed the permissions (1 rule)".to_owned(),
                 n => format!("Changed the permissions ({n} rules)"),
             }),
-            JournalOp::ViewSet { config, .. } => Plan::Text(format!("Saved view “{}”", config.name)),
+            JournalOp::ViewSet { config, .. } => {
+                Plan::Text(format!("Saved view “{}”", config.name))
+            }
             JournalOp::ForestReplaced { .. } => Plan::Text("Replaced all rows".to_owned()),
             other => Plan::Text(other.name().to_owned()),
         })

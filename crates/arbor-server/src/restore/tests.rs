@@ -185,7 +185,11 @@ impl Model {
 
     fn parent(&self, pick: usize) -> Option<arbor_core::ids::RowId> {
         // One pick in three is the top level.
-        if pick % 3 == 0 { None } else { self.row(pick) }
+        if pick.is_multiple_of(3) {
+            None
+        } else {
+            self.row(pick)
+        }
     }
 
     fn edit(&mut self, edit: Edit) -> bool {

@@ -157,7 +157,10 @@ async fn history_counts_the_rows_jira_hides_from_the_reader_and_never_names_them
     assert_eq!(
         &theirs[1..],
         [
-            format!("Added 3 rows: {}, {} and {}", seen.0, hidden[0].0, hidden[1].0),
+            format!(
+                "Added 3 rows: {}, {} and {}",
+                seen.0, hidden[0].0, hidden[1].0
+            ),
             format!("Removed 2 rows: {} and {}", hidden[0].0, hidden[1].0),
         ]
     );
@@ -229,8 +232,10 @@ async fn restoring_an_early_version_keeps_generators_working_and_undo_gives_ever
         .call(
             Method::PUT,
             &format!("{generators}/{epics}"),
-            Some(json!({"config": {"kind": "insert_jql", "jql": "issuetype = Story ORDER BY key"},
-                "based_on": admin.version(id).await})),
+            Some(
+                json!({"config": {"kind": "insert_jql", "jql": "issuetype = Story ORDER BY key"},
+                "based_on": admin.version(id).await}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::browse::epics_example;
 use crate::generators::thousands;
-use crate::harness::{Board, Result, xpath_literal};
+use crate::harness::{Board, Result, Row, xpath_literal};
 use crate::site;
 
 /// The History's entries, newest first: (what, "when · who · version N").
@@ -68,7 +68,12 @@ pub(crate) async fn history_and_restore(board: &Board) -> Result {
     wait_total(board, "the epics", epics.len()).await?;
     board.add_rows("folder", "Box", "end").await?;
     board.add_rows("issue", &issue, "end").await?;
-    wait_total(board, "the epics, the folder and the issue", epics.len() + 2).await?;
+    wait_total(
+        board,
+        "the epics, the folder and the issue",
+        epics.len() + 2,
+    )
+    .await?;
 
     // Undo and redo the issue's addition, with the mouse.
     board.click_button("Undo").await?;
@@ -170,7 +175,7 @@ pub(crate) async fn history_and_restore(board: &Board) -> Result {
     board.wait_announced("Undone.").await?;
     wait_total(board, "the rows placed by hand again", 2).await?;
     let rows = board.rows().await?;
-    let names: Vec<&str> = rows.iter().map(|r| r.name()).collect();
+    let names: Vec<&str> = rows.iter().map(Row::name).collect();
     ensure!(names == ["Box", issue.as_str()], "{names:?}");
     Ok(())
 }
