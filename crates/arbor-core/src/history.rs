@@ -58,7 +58,14 @@ pub enum Action {
     /// Took back the undo made in version `of`.
     Redo { of: Version },
     /// Made the forest what it was at version `to`.
-    Restore { to: Version },
+    Restore {
+        to: Version,
+        /// The version asked for as the caller numbers versions, when it has numbers of its own (arbor-server's
+        /// structure versions also count configuration changes, so several of them share one forest version):
+        /// what the history names, and which generator settings the restore brought back with the rows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shown_as: Option<u64>,
+    },
 }
 
 /// One version of a structure: who, when, what, and exactly how.
@@ -317,10 +324,12 @@ impl StructureContent {
     }
 
     /// Makes the forest exactly what it was at version `to` (row ids included), as a new version that `actor`
-    /// can undo like an edit. `created` lists every row the restore brings back, in forest order.
+    /// can undo like an edit. `created` lists every row the restore brings back, in forest order. `shown_as`:
+    /// see [`Action::Restore`].
     pub fn restore(
         &mut self,
         to: Version,
+        shown_as: Option<u64>,
         actor: ActorId,
         time: Timestamp,
     ) -> Result<Applied, ApplyError> {
@@ -336,7 +345,7 @@ impl StructureContent {
             version,
             actor,
             time,
-            action: Action::Restore { to },
+            action: Action::Restore { to, shown_as },
             change,
             inverse,
         });

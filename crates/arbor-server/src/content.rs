@@ -40,7 +40,7 @@ pub struct Loaded {
 impl Loaded {
     /// The forest version a client saw when it had structure version `based_on`.
     pub fn forest_version(&self, based_on: Version) -> Version {
-        Version(self.produced.partition_point(|v| *v <= based_on) as u64)
+        crate::restore::forest_version(based_on, &self.produced)
     }
 
     /// Records a forest change this node just saved as structure version `version`.

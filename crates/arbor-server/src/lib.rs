@@ -26,6 +26,7 @@ pub mod ops;
 pub mod people;
 pub mod polling;
 pub mod recent;
+pub mod restore;
 pub mod seed;
 pub mod session;
 pub mod signin;

@@ -105,6 +105,7 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
         api::edits::redo,
         api::edits::history,
         api::edits::restore,
+        api::edits::restore_preview,
         api::config::generators,
         api::config::add_generator,
         api::config::change_generator,

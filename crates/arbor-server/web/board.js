@@ -724,7 +724,7 @@ export function showBoard(main, session, id) {
       canRestore: canEdit(),
       restored: (result, version) => {
         changed(result);
-        announce(`Restored the rows of version ${version}.`, { label: 'Undo', run: undo });
+        announce(`Restored version ${version}.`, { label: 'Undo', run: undo });
       },
     });
   }

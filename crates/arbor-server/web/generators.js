@@ -89,9 +89,11 @@ export async function openGenerators({ structure, canChange, version, lastRun, f
           generator.config
             ? h('p', { class: 'generator-config code' }, describe(generator.config, structures))
             : h('p', { class: 'generator-config' }, generator.description),
-          h('p', { class: 'muted' }, run
-            ? `Last run: ${run.elapsed_ms.toFixed(1)} ms, ${plural(run.rows_added, 'row')} added, ${run.rows_removed.toLocaleString()} removed`
-            : 'Did not run in the last computation'),
+          h('p', { class: 'muted' }, generator.row == null
+            ? 'Not in the structure: its row was taken away (by a restore or an edit). Its settings are kept, so undoing that brings it back.'
+            : run
+              ? `Last run: ${run.elapsed_ms.toFixed(1)} ms, ${plural(run.rows_added, 'row')} added, ${run.rows_removed.toLocaleString()} removed`
+              : 'Did not run in the last computation'),
           stoppedAt === generator.id ? h('p', { class: 'error-text' }, 'The time budget ran out while this generator ran: the result is partial.') : null),
         canChange && generator.config ? h('div', { class: 'generator-actions' },
           h('button', { type: 'button', onclick: () => openForm(generator) }, 'Edit'),

@@ -2,32 +2,23 @@
 
 import { get, post } from './api.js';
 import { h, plural, when } from './dom.js';
-import { confirmDialog, openDialog } from './dialog.js';
+import { openDialog } from './dialog.js';
 
 const PAGE = 500;
 const MAX_PAGES = 40;
 
-const EDITS = {
-  add: (n) => `Added ${plural(n, 'row')}`,
-  move: (n) => `Moved ${plural(n, 'row')}`,
-  remove: (n) => `Removed ${plural(n, 'row')} with everything under ${n === 1 ? 'it' : 'them'}`,
-  copy: (n) => `Copied ${plural(n, 'row')}`,
-};
+/** A generator's query, text, keys or formula (the settings the server sends from Automate). */
+const settingsOf = (config) => config.jql || config.formula || config.text
+  || (config.keys ? config.keys.join(', ') : '') || (config.structure_id ? `structure ${config.structure_id}` : '');
 
-const OPS = {
-  'forest.changed': (item) => ({
-    edit: () => (EDITS[item.edit] || (() => 'Changed rows'))(item.rows ?? 0),
-    undo: () => `Undid the change of version ${item.of_version}`,
-    redo: () => `Redid what version ${item.of_version} undid`,
-    restore: () => `Restored the rows of version ${item.of_version}`,
-  }[item.action] || (() => 'Changed rows'))(),
-  'forest.replaced': () => 'Replaced all rows',
-  'structure.created': () => 'Created the structure',
-  'structure.updated': () => 'Renamed or described the structure',
-  'rules.set': () => 'Changed permissions',
-  'generator.set': () => 'Added or changed a generator',
-  'generator.deleted': () => 'Removed a generator',
-  'view.set': () => 'Saved a view',
+/** What an entry did, as the server words it (older servers: the operation's name). */
+const described = (item) => item.description || item.op;
+
+/** The restore dialog's words for what happens to each generator. */
+const CHANGES = {
+  back: 'comes back',
+  gone: 'goes (its settings are kept: undoing the restore brings it back)',
+  changed: 'runs with the settings it had then',
 };
 
 /** Opens the history of a structure. `me`: the caller's account id; `restored(result, version)` after a restore. */
@@ -59,7 +50,7 @@ export function openHistory({ structure, me, canRestore, restored }) {
     const latest = items.reduce((max, item) => Math.max(max, item.version ?? 0), 0);
     list.replaceChildren(...[...items].reverse().map((item) => h('li', { class: 'history-item' },
       h('div', {},
-        h('strong', {}, (OPS[item.op] || (() => item.op))(item)),
+        h('strong', {}, described(item)),
         h('p', { class: 'muted' }, `${when(item.at)} · ${item.actor === me ? 'you' : (item.actor_name || item.actor)}`,
           item.version ? ` · version ${item.version}` : '')),
       canRestore && item.version && item.version !== latest
@@ -67,21 +58,45 @@ export function openHistory({ structure, me, canRestore, restored }) {
   };
 
   const restore = async (item) => {
-    const sure = await confirmDialog({
-      title: 'Restore an earlier version',
-      message: `Make the rows what they were at version ${item.version} (${when(item.at)})? `
-        + 'Generators, views and permissions stay as they are. The restore is a change like any other: you can undo it.',
-      confirm: 'Restore',
-    });
-    if (!sure) return;
+    error.hidden = true;
+    let preview;
     try {
-      const result = await post(`/structures/${structure.id}/restore`, { version: item.version });
-      dialog.close();
-      restored(result, item.version);
+      preview = await get(`/structures/${structure.id}/restore?version=${item.version}`);
     } catch (problem) {
       error.textContent = problem.detail;
       error.hidden = false;
+      return;
     }
+    const rows = (n) => plural(n, 'row');
+    const body = [
+      h('p', {}, `Make the structure what it was at version ${item.version} (${when(item.at)})?`),
+      h('p', { class: 'restore-rows' },
+        `Rows placed by hand: ${rows(preview.rows_now)} now, ${rows(preview.rows_then)} after the restore.`),
+      preview.generators.length
+        ? h('div', {},
+          h('p', {}, 'Generators that change:'),
+          h('ul', { class: 'restore-generators' }, preview.generators.map(({ change, generator }) => h('li', {},
+            h('strong', {}, generator.description),
+            generator.config ? h('span', { class: 'code' }, ` (${settingsOf(generator.config)})`) : null,
+            ` — ${CHANGES[change] || change}`))))
+        : h('p', {}, 'No generator changes.'),
+      h('p', { class: 'muted' }, 'Views and permissions stay as they are. The restore is a change like any other: you can undo it.'),
+      preview.allowed ? null : h('p', { class: 'error-text' },
+        'It adds, removes or changes generators, which needs the Automate level: ask someone who has it.'),
+    ];
+    openDialog({
+      title: `Restore version ${item.version}`,
+      body,
+      actions: preview.allowed ? [{
+        label: 'Restore',
+        primary: true,
+        onClick: async () => {
+          const result = await post(`/structures/${structure.id}/restore`, { version: item.version });
+          dialog.close();
+          restored(result, item.version);
+        },
+      }] : [],
+    });
   };
 
   const dialog = openDialog({ title: `History of “${structure.name}”`, wide: true, body: [error, list] });

@@ -458,14 +458,20 @@ fn restore_brings_back_an_earlier_forest_with_its_row_ids() {
     let mut s = edited_by_two();
     let old = s.rebuild(Version(4)).unwrap();
     assert_eq!(shape(&old), [(1, 0), (2, 1), (4, 0), (3, 0)]);
-    let applied = s.restore(Version(4), actor("carol"), at(8)).unwrap();
+    let applied = s.restore(Version(4), None, actor("carol"), at(8)).unwrap();
     assert_eq!(applied.version, Version(8));
     assert!(!applied.merged);
     assert_eq!(applied.created, [row(1), row(2), row(4), row(3)]);
     assert_eq!(s.forest(), &old);
     s.forest().check_invariants().unwrap();
     let entry = s.entry(Version(8)).unwrap();
-    assert_eq!(entry.action, Action::Restore { to: Version(4) });
+    assert_eq!(
+        entry.action,
+        Action::Restore {
+            to: Version(4),
+            shown_as: None
+        }
+    );
     assert_eq!(entry.actor, actor("carol"));
     // New rows still get fresh ids: row 5 is gone, but its id is never handed out again.
     assert_eq!(s.next_row_id(), Some(row(6)));
@@ -481,7 +487,7 @@ fn restore_brings_back_an_earlier_forest_with_its_row_ids() {
 fn undoing_a_restore_gives_back_the_forest_before_it_exactly() {
     let mut s = edited_by_two();
     let before = s.forest().clone();
-    s.restore(Version(2), actor("carol"), at(8)).unwrap();
+    s.restore(Version(2), None, actor("carol"), at(8)).unwrap();
     assert_eq!(shape(s.forest()), [(1, 0), (2, 1)]);
     assert!(s.can_undo(&actor("carol")));
     let undo = s.undo(actor("carol"), at(9)).unwrap();
@@ -491,7 +497,7 @@ fn undoing_a_restore_gives_back_the_forest_before_it_exactly() {
     s.redo(actor("carol"), at(10)).unwrap();
     assert_eq!(s.forest(), &s.rebuild(Version(2)).unwrap());
     s.undo(actor("carol"), at(11)).unwrap();
-    s.restore(Version(1), actor("carol"), at(12)).unwrap();
+    s.restore(Version(1), None, actor("carol"), at(12)).unwrap();
     assert!(!s.can_redo(&actor("carol")));
     assert_eq!(shape(s.forest()), [(1, 0)]);
 }
@@ -499,7 +505,9 @@ fn undoing_a_restore_gives_back_the_forest_before_it_exactly() {
 #[test]
 fn restore_to_version_zero_empties_the_forest() {
     let mut s = edited_by_two();
-    let applied = s.restore(Version::ZERO, actor("alice"), at(8)).unwrap();
+    let applied = s
+        .restore(Version::ZERO, None, actor("alice"), at(8))
+        .unwrap();
     assert!(applied.created.is_empty());
     assert!(s.forest().is_empty());
     assert_eq!(s.version(), Version(8));
@@ -510,11 +518,14 @@ fn restore_to_version_zero_empties_the_forest() {
 #[test]
 fn restore_refuses_the_current_and_unknown_versions() {
     let mut s = edited_by_two();
-    let err = s.restore(Version(7), actor("alice"), at(8)).unwrap_err();
+    let err = s
+        .restore(Version(7), None, actor("alice"), at(8))
+        .unwrap_err();
     assert_eq!(err, ApplyError::AlreadyCurrent(Version(7)));
     assert_eq!(err.to_string(), "version 7 is already the current version");
     assert_eq!(
-        s.restore(Version(8), actor("alice"), at(8)).unwrap_err(),
+        s.restore(Version(8), None, actor("alice"), at(8))
+            .unwrap_err(),
         ApplyError::UnknownVersion {
             requested: Version(8),
             current: Version(7)
@@ -527,10 +538,10 @@ fn restore_refuses_the_current_and_unknown_versions() {
 #[test]
 fn a_history_with_restores_replays_exactly() {
     let mut s = edited_by_two();
-    s.restore(Version(3), actor("carol"), at(8)).unwrap();
+    s.restore(Version(3), None, actor("carol"), at(8)).unwrap();
     s.apply(add(9, top()), s.version(), actor("carol"), at(9))
         .unwrap();
-    s.restore(Version(6), actor("bob"), at(10)).unwrap();
+    s.restore(Version(6), None, actor("bob"), at(10)).unwrap();
     s.undo(actor("bob"), at(11)).unwrap();
     assert_eq!(shape(s.forest()), [(1, 0), (2, 1), (3, 0), (6, 0)]);
 

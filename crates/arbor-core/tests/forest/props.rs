@@ -353,7 +353,7 @@ proptest! {
                 5 => s.redo(person, at(t as i64)),
                 6 => {
                     let to = Version(u64::from(spec.picks[0]) % (s.version().get() + 1));
-                    let restored = s.restore(to, person, at(t as i64));
+                    let restored = s.restore(to, None, person, at(t as i64));
                     if restored.is_ok() {
                         // Exactly the old forest, row ids included.
                         prop_assert_eq!(s.forest(), &snapshots[to.get() as usize]);

@@ -156,7 +156,16 @@ pub async fn add_generator(
     )
     .await?;
     budget::check_storage(&state, caller.tenant).await?;
-    let next = existing.keys().map(|g| g.get()).max().unwrap_or(0) + 1;
+    // Never an id used before: a restore or an undo brings back a removed generator's row under its id, and the
+    // history tells each generator's settings by id.
+    let used = super::edits::timeline(&state, &caller, &access).await?;
+    let next = existing
+        .keys()
+        .map(|g| g.get())
+        .max()
+        .unwrap_or(0)
+        .max(used.highest_id())
+        + 1;
     let gid = GeneratorId::new(next).map_err(|e| ApiError::bad_request(e.to_string()))?;
     // The row is placed in memory first: if it cannot be, nothing is stored.
     let based_on = loaded.forest_version(Version(body.based_on));

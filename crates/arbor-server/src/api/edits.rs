@@ -8,8 +8,9 @@ use std::collections::HashMap;
 
 use arbor_core::edit::{Edit, EditError, Position};
 use arbor_core::forest::ItemRef;
+use arbor_core::generator::Generator;
 use arbor_core::history::{Action, Applied, ApplyError, ConflictCause, HistoryEntry};
-use arbor_core::ids::{RowId, Version};
+use arbor_core::ids::{GeneratorId, RowId, Version};
 use arbor_core::permission::{Grantee, Level};
 use arbor_store::StoreError;
 use arbor_store::journal::JournalOp;
@@ -19,12 +20,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use super::shown::{self, GeneratorInfo};
 use super::structures::actor;
-use super::{Access, Body, Param, Query, authorize, directory, hidden};
+use super::{Access, Body, Param, Query, authorize, directory, hidden, told};
 use crate::audit;
 use crate::budget;
 use crate::content::{self, Loaded};
 use crate::error::{ApiError, ApiResult};
+use crate::restore::{self, Timeline};
 use crate::session::Caller;
 use crate::state::{AppState, now};
 
@@ -140,11 +143,18 @@ async fn change(
         budget::check_rows(state, rows_before, rows_after - rows_before)?;
         budget::check_storage(state, caller.tenant).await?;
     }
-    if !access.level.allows(Level::Automate) && generator_places(loaded.content.forest()) != before
+    let entry: HistoryEntry = loaded
+        .content
+        .entry(applied.version)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"the applied change has no history entry"))?;
+    let writes = generator_writes(state, caller, access, loaded, &entry).await?;
+    if !access.level.allows(Level::Automate)
+        && (generator_places(loaded.content.forest()) != before || !writes.is_empty())
     {
         // `changing` is dropped unsaved: the change is discarded.
         let refusal = ApiError::forbidden(
-            "this change adds, removes or moves generators, which needs the Automate level",
+            "this change adds, removes, moves or changes generators, which needs the Automate level",
         );
         return Err(audit::denied(
             state,
@@ -155,11 +165,6 @@ async fn change(
         )
         .await);
     }
-    let entry: HistoryEntry = loaded
-        .content
-        .entry(applied.version)
-        .cloned()
-        .ok_or_else(|| ApiError::internal(&"the applied change has no history entry"))?;
     // Refused, `changing` is dropped unsaved and the change discarded.
     hidden::check_change(state, caller, access, &entry, loaded.content.forest()).await?;
     let version = state
@@ -180,6 +185,24 @@ async fn change(
             other => other.into(),
         })?;
     loaded.saved(version);
+    // The configurations that go with the rows (see `restore.rs`), journaled right after them. If one fails,
+    // the rows are saved and the error is answered; a generator row left without its configuration gets it
+    // back with the next change of rows.
+    let mut version = version;
+    for (generator, config) in &writes {
+        version = state
+            .store
+            .set_generator(
+                caller.tenant,
+                access.meta.id,
+                version,
+                *generator,
+                config,
+                &actor(caller),
+            )
+            .await?;
+        loaded.version = version;
+    }
     let result = ChangeResult {
         version: version.get(),
         merged: applied.merged,
@@ -196,6 +219,62 @@ async fn change(
     )
     .await?;
     Ok(result)
+}
+
+/// The generator configurations to store along with forest change `entry` (see `restore.rs`). The journal is
+/// read only when the change needs it: for a restore, its undo or redo, or a generator row that has no
+/// configuration.
+async fn generator_writes(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    loaded: &Loaded,
+    entry: &HistoryEntry,
+) -> ApiResult<Vec<(GeneratorId, serde_json::Value)>> {
+    let in_forest = restore::generators_of(loaded.content.forest());
+    let restores = matches!(
+        restore::origin(&loaded.content, entry).0.action,
+        Action::Restore { .. }
+    );
+    if in_forest.is_empty() && !restores {
+        return Ok(Vec::new());
+    }
+    let stored = state
+        .store
+        .generators(caller.tenant, access.meta.id)
+        .await?;
+    if !restores && in_forest.iter().all(|g| stored.contains_key(g)) {
+        return Ok(Vec::new());
+    }
+    let timeline = timeline(state, caller, access).await?;
+    Ok(restore::writes(
+        &loaded.content,
+        &loaded.produced,
+        entry,
+        &stored,
+        &timeline,
+    ))
+}
+
+/// Every generator configuration change of the structure, from its journal.
+pub(super) async fn timeline(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+) -> ApiResult<Timeline> {
+    let mut timeline = Timeline::default();
+    let mut after = 0;
+    loop {
+        let page = state
+            .store
+            .structure_journal(caller.tenant, access.meta.id, after, 1000)
+            .await?;
+        timeline.read(&page);
+        match page.last() {
+            Some(last) if page.len() == 1000 => after = last.seq,
+            _ => return Ok(timeline),
+        }
+    }
 }
 
 /// The rows an edit names: those it moves, removes or copies, and the one its position is relative to.
@@ -340,14 +419,175 @@ pub async fn restore(
                 )));
             }
             let to = loaded.forest_version(Version(body.version));
+            if to == loaded.content.version() {
+                return Err(already(body.version));
+            }
             loaded
                 .content
-                .restore(to, actor_id, now())
+                .restore(to, Some(body.version), actor_id, now())
                 .map_err(|error| apply_problem_for(level, error))
         },
     )
     .await?;
     Ok(Json(result))
+}
+
+/// The answer to restoring a version whose rows the structure has already.
+fn already(version: u64) -> ApiError {
+    ApiError::bad_request(format!(
+        "the rows are already what they were at version {version}; a restore brings back rows (and the \
+         settings of the generators among them), so there is nothing to restore"
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    /// The structure version a restore would bring back.
+    version: u64,
+}
+
+/// What restoring a version would do, told before it is done.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RestorePreview {
+    /// The version it would bring back.
+    pub version: u64,
+    /// The structure's version now.
+    pub current_version: u64,
+    /// Stored rows now (issues, folders and memos; generators are counted in `generators`).
+    pub rows_now: usize,
+    /// Stored rows after the restore: exactly those of `version`.
+    pub rows_then: usize,
+    /// The generators whose rows come back, go, or which run with other settings after the restore.
+    pub generators: Vec<GeneratorChange>,
+    /// The restore adds, removes, moves or changes generators: it needs the Automate level.
+    pub needs_automate: bool,
+    /// You may make this restore (Edit, and Automate when it changes generators).
+    pub allowed: bool,
+}
+
+/// A generator a restore changes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GeneratorChange {
+    /// `back`: its row comes back and it runs with the settings it had then; `gone`: its row goes (its
+    /// settings are kept, so undoing the restore brings it back working); `changed`: it stays, with the settings
+    /// it had then.
+    pub change: &'static str,
+    /// The generator as it will run (for `gone`: as it runs now); settings from the Automate level only.
+    pub generator: GeneratorInfo,
+}
+
+/// `GET /api/v1/structures/{id}/restore?version=N`: what restoring version N would do, without doing it (Edit).
+#[utoipa::path(get, path = "/api/v1/structures/{id}/restore", tag = "editing",
+    params(("id" = u64, Path, description = "structure id"), ("version" = u64, Query, description = "the version to restore")),
+    responses((status = 200, body = RestorePreview), (status = 400, description = "no such version, or nothing to restore")))]
+pub async fn restore_preview(
+    State(state): State<AppState>,
+    caller: Caller,
+    Param(id): Param<u64>,
+    Query(query): Query<PreviewQuery>,
+) -> ApiResult<Json<RestorePreview>> {
+    let access = authorize(&state, &caller, id, Level::Edit, "forest.restore.preview").await?;
+    let guard = content::lock(&state, caller.tenant, &access.meta).await?;
+    let loaded = guard
+        .as_ref()
+        .ok_or_else(|| ApiError::internal(&"structure content not loaded"))?;
+    if query.version > loaded.version.get() {
+        return Err(ApiError::bad_request(format!(
+            "version {} does not exist; the structure is at version {}",
+            query.version, loaded.version
+        )));
+    }
+    let to = loaded.forest_version(Version(query.version));
+    if to == loaded.content.version() {
+        return Err(already(query.version));
+    }
+    // The restore is made on a copy, exactly as it would be made.
+    let mut trial = loaded.content.clone();
+    let applied = trial
+        .restore(to, Some(query.version), caller.account.clone(), now())
+        .map_err(|error| apply_problem_for(access.level, error))?;
+    let entry = trial
+        .entry(applied.version)
+        .cloned()
+        .ok_or_else(|| ApiError::internal(&"the applied change has no history entry"))?;
+    let produced = loaded.produced.clone();
+    let current_version = loaded.version.get();
+    let now_forest = loaded.content.forest().clone();
+    drop(guard);
+    let stored = state
+        .store
+        .generators(caller.tenant, access.meta.id)
+        .await?;
+    let timeline = timeline(&state, &caller, &access).await?;
+    let writes = restore::writes(&trial, &produced, &entry, &stored, &timeline);
+    let rows = |forest: &arbor_core::forest::Forest| {
+        forest
+            .iter()
+            .filter(|row| !matches!(row.item, ItemRef::Generator(_)))
+            .count()
+    };
+    let row_of = |forest: &arbor_core::forest::Forest, g: GeneratorId| {
+        forest
+            .iter()
+            .find(|row| row.item == ItemRef::Generator(g))
+            .map(|row| row.id.get())
+    };
+    let now_gens = restore::generators_of(&now_forest);
+    let then_gens = restore::generators_of(trial.forest());
+    let mut changes: Vec<(&'static str, GeneratorId, Option<u64>, &serde_json::Value)> = Vec::new();
+    for &g in &then_gens {
+        let written = writes.iter().find(|(w, _)| *w == g).map(|(_, c)| c);
+        let Some(config) = written.or_else(|| stored.get(&g)) else {
+            continue;
+        };
+        let change = if !now_gens.contains(&g) {
+            "back"
+        } else if written.is_some() {
+            "changed"
+        } else {
+            continue;
+        };
+        changes.push((change, g, row_of(trial.forest(), g), config));
+    }
+    for &g in &now_gens {
+        if let (false, Some(config)) = (then_gens.contains(&g), stored.get(&g)) {
+            changes.push(("gone", g, row_of(&now_forest, g), config));
+        }
+    }
+    let needs_automate =
+        generator_places(&now_forest) != generator_places(trial.forest()) || !writes.is_empty();
+    let mut configs = Vec::with_capacity(changes.len());
+    for (_, g, row, config) in &changes {
+        let generator: Generator = serde_json::from_value((*config).clone()).map_err(|e| {
+            ApiError::internal(&format!(
+                "generator {g} does not load: {}",
+                arbor_store::json_error_without_values(&e)
+            ))
+        })?;
+        configs.push((g.get(), *row, generator));
+    }
+    let shown = shown::generators(&state, &caller, &access, configs).await;
+    let generators = changes
+        .iter()
+        .zip(shown)
+        .map(|((change, ..), generator)| GeneratorChange { change, generator })
+        .collect();
+    audit::ok(
+        &state,
+        &caller,
+        "forest.restore.preview",
+        &[&format!("structure:{id}")],
+    )
+    .await?;
+    Ok(Json(RestorePreview {
+        version: query.version,
+        current_version,
+        rows_now: rows(&now_forest),
+        rows_then: rows(trial.forest()),
+        generators,
+        needs_automate,
+        allowed: !needs_automate || access.level.allows(Level::Automate),
+    }))
 }
 
 #[derive(Debug, Deserialize)]
@@ -381,8 +621,12 @@ pub struct HistoryItem {
     /// rows count once, with their subtrees).
     pub rows: Option<usize>,
     /// For an undo: the version whose change it took back; for a redo: the version of the undo it took back;
-    /// for a restore: the version whose rows it brought back.
+    /// for a restore: the version it brought back (structure versions, as `version`).
     pub of_version: Option<u64>,
+    /// What happened, in words: "Removed 3 rows (AC-1, folder “Q3” and 1 hidden row)", "Undid version 4
+    /// (removed AC-7)", "Added generator: Inserts the issues a JQL query finds". Issues Jira hides from you are
+    /// counted, never named; generators' queries are told from the Automate level.
+    pub description: String,
 }
 
 /// `GET /api/v1/structures/{id}/history`: who changed what and when, oldest first, 500 at a time (View).
@@ -400,9 +644,21 @@ pub async fn history(
         .store
         .structure_journal(caller.tenant, access.meta.id, query.after, 500)
         .await?;
+    let context = {
+        let guard = content::lock(&state, caller.tenant, &access.meta).await?;
+        let loaded = guard
+            .as_ref()
+            .ok_or_else(|| ApiError::internal(&"structure content not loaded"))?;
+        told::Context::of(&loaded.content, &loaded.produced, &entries)
+    };
+    let timeline = timeline(&state, &caller, &access).await?;
+    let descriptions =
+        told::describe(&state, &caller, &access, &entries, &context, &timeline).await?;
+    let structure_version = |forest: Version| restore::structure_version(forest, &context.produced);
     let mut items: Vec<HistoryItem> = entries
         .into_iter()
-        .map(|entry| {
+        .zip(descriptions)
+        .map(|(entry, description)| {
             let mut item = HistoryItem {
                 seq: entry.seq,
                 version: None,
@@ -415,6 +671,7 @@ pub async fn history(
                 edit: None,
                 rows: None,
                 of_version: None,
+                description,
             };
             match &entry.op {
                 JournalOp::ForestChanged { version, entry, .. } => {
@@ -430,14 +687,17 @@ pub async fn history(
                             item.rows = Some(rows);
                             ("edit", None)
                         }
-                        Action::Undo { of } => ("undo", Some(of)),
-                        Action::Redo { of } => ("redo", Some(of)),
-                        Action::Restore { to } => ("restore", Some(to)),
+                        Action::Undo { of } => ("undo", Some(structure_version(*of))),
+                        Action::Redo { of } => ("redo", Some(structure_version(*of))),
+                        Action::Restore { to, shown_as } => (
+                            "restore",
+                            Some(restore::restored_version(*to, *shown_as, &context.produced)),
+                        ),
                     };
                     item.version = Some(version.get());
                     item.action = Some(action.to_owned());
                     item.steps = Some(entry.change.steps().len());
-                    item.of_version = of.map(|v| v.get());
+                    item.of_version = of.map(Version::get);
                 }
                 JournalOp::StructureUpdated { version, .. }
                 | JournalOp::RulesSet { version, .. }

@@ -9,7 +9,8 @@
 //! Control may act on every row: somebody must be able to clear the rows of issues deleted in Jira, which
 //! are hidden from everyone.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use arbor_core::data::{FieldId, IssueData, Needs};
 use arbor_core::edit::{EditError, Step};
@@ -31,8 +32,37 @@ async fn hidden_of(
     access: &Access,
     issues: BTreeSet<IssueId>,
 ) -> ApiResult<BTreeSet<IssueId>> {
+    let data = shown(state, caller, access, &issues).await?;
+    Ok(issues
+        .into_iter()
+        .filter(|id| data.issue(*id).is_none())
+        .collect())
+}
+
+/// The keys of those of `issues` that Jira shows the caller; the others are hidden from them.
+pub async fn keys_shown(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    issues: BTreeSet<IssueId>,
+) -> ApiResult<HashMap<IssueId, Arc<str>>> {
+    let data = shown(state, caller, access, &issues).await?;
+    Ok(issues
+        .into_iter()
+        .filter_map(|id| Some((id, Arc::clone(&data.issue(id)?.key))))
+        .collect())
+}
+
+/// Those of `issues` that Jira shows the caller, read as the caller (charged to their Jira-call budget).
+async fn shown(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    issues: &BTreeSet<IssueId>,
+) -> ApiResult<IssueData> {
+    let mut data = IssueData::default();
     if issues.is_empty() {
-        return Ok(BTreeSet::new());
+        return Ok(data);
     }
     let site = state
         .site(caller.tenant)
@@ -40,19 +70,14 @@ async fn hidden_of(
     let mut needs = Needs::default();
     // The field every window reads: what the person just looked at is answered from the caches.
     needs.fields.insert(FieldId::new("summary"));
-    needs.issues = issues;
-    let mut data = IssueData::default();
+    needs.issues = issues.clone();
     let account = caller.account.as_str();
     state.limits.jira(caller.tenant, account)?;
     let report = site.loader.load(&access.who, &needs, &mut data).await?;
     state
         .limits
         .spent_jira_calls(caller.tenant, account, report.requests);
-    Ok(needs
-        .issues
-        .into_iter()
-        .filter(|id| data.issue(*id).is_none())
-        .collect())
+    Ok(data)
 }
 
 /// Refuses, below Control, an edit that names a row whose issue the caller cannot see, with the answer given

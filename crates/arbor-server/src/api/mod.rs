@@ -10,6 +10,7 @@ pub mod hidden;
 pub mod rows;
 pub mod shown;
 pub mod structures;
+pub mod told;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,7 +61,10 @@ pub fn router() -> Router<AppState> {
         .route("/structures/{id}/undo", post(edits::undo))
         .route("/structures/{id}/redo", post(edits::redo))
         .route("/structures/{id}/history", get(edits::history))
-        .route("/structures/{id}/restore", post(edits::restore))
+        .route(
+            "/structures/{id}/restore",
+            get(edits::restore_preview).post(edits::restore),
+        )
         .route(
             "/structures/{id}/generators",
             get(config::generators).post(config::add_generator),

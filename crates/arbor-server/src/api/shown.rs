@@ -61,6 +61,50 @@ pub async fn generators(
         .collect()
 }
 
+/// What each generator does in words, as `access` may read it: its description, and from the Automate level
+/// its query, text, keys or formula too ("Inserts the issues a JQL query finds (project = AC)").
+pub async fn words(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    generators: &[Generator],
+) -> Vec<String> {
+    let names = SiteNames::for_generators(state, caller, access, generators.iter()).await;
+    let full = access.level.allows(Level::Automate);
+    generators
+        .iter()
+        .map(|generator| {
+            let (_, description) = described(generator, &names);
+            match settings(generator).filter(|_| full) {
+                Some(settings) => format!("{description} ({settings})"),
+                None => description,
+            }
+        })
+        .collect()
+}
+
+/// The part of a configuration its description leaves out: what may name issues.
+fn settings(generator: &Generator) -> Option<String> {
+    match generator {
+        Generator::InsertJql { jql } | Generator::FilterJql { jql } => Some(jql.clone()),
+        Generator::InsertText { text } | Generator::FilterText { text } => {
+            Some(format!("“{text}”"))
+        }
+        Generator::InsertKeys { keys } => Some(keys.join(", ")),
+        Generator::InsertStructure { structure_id } => Some(format!("structure {structure_id}")),
+        Generator::FilterFormula { formula } | Generator::SortByFormula { formula, .. } => {
+            Some(formula.clone())
+        }
+        Generator::ExtendLinks { .. }
+        | Generator::ExtendSubtasks { .. }
+        | Generator::ExtendChildren { .. }
+        | Generator::RemoveDuplicates
+        | Generator::GroupByField { .. }
+        | Generator::SortByField { .. }
+        | Generator::SortByRank { .. } => None,
+    }
+}
+
 /// `error` as someone with `level` may read it: Jira's words about a rejected query quote the query, so below
 /// Automate they are replaced.
 pub fn error_for(error: ApiError, level: Level) -> ApiError {

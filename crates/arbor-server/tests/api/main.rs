@@ -8,6 +8,7 @@ mod connections;
 mod directory;
 mod generator_privacy;
 mod hidden_rows;
+mod history;
 mod limits;
 mod openapi;
 mod outage;

@@ -145,16 +145,24 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
         .await?;
     let said: Vec<String> = serde_json::from_value(said)?;
     // The two undos name the versions of the two moves: the newest undo took back the first move (one version
-    // before the second).
+    // before the second). Rows are named by their keys, the folder by its name.
     let undone = |n: usize| {
         said[n]
-            .strip_prefix("Undid the change of version ")
+            .strip_prefix("Undid version ")
+            .and_then(|rest| rest.split(' ').next())
             .and_then(|v| v.parse::<u64>().ok())
     };
     ensure!(
         matches!((undone(0), undone(1)), (Some(first), Some(second)) if second == first + 1)
-            && said[2..5] == ["Moved 1 row", "Moved 1 row", "Added 2 rows"]
-            && said[5] == "Added 1 row",
+            && said[0].ends_with(&format!("(moved {first})"))
+            && said[1].ends_with(&format!("(moved {second})"))
+            && said[2..5]
+                == [
+                    format!("Moved {second}"),
+                    format!("Moved {first}"),
+                    format!("Added 2 rows: {first} and {second}"),
+                ]
+            && said[5] == "Added folder “Box”",
         "{said:?}"
     );
     board.click_button("Close").await

@@ -16,6 +16,7 @@ mod hidden;
 mod jira;
 mod keyboard;
 mod people;
+mod restore;
 mod site;
 mod xss;
 
@@ -121,6 +122,14 @@ async fn jql_naming_a_missing_project_shows_jiras_warning() {
 async fn group_by_a_field_typed_by_its_name() {
     run("12-group-by-field-name", |board| {
         Box::pin(jira::group_by_a_field_typed_by_name(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_redo_history_in_words_and_a_restore_that_keeps_generators() {
+    run("10-history-restore", |board| {
+        Box::pin(restore::history_and_restore(board))
     })
     .await;
 }
