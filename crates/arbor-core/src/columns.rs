@@ -71,8 +71,14 @@ pub enum Column {
     },
     Formula {
         formula: String,
+        /// The column's heading, when its author named it (else the formula heads it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
     },
 }
+
+/// The longest name of a formula column, in characters.
+pub const COLUMN_NAME_MAX: usize = 200;
 
 /// Why a column configuration is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,6 +87,8 @@ pub enum ColumnError {
     Formula(String),
     #[error("`{0}` is not a field name (letters, digits and `_`, starting with a letter)")]
     FieldName(String),
+    #[error("{0}")]
+    Name(String),
 }
 
 impl Column {
@@ -118,12 +126,31 @@ impl Column {
                 };
                 Some(format!("{name}#{scope}{duplicates}{{{body}}}"))
             }
-            Self::Formula { formula } => Some(formula.clone()),
+            Self::Formula { formula, .. } => Some(formula.clone()),
             Self::Field { .. } | Self::Progress { .. } => None,
         }
     }
 
     pub fn validate(&self) -> Result<(), ColumnError> {
+        if let Self::Formula {
+            name: Some(name), ..
+        } = self
+        {
+            if name.trim().is_empty() {
+                return Err(ColumnError::Name(
+                    "the column's name is empty: leave it out to head the column with its formula"
+                        .into(),
+                ));
+            }
+            let chars = name.chars().count();
+            if chars > COLUMN_NAME_MAX {
+                return Err(ColumnError::Name(format!(
+                    "the column's name is {chars} characters long; the most is {COLUMN_NAME_MAX}"
+                )));
+            }
+            crate::ids::check_characters("the column's name", name, &[])
+                .map_err(|e| ColumnError::Name(e.to_string()))?;
+        }
         if let Self::Totals { field, .. } = self {
             let mut chars = field.chars();
             let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
@@ -179,6 +206,8 @@ enum RawColumn {
     },
     Formula {
         formula: String,
+        #[serde(default)]
+        name: Option<String>,
     },
 }
 
@@ -206,7 +235,7 @@ impl TryFrom<RawColumn> for Column {
                 with_duplicates,
             },
             RawColumn::Progress { basis } => Self::Progress { basis },
-            RawColumn::Formula { formula } => Self::Formula { formula },
+            RawColumn::Formula { formula, name } => Self::Formula { formula, name },
         };
         column.validate()?;
         Ok(column)
@@ -771,6 +800,7 @@ mod tests {
         assert_eq!(numbers(&progress)[0], Some(0.625));
         let formula = Column::Formula {
             formula: "IF(ISEMPTY(story_points), 0, story_points * 2)".into(),
+            name: Some("Doubled".into()),
         };
         assert_eq!(
             numbers(&compute(&formula, &rows)),
@@ -788,6 +818,47 @@ mod tests {
             needs.fields,
             [FieldId::new("summary")].into_iter().collect()
         );
+    }
+
+    #[test]
+    fn formula_columns_may_be_named() {
+        let named: Column =
+            serde_json::from_str(r#"{"kind":"formula","formula":"1 + 1","name":"Two"}"#).unwrap();
+        assert_eq!(
+            named,
+            Column::Formula {
+                formula: "1 + 1".into(),
+                name: Some("Two".into())
+            }
+        );
+        assert_eq!(
+            serde_json::to_string(&named).unwrap(),
+            r#"{"kind":"formula","formula":"1 + 1","name":"Two"}"#
+        );
+        // A column saved before names existed reads and writes as it was.
+        let unnamed = r#"{"kind":"formula","formula":"1 + 1"}"#;
+        let column: Column = serde_json::from_str(unnamed).unwrap();
+        assert_eq!(serde_json::to_string(&column).unwrap(), unnamed);
+        for (name, says) in [
+            ("  ", "is empty"),
+            ("a\\nb", "control character"),
+            ("a\\u202eb", "bidirectional"),
+        ] {
+            let json = format!(r#"{{"kind":"formula","formula":"1","name":"{name}"}}"#);
+            let error = serde_json::from_str::<Column>(&json)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("the column's name") && error.contains(says),
+                "{name:?}: {error}"
+            );
+        }
+        let long = "n".repeat(COLUMN_NAME_MAX + 1);
+        let json = format!(r#"{{"kind":"formula","formula":"1","name":"{long}"}}"#);
+        let error = serde_json::from_str::<Column>(&json)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("the most is 200"), "{error}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ import { confirmDialog, field, openDialog } from './dialog.js';
 import { announce, showProblem } from './notices.js';
 import { TreeGrid, isManual } from './grid.js';
 import { columnId, columnTitle, isShown, loadFields, openColumns } from './columns.js';
-import { openGenerators } from './generators.js';
+import { generatorOwns, openGenerators } from './generators.js';
 import { openPermissions } from './permissions.js';
 import { openHistory } from './history.js';
 
@@ -49,6 +49,7 @@ export function showBoard(main, session, id) {
     loadsPending: 0,
     loadingSince: 0,
     clipboard: [],
+    focusedOnce: false,
   };
   const canEdit = () => state.structure && allows(state.structure.level, 'edit');
 
@@ -67,31 +68,54 @@ export function showBoard(main, session, id) {
   const undoButton = button('Undo', () => undo(), { title: 'Undo your last change (Ctrl+Z)' });
   const redoButton = button('Redo', () => redo(), { title: 'Redo (Ctrl+Shift+Z or Ctrl+Y)' });
   const saveViewButton = button('Save view', () => saveCurrentView(), { hidden: true });
+  // The toolbar acts on the selected rows only (keys pressed in the grid act on the focused row too): a
+  // button with nothing to act on is disabled, and its tooltip says why (updateToolbar).
+  const removeButton = button('Remove', () => remove(grid.selectedRows()));
+  const indentButton = button('Indent', () => indent(grid.selectedRows()));
+  const outdentButton = button('Outdent', () => outdent(grid.selectedRows()));
+  const copyButton = button('Copy', () => copy(grid.selectedRows()));
+  const pasteButton = button('Paste', () => paste(grid.selectedRows().at(-1)));
   const editGroup = h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Edit rows' },
     button('Add…', () => openAdd(), { class: 'primary', title: 'Add issues, folders or memos' }),
-    button('Remove', () => remove(grid.targetRows()), { title: 'Remove the selected rows (Delete)' }),
-    button('Indent', () => indent(grid.targetRows()), { title: 'Move under the row above (Ctrl+→)' }),
-    button('Outdent', () => outdent(grid.targetRows()), { title: 'Move out of the parent (Ctrl+←)' }),
-    button('Copy', () => copy(grid.targetRows()), { title: 'Copy the selected rows (Ctrl+C)' }),
-    button('Paste', () => paste(grid.focusedRow()), { title: 'Paste copies after the focused row (Ctrl+V)' }),
+    removeButton, indentButton, outdentButton, copyButton, pasteButton,
     undoButton, redoButton);
+  const expandButton = button('Expand subtree', () => {
+    const row = grid.selectedRows().find((r) => r.has_children);
+    if (row) expandSubtree(row, indexOf(row));
+  });
+  const collapseButton = button('Collapse subtree', () => {
+    const row = grid.selectedRows().find((r) => r.has_children);
+    if (row) collapseSubtree(row, indexOf(row));
+  });
   const exportLink = (format, label) => h('a', { download: '', 'data-format': format }, label);
   const exportLinks = [exportLink('csv', 'CSV (this view)'), exportLink('xlsx', 'Excel (this view)'), exportLink('json', 'JSON (ids and configuration)')];
+  // The Export menu closes as menus do: once a download is chosen, on a click elsewhere, and on Escape.
+  const exportMenu = h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks,
+    h('p', { class: 'menu-note' }, 'CSV and Excel use the chosen saved view, with every row expanded.')));
+  const closeExport = () => { exportMenu.open = false; };
+  for (const link of exportLinks) link.addEventListener('click', closeExport);
+  exportMenu.addEventListener('keydown', (event) => {
+    if (event.key !== 'Escape' || !exportMenu.open) return;
+    event.preventDefault();
+    closeExport();
+    exportMenu.querySelector('summary').focus();
+  });
+  const closeExportOutside = (event) => {
+    if (exportMenu.open && !exportMenu.contains(event.target)) closeExport();
+  };
+  document.addEventListener('pointerdown', closeExportOutside);
   const permissionsButton = button('Permissions…', () => showPermissions());
   const toolbar = h('div', { class: 'toolbar' },
     editGroup,
     h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Expand' },
-      depthSelect,
-      button('Expand subtree', () => expandSubtree(grid.focusedRow(), grid.focusIndex), { title: 'Expand the focused row and everything below it (Shift+→)' }),
-      button('Collapse subtree', () => collapseSubtree(grid.focusedRow(), grid.focusIndex), { title: 'Collapse the focused row and everything below it (Shift+←)' })),
+      depthSelect, expandButton, collapseButton),
     h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'View' },
       viewSelect, button('Columns…', () => showColumns()), saveViewButton));
   const structureActions = h('div', { class: 'toolbar-group board-actions', role: 'group', 'aria-label': 'Structure' },
     button('Generators…', () => showGenerators()),
     permissionsButton,
     button('History…', () => showHistory()),
-    h('details', { class: 'menu' }, h('summary', {}, 'Export'), h('div', { class: 'menu-items' }, exportLinks,
-      h('p', { class: 'menu-note' }, 'CSV and Excel use the chosen saved view, with every row expanded.'))),
+    exportMenu,
     button('Keyboard', () => showHelp(), { title: 'Keyboard shortcuts (?)' }));
 
   const rowCount = h('span', {});
@@ -111,6 +135,7 @@ export function showBoard(main, session, id) {
     onWindow: receiveWindow,
     onError: windowFailed,
     canEdit,
+    onSelect: () => updateToolbar(),
     actions: {
       toggle, expandSubtree, collapseSubtree, indent, outdent, remove, copy, paste, drop,
       resizeColumn, moveColumn, help: showHelp,
@@ -121,6 +146,7 @@ export function showBoard(main, session, id) {
       h('a', { href: '#/', class: 'back' }, '← Structures'), title, level, structureActions),
     description, toolbar, statusBar,
     h('div', { class: 'grid-wrap' }, grid.element, overlay)));
+  updateToolbar();
   // Every second: how old the data is, and how long a slow load has been waiting.
   const ticker = setInterval(() => {
     showFreshness();
@@ -215,6 +241,13 @@ export function showBoard(main, session, id) {
     showFreshness();
     if (total === 0) showEmpty(hidden);
     else hideOverlay();
+    // Once the structure has opened, the keyboard starts in the grid (on its first row) rather than at the top
+    // of the page — unless the person has already gone somewhere.
+    if (!state.focusedOnce && window.rows.length) {
+      state.focusedOnce = true;
+      const at = document.activeElement;
+      if (!at || at === document.body || at === main) grid.focusRow(grid.focusIndex);
+    }
   }
 
   function showFreshness() {
@@ -290,6 +323,29 @@ export function showBoard(main, session, id) {
       open.delete(row.key);
       if (row.depth < depth) closed.add(row.key);
     }
+  }
+
+  /**
+   * Moved rows keep their expansion: a row's default depends on its depth, which a move changes, so every
+   * moved row and every row shown below it is remembered as open or closed by name.
+   */
+  function keepExpansion(rows) {
+    const moved = new Set(rows.map((row) => row.key));
+    const { open, closed } = state.expansion;
+    let inside = -1;
+    for (const [, row] of grid.loadedRows()) {
+      if (inside >= 0 && row.depth <= inside) inside = -1;
+      if (inside < 0 && moved.has(row.key)) inside = row.depth;
+      if (inside < 0 || !row.has_children) continue;
+      if (row.expanded) {
+        open.add(row.key);
+        closed.delete(row.key);
+      } else {
+        closed.add(row.key);
+        open.delete(row.key);
+      }
+    }
+    saveExpansion();
   }
 
   function expansionChanged() {
@@ -462,8 +518,40 @@ export function showBoard(main, session, id) {
   }
 
   // ---- Editing -----------------------------------------------------------------------------------------
+  /** Enables each toolbar button that has selected rows to act on; a disabled one says why in its tooltip. */
+  function updateToolbar() {
+    const rows = grid.selectedRows();
+    const generated = rows.some((row) => !isManual(row));
+    const set = (control, why, title) => {
+      control.disabled = Boolean(why);
+      control.title = why || title;
+    };
+    const rowsWhy = (verb) => {
+      if (!rows.length) return `Select rows to ${verb}`;
+      return generated ? `Rows made by a generator cannot be ${verb === 'copy' ? 'copied' : verb === 'remove' ? 'removed' : 'moved'}: change their generator (Generators…)` : '';
+    };
+    const selected = rows.length === 1 ? 'the selected row' : `the ${plural(rows.length, 'selected row')}`;
+    set(removeButton, rowsWhy('remove'), `Remove ${selected} (Delete)`);
+    set(indentButton, rowsWhy('indent'), `Move ${selected} under the row above (Ctrl+→)`);
+    set(outdentButton, rowsWhy('outdent') || (rows[0].depth === 0 ? 'The selected row is at the top level already' : ''),
+      `Move ${selected} out of the parent (Ctrl+←)`);
+    set(copyButton, rowsWhy('copy'), `Copy ${selected} (Ctrl+C)`);
+    const target = rows.at(-1);
+    set(pasteButton,
+      !state.clipboard.length ? 'Copy rows first (Ctrl+C)'
+        : !target ? 'Select the row to paste after'
+          : !isManual(target) ? 'Copies cannot be pasted after a row a generator made' : '',
+      `Paste ${plural(state.clipboard.length, 'copy', 'copies')} after “${target?.issue_key || target?.title}” (Ctrl+V)`);
+    const parent = rows.find((row) => row.has_children);
+    const subtreeWhy = !rows.length ? 'Select a row' : !parent ? 'The selected rows have no rows below them' : '';
+    set(expandButton, subtreeWhy && `${subtreeWhy} to expand`,
+      `Expand “${parent?.issue_key || parent?.title}” and everything below it (Shift+→)`);
+    set(collapseButton, subtreeWhy && `${subtreeWhy} to collapse`,
+      `Collapse “${parent?.issue_key || parent?.title}” and everything below it (Shift+←)`);
+  }
+
   /**
-   * The stored row ids of `rows`; null, with the reason shown, when the caller may not edit or a row was made
+   * The stored row ids of `rows`; null, with the reason told, when the caller may not edit or a row was made
    * by a generator (it has no stored row to name).
    */
   function storedRows(rows, what) {
@@ -472,11 +560,49 @@ export function showBoard(main, session, id) {
       return null;
     }
     if (!rows.length) return null;
-    if (rows.some((row) => !isManual(row))) {
-      showProblem({ detail: `Rows made by a generator cannot be ${what}; change the generator instead.` }, { key: 'edit' });
+    const generated = rows.find((row) => !isManual(row));
+    if (generated) {
+      explainGenerated(generated, what);
       return null;
     }
     return rows.map((row) => row.row);
+  }
+
+  /**
+   * Says, in a toast that shifts nothing on the page, which generator made a row that cannot be `what` and
+   * what would have to change instead.
+   */
+  async function explainGenerated(row, what) {
+    let generator = null;
+    try {
+      generator = (await get(`/structures/${id}/generators`)).find((g) => g.id === row.generator) ?? null;
+    } catch {
+      // Said without the generator's name.
+    }
+    const { name, change } = generatorOwns(generator);
+    announce(`“${row.issue_key || row.title}” cannot be ${what}: ${name} made it, and ${change}.`);
+  }
+
+  /**
+   * How many rows removing `rows` takes: each with the rows below it (a row inside another counted once);
+   * `known` is false while a count of rows below is not told yet (they are still being read).
+   */
+  function removalCount(rows) {
+    const keys = new Set(rows.map((row) => row.key));
+    let count = 0;
+    let known = true;
+    let inside = -1;
+    for (const [, row] of grid.loadedRows()) {
+      if (inside >= 0 && row.depth > inside) continue;
+      inside = -1;
+      if (!keys.has(row.key)) continue;
+      count += 1 + (row.rows_below ?? 0);
+      if (row.has_children) {
+        known &&= row.rows_below !== undefined;
+        inside = row.depth;
+      }
+    }
+    return { count, known };
   }
 
   /** Sends an edit based on the version on screen (or `basedOn`); throws the problem if it is refused. */
@@ -531,9 +657,27 @@ export function showBoard(main, session, id) {
   const undo = () => undoOrRedo('undo');
   const redo = () => undoOrRedo('redo');
 
-  function remove(rows) {
+  /** Removes rows; more than one row going (rows below them included) is confirmed first. */
+  async function remove(rows) {
     const ids = storedRows(rows, 'removed');
-    if (ids) edit({ op: 'remove', rows: ids }, `Removed ${plural(ids.length, 'row')}`);
+    if (!ids) return;
+    const { count, known } = removalCount(rows);
+    if (count > 1 || !known) {
+      const name = `“${rows[0].issue_key || rows[0].title}”`;
+      const below = count - rows.length;
+      const what = rows.length === 1 ? name : `The ${plural(rows.length, 'selected row')}`;
+      const message = !known ? `${what} and every row below ${rows.length === 1 ? 'it' : 'them'} will be removed.`
+        : below ? `${what} and the ${plural(below, 'row')} below ${rows.length === 1 ? 'it' : 'them'} will be removed.`
+          : `${what} will be removed.`;
+      const sure = await confirmDialog({
+        title: known ? `Remove ${plural(count, 'row')}?` : `Remove ${name} and everything below it?`,
+        message: `${message} Undo (Ctrl+Z) brings them back.`,
+        confirm: known ? `Remove ${plural(count, 'row')}` : 'Remove',
+        danger: true,
+      });
+      if (!sure) return;
+    }
+    await edit({ op: 'remove', rows: ids }, known ? `Removed ${plural(count, 'row')}` : `Removed ${plural(ids.length, 'row')} and the rows below`);
   }
 
   /** The index of a row among the loaded rows, or -1. */
@@ -562,7 +706,7 @@ export function showBoard(main, session, id) {
       return;
     }
     setExpanded(sibling, true);
-    saveExpansion();
+    keepExpansion(rows);
     edit({ op: 'move', rows: ids, to: { under: { parent: sibling.row, at: 'last' } } }, `Indented ${plural(ids.length, 'row')}`);
   }
 
@@ -578,12 +722,14 @@ export function showBoard(main, session, id) {
       announce('The row is under a row a generator made: it cannot be moved out of it by hand.');
       return;
     }
+    keepExpansion(rows);
     edit({ op: 'move', rows: ids, to: { after: parent.row } }, `Outdented ${plural(ids.length, 'row')}`);
   }
 
   function copy(rows) {
     if (!storedRows(rows, 'copied')) return;
     state.clipboard = rows;
+    updateToolbar();
     announce(`Copied ${plural(rows.length, 'row')}: paste them after a row with Ctrl+V.`);
   }
 
@@ -603,8 +749,9 @@ export function showBoard(main, session, id) {
     if (to.under) {
       const parent = [...grid.loadedRows()].find(([, r]) => r.row === to.under.parent)?.[1];
       if (parent) setExpanded(parent, true);
-      saveExpansion();
     }
+    if (!copying) keepExpansion(rows);
+    saveExpansion();
     edit({ op: copying ? 'copy' : 'move', rows: ids, to }, `${copying ? 'Copied' : 'Moved'} ${plural(ids.length, 'row')}`);
   }
 
@@ -636,7 +783,8 @@ export function showBoard(main, session, id) {
     };
     kind.addEventListener('change', showHint);
     showHint();
-    const focused = grid.focusedRow();
+    // Next to a row only when the person chose one.
+    const focused = grid.selectedRows().at(-1);
     const where = h('select', {});
     if (isManual(focused)) {
       const name = focused.issue_key || focused.title;
@@ -696,7 +844,7 @@ export function showBoard(main, session, id) {
       version: () => state.version,
       // One row of the current view: its computation is shared with the board's, so this costs no new run.
       lastRun: () => post(`/structures/${id}/rows`, windowBody(0, 1), { reads: true }),
-      focusedRow: isManual(grid.focusedRow()) ? grid.focusedRow() : null,
+      focusedRow: grid.selectedRows().find(isManual) ?? null,
       changed: refreshStructure,
     });
   }
@@ -754,6 +902,7 @@ export function showBoard(main, session, id) {
   return {
     leave() {
       clearInterval(ticker);
+      document.removeEventListener('pointerdown', closeExportOutside);
       grid.destroy();
       document.title = 'arbor';
     },

@@ -1,5 +1,6 @@
 // Columns and views: titles for column configurations, the Jira field list for pickers, and the columns
-// dialog (add, remove, reorder; totals, progress and formula columns; save as a view).
+// dialog (add, remove, reorder; totals, progress and formula columns, which are named and edited in place;
+// save as a view).
 
 import { get } from './api.js';
 import { h } from './dom.js';
@@ -29,8 +30,17 @@ export function columnTitle(column) {
     case 'field': return fieldName(column.field);
     case 'totals': return `${FUNCTIONS[column.function]} of ${fieldName(column.field)}`;
     case 'progress': return `Progress (${BASES[column.basis]})`;
-    default: return column.formula.length > 40 ? `${column.formula.slice(0, 39)}…` : column.formula;
+    default:
+      if (column.name) return column.name;
+      return column.formula.length > 40 ? `${column.formula.slice(0, 39)}…` : column.formula;
   }
+}
+
+/** A formula column's configuration; a name only when one was typed. */
+function formulaColumn(formula, name) {
+  const column = { kind: 'formula', formula: formula.trim() };
+  if (name.trim()) column.name = name.trim();
+  return column;
 }
 
 /** A stable name for a column configuration (for remembering its width). */
@@ -55,10 +65,42 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
     list.replaceChildren(...edited.map((column, index) => h('li', {},
       h('span', { class: 'column-list-title' }, columnTitle(column),
         isShown(column) ? null : h('span', { class: 'muted' }, ' (shown in the tree column)')),
+      column.kind === 'formula'
+        ? h('button', { type: 'button', 'aria-label': `Edit ${columnTitle(column)}`, onclick: (event) => editFormula(event.target.closest('li'), index) }, 'Edit')
+        : null,
       h('button', { type: 'button', disabled: index === 0, 'aria-label': `Move ${columnTitle(column)} up`, onclick: () => move(index, -1) }, '↑'),
       h('button', { type: 'button', disabled: index === edited.length - 1, 'aria-label': `Move ${columnTitle(column)} down`, onclick: () => move(index, 1) }, '↓'),
       h('button', { type: 'button', class: 'danger', 'aria-label': `Remove ${columnTitle(column)}`, onclick: () => { edited.splice(index, 1); renderList(); } }, 'Remove'))));
     if (!edited.length) list.append(h('li', { class: 'muted' }, 'No columns: only the tree column is shown.'));
+  };
+  /** Edits a formula column in its place in the list: its name and formula, checked as they are typed. */
+  const editFormula = (item, index) => {
+    const column = edited[index];
+    const nameInput = h('input', { value: column.name ?? '', maxlength: 200, placeholder: 'The formula heads the column', autocomplete: 'off' });
+    const source = h('textarea', { rows: 3, class: 'code', spellcheck: 'false' });
+    source.value = column.formula;
+    const error = h('p', { class: 'error-text', role: 'alert' });
+    const done = () => {
+      if (!source.value.trim()) {
+        error.textContent = 'Type the formula first.';
+        source.focus();
+        return;
+      }
+      edited[index] = formulaColumn(source.value, nameInput.value);
+      renderList();
+    };
+    item.replaceChildren(h('div', { class: 'column-edit' },
+      field('Column name', nameInput), field('Formula', source), checkAsYouType(source, 'formula'), error,
+      h('div', { class: 'column-edit-actions' },
+        h('button', { type: 'button', class: 'primary', onclick: done }, 'Done'),
+        h('button', { type: 'button', onclick: renderList }, 'Cancel'))));
+    // Enter in the name finishes this column rather than applying the whole dialog.
+    nameInput.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      done();
+    });
+    nameInput.focus();
   };
   const move = (index, by) => {
     const [column] = edited.splice(index, 1);
@@ -76,12 +118,13 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
   const duplicates = h('input', { type: 'checkbox' });
   const basis = h('select', {}, Object.entries(BASES).map(([v, t]) => h('option', { value: v }, t)));
   const formula = h('textarea', { rows: 3, class: 'code', spellcheck: 'false', placeholder: 'IF(status = "Done", 1, 0)' });
+  const formulaName = h('input', { maxlength: 200, placeholder: 'The formula heads the column', autocomplete: 'off' });
   const settings = {
     field: h('div', {}, field('Field', fieldInput)),
     totals: h('div', { class: 'field-row' }, field('Function', totalFunction), field('Field or formula variable', totalField),
       field('Over', totalScope), h('label', { class: 'check-field' }, duplicates, ' Count an issue placed twice twice')),
     progress: h('div', {}, field('Measured by', basis)),
-    formula: h('div', {}, field('Formula', formula), checkAsYouType(formula, 'formula')),
+    formula: h('div', {}, field('Name (optional)', formulaName), field('Formula', formula), checkAsYouType(formula, 'formula')),
   };
   const showSettings = () => {
     for (const [name, element] of Object.entries(settings)) element.hidden = name !== kind.value;
@@ -97,7 +140,7 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
         with_duplicates: duplicates.checked,
       },
       progress: () => ({ kind: 'progress', basis: basis.value }),
-      formula: () => formula.value.trim() && { kind: 'formula', formula: formula.value.trim() },
+      formula: () => formula.value.trim() && formulaColumn(formula.value, formulaName.value),
     }[kind.value]();
     addError.textContent = made ? '' : 'Fill in the column’s settings first.';
     if (!made) return;

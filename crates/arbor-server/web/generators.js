@@ -29,6 +29,26 @@ const KINDS = {
 
 const MAX_LEVELS = 50;
 
+/** Per phase: why a generator's rows are where they are, and what would have to change to place them elsewhere. */
+const PLACING = {
+  Insert: 'places what it finds where it stands: change its settings, or add the issue as a row of your own (Add…) and place that',
+  Extend: 'places each issue under the row it belongs to in Jira: change the issue in Jira, or the generator’s settings',
+  Group: 'makes a row per value of its field: change the issues’ field in Jira, or the generator',
+};
+
+/**
+ * Who made a generated row and what would have to change to move it: `{name, change}` for a generator as the
+ * generators list gives it (null when it is not known).
+ */
+export function generatorOwns(generator) {
+  const kind = generator && KINDS[generator.kind];
+  if (!kind) return { name: 'a generator', change: 'only changing the generator (Generators…) changes where its rows go' };
+  return {
+    name: `the generator “${kind.label}”`,
+    change: `it ${PLACING[kind.phase] ?? 'decides where its rows go: change it'} (Generators…)`,
+  };
+}
+
 /** One line saying what a generator's settings are (Automate level: the server sends them). */
 function describe(config, structures) {
   const levels = config.levels ? `levels ${config.levels.from}–${config.levels.to}` : '';

@@ -22,12 +22,13 @@ export class TreeGrid {
   /**
    * `label`: the grid's accessible name. `load(offset, limit)`: resolves to a window of rows.
    * `onWindow(window)`: each window as it arrives. `onError(problem)`: a window failed.
-   * `canEdit()`: whether rows may be dragged. `actions`: toggle(row), expandSubtree(row, index),
+   * `canEdit()`: whether rows may be dragged. `onSelect()`: the selection, or the rows it names, changed.
+   * `actions`: toggle(row), expandSubtree(row, index),
    * collapseSubtree(row, index), indent(rows), outdent(rows), remove(rows), copy(rows), paste(row), drop({rows, to, copy}),
    * resizeColumn(id, width), moveColumn(from, to), help().
    */
-  constructor({ label, load, onWindow, onError, canEdit, actions }) {
-    Object.assign(this, { load, onWindow, onError, canEdit, actions });
+  constructor({ label, load, onWindow, onError, canEdit, onSelect, actions }) {
+    Object.assign(this, { load, onWindow, onError, canEdit, onSelect, actions });
     this.total = 0;
     this.version = null;
     this.blocks = new Map();
@@ -205,6 +206,7 @@ export class TreeGrid {
       this.stale = new Map();
       this.followFocusedKey(block, window.rows);
       this.onWindow(window);
+      this.onSelect();
       this.scheduleRender();
     } catch (problem) {
       if (generation !== this.generation) return;
@@ -344,7 +346,16 @@ export class TreeGrid {
     return this.rowAt(this.focusIndex);
   }
 
-  /** The rows an action applies to: the selection when it holds the focused row, else the focused row. */
+  /** The selected rows among the loaded ones, in order: what the toolbar acts on. */
+  selectedRows() {
+    if (!this.selected.size) return [];
+    return [...this.loadedRows()].map(([, row]) => row).filter((row) => this.selected.has(row.key));
+  }
+
+  /**
+   * The rows a key pressed in the grid applies to: the selection when it holds the focused row, else the
+   * focused row (the keyboard focus, outlined, is on it).
+   */
   targetRows() {
     const focused = this.focusedRow();
     if (!focused) return [];
@@ -371,6 +382,7 @@ export class TreeGrid {
     this.selected = new Set(row ? [row.key] : []);
     this.selectWhenLoaded = row ? -1 : index;
     this.anchorIndex = index;
+    this.onSelect();
   }
 
   selectRange(from, to) {
@@ -379,6 +391,7 @@ export class TreeGrid {
       const row = this.rowAt(i);
       if (row) this.selected.add(row.key);
     }
+    this.onSelect();
   }
 
   toggleSelected(index) {
@@ -387,6 +400,7 @@ export class TreeGrid {
     if (this.selected.has(row.key)) this.selected.delete(row.key);
     else this.selected.add(row.key);
     this.anchorIndex = index;
+    this.onSelect();
   }
 
   /** Moves focus by keyboard: selects the row too, extends the selection with Shift, leaves it with Ctrl. */
@@ -449,6 +463,7 @@ export class TreeGrid {
       v: () => { if (row) this.actions.paste(row); },
       a: () => {
         for (const [, loaded] of this.loadedRows()) this.selected.add(loaded.key);
+        this.onSelect();
         this.render();
       },
     };

@@ -6,6 +6,7 @@
 import { get, put } from './api.js';
 import { h } from './dom.js';
 import { openDialog } from './dialog.js';
+import { announce } from './notices.js';
 import { combobox } from './combobox.js';
 
 const LEVELS = [
@@ -150,13 +151,15 @@ export async function openPermissions({ structure, changed }) {
     const unnamed = 'Jira does not tell you this name; the rule keeps the id';
     const person = combobox({
       label: 'Person', placeholder: 'Type a name or email address', search: findPeople,
-      chosen: grantee.kind === 'person' ? { id: grantee.account_id, name: grantee.label || grantee.account_id } : null,
-      note: grantee.kind === 'person' && !grantee.label ? unnamed : '',
+      // A new rule has no one chosen yet (saving it then says so, rather than sending an empty grantee).
+      chosen: grantee.account_id ? { id: grantee.account_id, name: grantee.label || grantee.account_id } : null,
+      // Only a saved rule can name someone Jira does not name to you; a new rule says nothing until typed in.
+      note: grantee.account_id && !grantee.label ? unnamed : '',
     });
     const group = combobox({
       label: 'Jira group', placeholder: 'Type part of a group name', search: findGroups,
-      chosen: grantee.kind === 'group' ? { id: grantee.group_id, name: grantee.label || grantee.group_id } : null,
-      note: grantee.kind === 'group' && !grantee.label ? unnamed : '',
+      chosen: grantee.group_id ? { id: grantee.group_id, name: grantee.label || grantee.group_id } : null,
+      note: grantee.group_id && !grantee.label ? unnamed : '',
     });
     const role = projectRolePicker(grantee, jira);
     const everyone = h('p', { class: 'muted grantee-note' }, 'Anyone who signs in to arbor with this Jira site');
@@ -232,6 +235,9 @@ export async function openPermissions({ structure, changed }) {
         }
         await put(`/structures/${structure.id}/permissions`, { rules: read, based_on: basedOn });
         await changed();
+        announce(read.length
+          ? `Saved ${read.length === 1 ? 'the rule' : `${read.length} rules`}: who may use “${structure.name}” changed.`
+          : `Saved: only the owner and arbor admins may use “${structure.name}” now.`);
       },
     }],
   });

@@ -135,6 +135,11 @@ pub struct WindowRow {
     /// Present (`true`) only for rows with rows below them.
     #[serde(skip_serializing_if = "is_false")]
     pub has_children: bool,
+    /// How many rows are below this one (its whole subtree as you see it, generated rows included, whatever
+    /// is expanded): what goes with it when it is removed. Present only for rows with rows below them, once
+    /// those are read (absent from a `loading` answer's rows that wait for unread rows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_below: Option<usize>,
     /// One per column, `null` where empty.
     pub cells: Vec<Option<Cell>>,
     /// Present only for rows with rows below them. Last, so that a row serialised once (as not expanded) is
@@ -382,7 +387,7 @@ async fn column_titles(
                 function, field, ..
             } => format!("{} of {}", capitalised(&serde_words(function)), name(field)),
             Column::Progress { basis } => format!("Progress ({})", serde_words(basis)),
-            Column::Formula { formula } => formula.clone(),
+            Column::Formula { formula, name } => name.clone().unwrap_or_else(|| formula.clone()),
         })
         .collect()
 }
@@ -681,6 +686,7 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
     let forest = &result.forest;
     let summary = FieldId::new("summary");
     let mut block = compute::Block::default();
+    let below = rows_below(forest, first, end);
     for row in first..end {
         let (kind, title, issue_id, issue_key) = describe_row(result, &summary, row);
         let source = forest.source(row);
@@ -702,6 +708,7 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
             issue_key,
             title,
             has_children: has_children(forest, row),
+            rows_below: below.get(row - first).copied().filter(|&n| n > 0 && !waits),
             cells: result
                 .columns
                 .iter()
@@ -728,6 +735,35 @@ fn encode_rows(result: &compute::Result, first: usize, end: usize) -> compute::B
         block.ends.push(block.bytes.len());
     }
     block
+}
+
+/// The rows below each row of `first..end` (its subtree less itself). One pass with a stack of the rows whose
+/// subtree is still open; those still open at `end` are a chain of ancestors, measured deepest first, each
+/// going on from where the one inside it ended: a block costs its own rows plus one walk to its last subtree's
+/// end, however deep.
+fn rows_below(forest: &EffectiveForest, first: usize, end: usize) -> Vec<usize> {
+    let mut below = vec![0; end.saturating_sub(first)];
+    let mut open: Vec<usize> = Vec::new();
+    for row in first..end {
+        while let Some(&top) = open.last() {
+            if forest.depth(top) < forest.depth(row) {
+                break;
+            }
+            open.pop();
+            below[top - first] = row - top - 1;
+        }
+        open.push(row);
+    }
+    let mut reached = end;
+    for &top in open.iter().rev() {
+        let mut row = reached.max(top + 1);
+        while row < forest.len() && forest.depth(row) > forest.depth(top) {
+            row += 1;
+        }
+        below[top - first] = row - top - 1;
+        reached = row;
+    }
+    below
 }
 
 fn freshness(result: &compute::Result) -> Freshness {

@@ -503,6 +503,76 @@ async fn windows_follow_the_expansion_and_cells_say_only_what_they_have() {
     app.stop().await;
 }
 
+/// Every row with rows below it says how many (its whole subtree, however it is expanded), so that the board
+/// can say how many rows a removal takes with it; the count holds across the server's blocks of 256 rows,
+/// where subtrees open at a block's end are measured past it.
+#[tokio::test]
+async fn rows_say_how_many_rows_are_below_them() {
+    let app = spawn().await;
+    let admin = app.sign_in("admin").await;
+    let id = admin.create("Deep").await;
+    let mut rows = vec![
+        json!({"depth": 0, "item": {"folder": "Root"}}),
+        json!({"depth": 1, "item": {"folder": "A"}}),
+    ];
+    rows.extend((0..300).map(|n| json!({"depth": 2, "item": {"memo": format!("note {n}")}})));
+    rows.extend([
+        json!({"depth": 1, "item": {"folder": "B"}}),
+        json!({"depth": 2, "item": {"folder": "b1"}}),
+        json!({"depth": 3, "item": {"memo": "b1a"}}),
+        json!({"depth": 0, "item": {"folder": "C"}}),
+    ]);
+    let (status, body) = admin
+        .edit(
+            id,
+            json!({"op": "add", "at": {"under": {"parent": null, "at": "first"}}, "rows": rows}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let window = |expand: Value, offset: u64, limit: u64| {
+        let body = json!({"expand": expand, "offset": offset, "limit": limit});
+        let admin = &admin;
+        async move {
+            let (status, window) = admin
+                .post(&format!("/api/v1/structures/{id}/rows"), body)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{window}");
+            window["rows"].as_array().unwrap().clone()
+        }
+    };
+    let below = |rows: &[Value], title: &str| {
+        rows.iter()
+            .find(|r| r["title"] == title)
+            .map(|r| r["rows_below"].clone())
+    };
+    // Collapsed to the top level: each row still counts everything under it.
+    let top = window(json!({"depth": 0}), 0, 10).await;
+    assert_eq!(below(&top, "Root"), Some(json!(304)));
+    assert_eq!(below(&top, "C"), Some(Value::Null));
+    // Fully expanded, the first block alone (Root and A are open at its end), then a window across blocks.
+    let first = window(json!({"depth": 100}), 0, 5).await;
+    assert_eq!(below(&first, "Root"), Some(json!(304)));
+    assert_eq!(below(&first, "A"), Some(json!(300)));
+    let all = window(json!({"depth": 100}), 0, 2000).await;
+    assert_eq!(all.len(), 306);
+    assert_eq!(below(&all, "B"), Some(json!(2)));
+    assert_eq!(below(&all, "b1"), Some(json!(1)));
+    for (at, row) in all.iter().enumerate() {
+        let depth = row["depth"].as_u64().unwrap();
+        let subtree = all[at + 1..]
+            .iter()
+            .take_while(|r| r["depth"].as_u64().unwrap() > depth)
+            .count();
+        let expected = if subtree == 0 {
+            Value::Null
+        } else {
+            json!(subtree)
+        };
+        assert_eq!(row["rows_below"], expected, "{row}");
+    }
+    app.stop().await;
+}
+
 /// A simulated site of 3000 issues, and a structure of about 1700 stored issue rows on it shared with everyone:
 /// first an issue dev may not see, with the first epic and everything below it under it, then the other epics
 /// with theirs. Returns the app, the admin, dev, the structure and the withheld issue's id.

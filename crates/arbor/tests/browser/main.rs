@@ -18,6 +18,7 @@ mod keyboard;
 mod people;
 mod restore;
 mod site;
+mod toolbar;
 mod xss;
 
 use harness::{Scheme, run, run_in};
@@ -111,9 +112,25 @@ async fn consent_page_signs_in_the_typed_name_on_enter() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn toolbar_acts_only_on_chosen_rows() {
+    run("10-toolbar-chosen-rows", |board| {
+        Box::pin(toolbar::toolbar_acts_only_on_chosen_rows(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jql_naming_a_missing_project_shows_jiras_warning() {
     run("11-jql-checked-by-jira", |board| {
         Box::pin(jira::jql_checked_by_jira(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_rows_are_explained_in_place() {
+    run("11-generated-row-explained", |board| {
+        Box::pin(toolbar::generated_rows_are_explained_in_place(board))
     })
     .await;
 }
@@ -127,9 +144,51 @@ async fn group_by_a_field_typed_by_its_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moved_subtrees_keep_their_expansion() {
+    run("12-moves-keep-expansion", |board| {
+        Box::pin(toolbar::moved_subtrees_keep_their_expansion(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_redo_history_in_words_and_a_restore_that_keeps_generators() {
     run("10-history-restore", |board| {
         Box::pin(restore::history_and_restore(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_menu_closes() {
+    run("13-export-menu-closes", |board| {
+        Box::pin(toolbar::export_menu_closes(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opened_structure_focuses_the_grid() {
+    run("14-focus-in-grid", |board| {
+        Box::pin(toolbar::opened_structure_focuses_the_grid(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_rules_start_clean_and_saving_is_confirmed() {
+    run("15-permission-rule", |board| {
+        Box::pin(toolbar::permission_rules_start_clean_and_saving_is_confirmed(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn formula_columns_are_named_and_edited_in_place() {
+    run("16-formula-column-edit", |board| {
+        Box::pin(toolbar::formula_columns_are_named_and_edited_in_place(
+            board,
+        ))
     })
     .await;
 }
