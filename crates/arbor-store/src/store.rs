@@ -28,8 +28,8 @@ use crate::error::Result;
 use crate::journal::JournalEntry;
 use crate::model::{
     AccessRequest, AccessRequestId, Actor, Alert, AlertId, BackupRecord, InvalidationEntry,
-    JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, Session, StructureId,
-    SavedView, StructureMeta, Tenant, TenantId, ViewConfig, ViewId,
+    JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, SavedView, Session,
+    StructureId, StructureMeta, Tenant, TenantId, ViewConfig, ViewId,
 };
 
 /// Which engine a store runs on.

@@ -47,7 +47,10 @@ async fn no_tenant_reaches_another(db: &TestDb) {
         name: SECRET_VIEW.into(),
         columns: json!([]),
     };
-    let view_id = store.create_view(a, s.id, &view, true, &at(5)).await.unwrap();
+    let view_id = store
+        .create_view(a, s.id, &view, true, &at(5))
+        .await
+        .unwrap();
     let alice = actor("alice");
     store
         .set_settings(a, &alice, &json!({"t": SECRET_SETTING}), t(6))

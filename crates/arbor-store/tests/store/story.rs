@@ -42,7 +42,10 @@ async fn names_stored_with_bidirectional_overrides_load_defused(db: &TestDb) {
         name: "v\u{202D}".into(),
         columns: json!([]),
     };
-    store.create_view(a, s.id, &view, false, &at(2)).await.unwrap();
+    store
+        .create_view(a, s.id, &view, false, &at(2))
+        .await
+        .unwrap();
     let views = store.views(a, s.id).await.unwrap();
     assert_eq!(views[0].1.config.name, "v\u{FFFD}");
 }
@@ -212,20 +215,29 @@ async fn configuration_and_people(db: &TestDb) {
         name: SECRET_VIEW.into(),
         columns: json!([{"field": "summary"}]),
     };
-    let vid = store.create_view(t, s.id, &view, true, &at(6)).await.unwrap();
+    let vid = store
+        .create_view(t, s.id, &view, true, &at(6))
+        .await
+        .unwrap();
     let changed = ViewConfig {
         name: "Other".into(),
         columns: json!([]),
     };
-    store.update_view(t, vid, &changed, false, &at(7)).await.unwrap();
-    assert_eq!(store.views(t, s.id).await.unwrap(), vec![(
+    store
+        .update_view(t, vid, &changed, false, &at(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.views(t, s.id).await.unwrap(),
+        vec![(
             vid,
             SavedView {
                 owner: actor("alice"),
                 shared: false,
                 config: changed
             }
-        )]);
+        )]
+    );
     store.delete_view(t, vid, &at(8)).await.unwrap();
     assert!(store.views(t, s.id).await.unwrap().is_empty());
 
@@ -499,8 +511,14 @@ async fn journal_rebuilds_the_state(db: &TestDb) {
         name: "v".into(),
         columns: json!([1, 2]),
     };
-    let view_id = store.create_view(t, b.id, &view, true, &at(23)).await.unwrap();
-    store.create_view(t, a.id, &view, false, &at(24)).await.unwrap();
+    let view_id = store
+        .create_view(t, b.id, &view, true, &at(23))
+        .await
+        .unwrap();
+    store
+        .create_view(t, a.id, &view, false, &at(24))
+        .await
+        .unwrap();
     store.delete_view(t, view_id, &at(25)).await.unwrap();
     store
         .set_settings(

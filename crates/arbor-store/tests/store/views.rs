@@ -96,7 +96,10 @@ async fn views_made_before_owners_belong_to_the_structure_owner_and_stay_shared(
     let t = tenant(store, "https://old-views.example").await;
     let mut new = new_structure();
     new.owner = actor("olivia");
-    let s = store.create_structure(t, &new, &by("olivia", 1)).await.unwrap();
+    let s = store
+        .create_structure(t, &new, &by("olivia", 1))
+        .await
+        .unwrap();
     // Made by someone else, personal: after the migration's rerun it is the owner's and shared.
     let view = store
         .create_view(t, s.id, &config("Planning"), false, &by("dev", 2))
