@@ -16,6 +16,7 @@ mod hidden;
 mod keyboard;
 mod people;
 mod site;
+mod views;
 mod xss;
 
 use harness::{Scheme, run, run_in};
@@ -96,6 +97,14 @@ async fn contrast_aa_in_dark() {
 async fn removing_a_folder_with_hidden_rows_is_refused() {
     run("9-hidden-rows", |board| {
         Box::pin(hidden::removing_a_folder_with_hidden_rows_is_refused(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_view_is_changed_only_by_its_owner_and_others_save_their_own() {
+    run("10-shared-views", |board| {
+        Box::pin(views::a_shared_view_is_its_owners(board))
     })
     .await;
 }
