@@ -320,6 +320,19 @@ impl FieldBindings {
         self
     }
 
+    /// The variables bound to `field` by name (`story_points` for the site's story point field), sorted: how
+    /// a column that names a variable is titled with the field's own name.
+    pub fn variables_of(&self, field: &str) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .map
+            .iter()
+            .filter(|(_, bound)| bound.as_str() == field)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// The field a variable reads: its binding, else the field with that id (`customfield_10020`, `duedate`).
     pub fn field_for(&self, variable: &str) -> Option<FieldId> {
         if let Some(field) = self.map.get(variable) {

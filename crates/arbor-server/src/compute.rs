@@ -402,6 +402,12 @@ where
     }
 }
 
+/// The formula variables of a site (`story_points` reads its configured story point field), as formulas, totals
+/// and column titles read them.
+pub fn bindings(site: &crate::state::Site) -> FieldBindings {
+    FieldBindings::standard(&FieldId::new(&site.config.story_points_field))
+}
+
 async fn compute(
     state: &AppState,
     who: &Credentials,
@@ -413,8 +419,7 @@ async fn compute(
         .site(wanted.tenant)
         .ok_or_else(ApiError::unauthorized)?;
     let catalog = StandardCatalog::new();
-    let points = FieldId::new(&site.config.story_points_field);
-    let bindings = FieldBindings::standard(&points);
+    let bindings = bindings(site);
     let rank = FieldId::new(&site.config.rank_field);
     let column_fields: Vec<FieldId> = {
         let mut fields: Vec<FieldId> = wanted

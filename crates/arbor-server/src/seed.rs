@@ -26,6 +26,7 @@ pub struct Blueprint {
     /// Manual rows after the generators.
     pub rows: Vec<NewRow>,
     pub rules: Vec<Rule>,
+    /// Shared views, owned by the structure's owner.
     pub views: Vec<(String, Vec<Column>)>,
 }
 
@@ -102,7 +103,10 @@ pub async fn create(
             name: name.clone(),
             columns: serde_json::to_value(columns).map_err(|e| invalid(&e))?,
         };
-        store.create_view(tenant, meta.id, &config, &actor).await?;
+        // Shared: everyone the structure is shared with sees them; owned (as the structure) by its owner.
+        store
+            .create_view(tenant, meta.id, &config, true, &actor)
+            .await?;
     }
     Ok(meta.id)
 }

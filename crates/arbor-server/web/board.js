@@ -7,7 +7,7 @@ import { ago, fill, h, plural } from './dom.js';
 import { confirmDialog, field, openDialog } from './dialog.js';
 import { announce, showProblem } from './notices.js';
 import { TreeGrid, isManual } from './grid.js';
-import { columnId, columnTitle, isShown, loadFields, openColumns } from './columns.js';
+import { columnId, columnTitle, isShown, loadFields, openColumns, viewOwner, whyNotYours } from './columns.js';
 import { generatorOwns, openGenerators } from './generators.js';
 import { openPermissions } from './permissions.js';
 import { openHistory } from './history.js';
@@ -75,6 +75,9 @@ export function showBoard(main, session, id) {
   const outdentButton = button('Outdent', () => outdent(grid.selectedRows()));
   const copyButton = button('Copy', () => copy(grid.selectedRows()));
   const pasteButton = button('Paste', () => paste(grid.selectedRows().at(-1)));
+  const saveMineButton = button('Save as my view…', () => saveMyView(), { hidden: true, title: 'Save these columns as a view of your own' });
+  // Whose the chosen view is, and whether others see it.
+  const viewNote = h('span', { class: 'view-note muted' });
   const editGroup = h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Edit rows' },
     button('Add…', () => openAdd(), { class: 'primary', title: 'Add issues, folders or memos' }),
     removeButton, indentButton, outdentButton, copyButton, pasteButton,
@@ -110,7 +113,7 @@ export function showBoard(main, session, id) {
     h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'Expand' },
       depthSelect, expandButton, collapseButton),
     h('div', { class: 'toolbar-group', role: 'group', 'aria-label': 'View' },
-      viewSelect, button('Columns…', () => showColumns()), saveViewButton));
+      viewSelect, viewNote, button('Columns…', () => showColumns()), saveViewButton, saveMineButton));
   const structureActions = h('div', { class: 'toolbar-group board-actions', role: 'group', 'aria-label': 'Structure' },
     button('Generators…', () => showGenerators()),
     permissionsButton,
@@ -406,16 +409,27 @@ export function showBoard(main, session, id) {
 
   // ---- Views and columns -------------------------------------------------------------------------------
   function showViews() {
+    const me = session.account_id;
     fill(viewSelect, h('option', { value: '' }, 'Default columns'),
-      state.views.map((view) => h('option', { value: view.id }, view.name)));
+      state.views.map((view) => h('option', { value: view.id },
+        `${view.name} (${view.shared ? `shared by ${viewOwner(view, me)}` : 'only you'})`)));
     viewSelect.value = state.view ? String(state.view.id) : '';
     if (state.unsaved) viewSelect.selectedOptions[0].textContent += ' (changed)';
-    saveViewButton.hidden = !(state.unsaved && state.view && canEdit());
+    const view = state.view;
+    viewNote.textContent = !view ? ''
+      : !view.shared ? 'Your view: only you see it'
+        : view.can_change ? `Shared by ${viewOwner(view, me)}: everyone who can see this structure sees it`
+          : `Shared by ${viewOwner(view, me)}: only they or someone with Control can change it`;
+    viewNote.hidden = !view;
+    // Changed columns are saved into the view when it is yours to change, else as a view of your own.
+    saveViewButton.hidden = !(state.unsaved && view && view.can_change);
+    saveMineButton.hidden = !(state.unsaved && !(view && view.can_change));
+    saveMineButton.title = whyNotYours(view, me) ?? 'Save these columns as a view of your own';
     // Exports follow the chosen saved view; unsaved column changes are not part of them.
     for (const link of exportLinks) {
       const format = link.dataset.format;
-      const view = format !== 'json' && state.view ? `&view=${state.view.id}` : '';
-      link.href = `/api/v1/structures/${id}/export?format=${format}${view}`;
+      const exported = format !== 'json' && view ? `&view=${view.id}` : '';
+      link.href = `/api/v1/structures/${id}/export?format=${format}${exported}`;
     }
   }
 
@@ -471,22 +485,14 @@ export function showBoard(main, session, id) {
     openColumns({
       columns: state.columns,
       view: state.view,
-      canSave: canEdit(),
+      me: session.account_id,
+      canShare: canEdit(),
       apply: (columns) => useColumns(columns),
-      save: (view, columns, name) => saveView(view, name || view.name, columns),
-      saveAs: async (name, columns) => {
-        const created = await post(`/structures/${id}/views`, { name, columns });
-        state.views.push(created);
-        state.view = created;
-        state.columns = created.columns;
-        state.unsaved = false;
-        showViews();
-        applyColumns();
-        grid.reload();
-        announce(`Saved the view “${created.name}”.`);
-      },
+      save: (view, columns, name, shared) => saveView(view, name || view.name, columns, shared),
+      saveAs: (name, columns, shared) => saveAsMine(name, columns, shared),
       remove: async (view) => {
-        const sure = await confirmDialog({ title: 'Delete view', message: `Delete the view “${view.name}” for everyone?`, confirm: 'Delete', danger: true });
+        const message = view.shared ? `Delete the view “${view.name}” for everyone?` : `Delete your view “${view.name}”?`;
+        const sure = await confirmDialog({ title: 'Delete view', message, confirm: 'Delete', danger: true });
         if (!sure) return false;
         await del(`/structures/${id}/views/${view.id}`);
         state.views = state.views.filter((v) => v.id !== view.id);
@@ -497,12 +503,45 @@ export function showBoard(main, session, id) {
     });
   }
 
-  async function saveView(view, name, columns) {
-    const saved = await put(`/structures/${id}/views/${view.id}`, { name, columns });
-    state.views = state.views.map((v) => (v.id === saved.id ? saved : v));
-    state.view = saved;
-    state.columns = saved.columns;
+  /** Saves `columns` as a new view owned by you (personal unless `shared`), and shows it. */
+  async function saveAsMine(name, columns, shared) {
+    const created = await post(`/structures/${id}/views`, { name, columns, shared });
+    state.views.push(created);
+    state.view = created;
+    state.columns = created.columns;
     state.unsaved = false;
+    showViews();
+    applyColumns();
+    grid.reload();
+    announce(`Saved the view “${created.name}”${created.shared ? ', shared with everyone who can see this structure' : ', seen only by you'}.`);
+  }
+
+  /** Asks for a name and saves the columns shown as a view of your own. */
+  function saveMyView() {
+    const why = whyNotYours(state.view, session.account_id);
+    const name = h('input', { required: true, maxlength: 200, autocomplete: 'off', value: state.view ? `${state.view.name} (mine)` : '' });
+    openDialog({
+      title: 'Save as my view',
+      body: [why ? h('p', { class: 'view-note' }, why) : null, field('View name', name),
+        h('p', { class: 'muted' }, 'Only you will see it.')],
+      actions: [{ label: 'Save', primary: true, onClick: () => saveAsMine(name.value, state.columns, false) }],
+    });
+    name.select();
+  }
+
+  async function saveView(view, name, columns, shared) {
+    const saved = await put(`/structures/${id}/views/${view.id}`, { name, columns, shared });
+    if (saved.shared || saved.owner === session.account_id) {
+      state.views = state.views.map((v) => (v.id === saved.id ? saved : v));
+      state.view = saved;
+      state.columns = saved.columns;
+      state.unsaved = false;
+    } else {
+      // Made personal by someone with Control: it is its owner's alone now.
+      state.views = state.views.filter((v) => v.id !== saved.id);
+      state.view = null;
+      state.unsaved = true;
+    }
     showViews();
     applyColumns();
     grid.reload();

@@ -1,6 +1,6 @@
 // Columns and views: titles for column configurations, the Jira field list for pickers, and the columns
 // dialog (add, remove, reorder; totals, progress and formula columns, which are named and edited in place;
-// save as a view).
+// save a view, or a copy of one's own).
 
 import { get } from './api.js';
 import { h } from './dom.js';
@@ -13,15 +13,38 @@ const BASES = { story_points: 'story points', time_tracking: 'time tracking', re
 
 let fieldList = null;
 
-/** `[{id, name, kind}]` of the site's Jira fields, as Jira lists them to the signed-in person. */
+/**
+ * `[{id, name, kind, variables?}]` of the site's Jira fields, as Jira lists them to the signed-in person;
+ * `variables` are the formula names that read a field (`story_points`).
+ */
 export async function loadFields() {
   fieldList ??= await get('/jira/fields');
   return fieldList;
 }
 
-/** A field's name once the list is loaded (the board loads it before showing columns), else its id. */
+/** The field a column names by id or by formula variable (`story_points`), once the list is loaded. */
+function fieldOf(id) {
+  const variable = id.toLowerCase();
+  return fieldList?.find((f) => f.id === id) ?? fieldList?.find((f) => f.variables?.includes(variable));
+}
+
+/**
+ * A field's name as Jira calls it once the list is loaded (the board loads it before showing columns), else
+ * the id or variable in words.
+ */
 function fieldName(id) {
-  return fieldList?.find((f) => f.id === id)?.name ?? id;
+  return fieldOf(id)?.name ?? id.replaceAll('_', ' ');
+}
+
+/**
+ * What a column stores for a field typed or chosen in a picker: the id of the field with that name (any
+ * case), or the id or formula variable as typed.
+ */
+function typedField(text) {
+  const typed = text.trim();
+  if (!typed || fieldOf(typed)) return typed;
+  const lower = typed.toLowerCase();
+  return fieldList?.find((f) => f.name.toLowerCase() === lower)?.id ?? typed;
 }
 
 /** A column's heading, made from its configuration. */
@@ -49,17 +72,35 @@ export const columnId = (column) => JSON.stringify(column);
 /** The summary is shown in the tree column, so a summary field column is not shown again. */
 export const isShown = (column) => !(column.kind === 'field' && column.field === 'summary');
 
+/** Who owns a view, as the reader reads it: "you", the owner's name, or an honest "someone". */
+export function viewOwner(view, me) {
+  if (view.owner === me) return 'you';
+  return view.owner_name || 'someone Jira does not name to you';
+}
+
 /**
- * The columns dialog. `columns`: the configurations being shown; `view`: the saved view shown (or null);
- * `canSave`: Edit level. Callbacks: `apply(columns)`, `save(view, columns, name)` (PUT), `saveAs(name, columns)`
- * (POST), `remove(view)` (DELETE); each may throw a problem, which the dialog shows.
+ * Why the reader may not change a view they see (a shared view of someone else's, without Control), or null.
  */
-export async function openColumns({ columns, view, canSave, apply, save, saveAs, remove }) {
+export function whyNotYours(view, me) {
+  if (!view || view.can_change) return null;
+  const owner = viewOwner(view, me);
+  return `“${view.name}” is shared by ${owner}: only ${owner} or someone with Control on this structure can change `
+    + 'or delete it. Save your own copy with “Save as my view”.';
+}
+
+/**
+ * The columns dialog. `columns`: the configurations being shown; `view`: the saved view shown (or null); `me`:
+ * the reader's account id; `canShare`: Edit level (sharing a view needs it). Callbacks: `apply(columns)`,
+ * `save(view, columns, name, shared)` (PUT, offered when the view is the reader's to change),
+ * `saveAs(name, columns, shared)` (POST: a view of the reader's own, which anyone may save), `remove(view)`
+ * (DELETE); each may throw a problem, which the dialog shows.
+ */
+export async function openColumns({ columns, view, me, canShare, apply, save, saveAs, remove }) {
   const fields = await loadFields();
   let edited = columns.map((c) => ({ ...c }));
   const list = h('ol', { class: 'column-list' });
   const fieldOptions = h('datalist', { id: 'field-options' },
-    fields.map((f) => h('option', { value: f.id }, f.name)));
+    fields.map((f) => h('option', { value: f.name }, f.id)));
 
   const renderList = () => {
     list.replaceChildren(...edited.map((column, index) => h('li', {},
@@ -111,9 +152,9 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
   // Adding a column: its kind decides which settings are asked for.
   const kind = h('select', {}, h('option', { value: 'field' }, 'Jira field'), h('option', { value: 'totals' }, 'Total over the subtree'),
     h('option', { value: 'progress' }, 'Progress'), h('option', { value: 'formula' }, 'Formula'));
-  const fieldInput = h('input', { list: 'field-options', placeholder: 'status, customfield_10016, …', autocomplete: 'off' });
+  const fieldInput = h('input', { list: 'field-options', placeholder: 'Status, Assignee, …', autocomplete: 'off' });
   const totalFunction = h('select', {}, Object.entries(FUNCTIONS).map(([v, t]) => h('option', { value: v }, t)));
-  const totalField = h('input', { list: 'field-options', placeholder: 'story_points, timespent, …', autocomplete: 'off' });
+  const totalField = h('input', { list: 'field-options', placeholder: 'Story point estimate, Time Spent, …', autocomplete: 'off' });
   const totalScope = h('select', {}, Object.entries(SCOPES).map(([v, t]) => h('option', { value: v }, t)));
   const duplicates = h('input', { type: 'checkbox' });
   const basis = h('select', {}, Object.entries(BASES).map(([v, t]) => h('option', { value: v }, t)));
@@ -134,9 +175,9 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
   const addError = h('p', { class: 'error-text', role: 'alert' });
   const add = () => {
     const made = {
-      field: () => fieldInput.value.trim() && { kind: 'field', field: fieldInput.value.trim() },
+      field: () => fieldInput.value.trim() && { kind: 'field', field: typedField(fieldInput.value) },
       totals: () => totalField.value.trim() && {
-        kind: 'totals', function: totalFunction.value, field: totalField.value.trim(), scope: totalScope.value,
+        kind: 'totals', function: totalFunction.value, field: typedField(totalField.value), scope: totalScope.value,
         with_duplicates: duplicates.checked,
       },
       progress: () => ({ kind: 'progress', basis: basis.value }),
@@ -148,12 +189,17 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
     renderList();
   };
 
-  const name = h('input', { value: view ? view.name : '', maxlength: 200, placeholder: 'e.g. Planning', autocomplete: 'off' });
+  const mine = Boolean(view && view.can_change);
+  const name = h('input', { value: view ? (mine ? view.name : `${view.name} (mine)`) : '', maxlength: 200, placeholder: 'e.g. Planning', autocomplete: 'off' });
+  const shared = h('input', { type: 'checkbox', checked: mine && view.shared });
   renderList();
+  // Left out when it cannot be chosen: a changed view then stays as shared as it was, a new one is personal.
+  const sharing = () => (canShare ? shared.checked : undefined);
   const actions = [{ label: 'Apply', primary: true, onClick: () => apply(edited) }];
-  if (canSave && view) actions.push({ label: `Save view`, onClick: () => save(view, edited, name.value) });
-  if (canSave) actions.push({ label: 'Save as new view', onClick: () => saveAs(name.value, edited) });
-  if (canSave && view) actions.push({ label: 'Delete view', danger: true, onClick: () => remove(view) });
+  if (mine) actions.push({ label: 'Save view', onClick: () => save(view, edited, name.value, sharing()) });
+  actions.push({ label: 'Save as my view', onClick: () => saveAs(name.value, edited, sharing() ?? false) });
+  if (mine) actions.push({ label: 'Delete view', danger: true, onClick: () => remove(view) });
+  const notYours = whyNotYours(view, me);
   openDialog({
     title: view ? `Columns of “${view.name}”` : 'Columns',
     wide: true,
@@ -163,8 +209,10 @@ export async function openColumns({ columns, view, canSave, apply, save, saveAs,
       h('h3', {}, 'Add a column'),
       field('Kind', kind), ...Object.values(settings),
       h('button', { type: 'button', onclick: add }, 'Add column'), addError,
-      canSave ? h('h3', {}, 'View') : null,
-      canSave ? field('View name (to save)', name) : null,
+      h('h3', {}, 'View'),
+      notYours ? h('p', { class: 'view-note' }, notYours) : null,
+      field('View name (to save)', name),
+      canShare ? h('label', { class: 'check-field' }, shared, ' Shared with everyone who can see this structure') : null,
       h('p', { class: 'muted' }, 'Drag a column heading to reorder it, or its right edge to resize it.'),
     ],
     actions,

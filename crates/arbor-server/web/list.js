@@ -64,7 +64,8 @@ export function showList(main) {
         h('a', { class: 'structure-name', href: `#/s/${structure.id}` }, structure.name),
         structure.description ? h('p', { class: 'structure-description' }, structure.description) : null,
         h('p', { class: 'structure-meta' },
-          structure.shared_with_me ? `Owner ${structure.owner} · ` : '',
+          // The owner as Jira names them to you; never a raw account id.
+          structure.shared_with_me ? `Owner ${structure.owner_name || 'someone Jira does not name to you'} · ` : '',
           `Updated ${when(structure.updated_at)} · `,
           h('span', { class: 'level-badge', title: 'Your level on this structure' }, LEVEL_NAMES[structure.level] || structure.level))),
       control ? h('div', { class: 'structure-actions' },

@@ -20,7 +20,7 @@ use arbor_core::permission::Rule;
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode_forest, encode_forest};
-use crate::model::{StructureId, ViewConfig, ViewId};
+use crate::model::{SavedView, StructureId, ViewConfig, ViewId};
 
 /// One journaled operation. Structure operations carry the version the structure has after them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,10 +73,16 @@ pub enum JournalOp {
         version: Version,
         generator: GeneratorId,
     },
+    /// A view made or changed. Entries written before views had owners name none and carry no `shared`: such
+    /// a view belongs to its structure's owner and is shared (as migration 0006 decided for stored ones).
     ViewSet {
         structure: StructureId,
         view: ViewId,
         config: ViewConfig,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        owner: Option<ActorId>,
+        #[serde(default = "shared_before_owners")]
+        shared: bool,
     },
     ViewDeleted {
         view: ViewId,
@@ -85,6 +91,11 @@ pub enum JournalOp {
         account: ActorId,
         settings: serde_json::Value,
     },
+}
+
+/// Views journaled before they had owners were everyone's.
+fn shared_before_owners() -> bool {
+    true
 }
 
 impl JournalOp {
@@ -184,7 +195,7 @@ pub struct StructureState {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TenantState {
     pub structures: BTreeMap<StructureId, StructureState>,
-    pub views: BTreeMap<ViewId, (StructureId, ViewConfig)>,
+    pub views: BTreeMap<ViewId, (StructureId, SavedView)>,
     pub settings: BTreeMap<ActorId, serde_json::Value>,
 }
 
@@ -297,8 +308,23 @@ impl TenantState {
                 structure,
                 view,
                 config,
+                owner,
+                shared,
             } => {
-                self.views.insert(*view, (*structure, config.clone()));
+                let owner = match owner {
+                    Some(owner) => owner.clone(),
+                    None => self
+                        .structure(*structure)?
+                        .owner
+                        .clone()
+                        .ok_or_else(|| format!("structure {structure} has no owner"))?,
+                };
+                let saved = SavedView {
+                    owner,
+                    shared: *shared,
+                    config: config.clone(),
+                };
+                self.views.insert(*view, (*structure, saved));
             }
             JournalOp::ViewDeleted { view } => {
                 self.views.remove(view);
@@ -343,6 +369,46 @@ mod tests {
         assert_eq!(JournalOp::decode(&rules.encode().unwrap()).unwrap(), rules);
         assert!(JournalOp::decode(b"\0\0\0\x09{}").is_err());
         assert!(JournalOp::decode(b"").is_err());
+    }
+
+    /// A view journaled before views had owners replays as its structure owner's, shared: what migration 0006
+    /// made of the stored ones, so a replay and the store agree.
+    #[test]
+    fn views_journaled_before_owners_belong_to_the_structure_owner_and_are_shared() {
+        let structure = StructureId::new(3).unwrap();
+        let old = br#"{"op":"view_set","structure":3,"view":1,"config":{"name":"Planning","columns":[]}}"#;
+        let mut payload = u32::try_from(old.len()).unwrap().to_be_bytes().to_vec();
+        payload.extend_from_slice(old);
+        let op = JournalOp::decode(&payload).unwrap();
+        let mut state = TenantState::default();
+        state
+            .apply(&JournalOp::StructureCreated {
+                structure,
+                name: "S".into(),
+                description: String::new(),
+                owner: ActorId::new("olivia").unwrap(),
+            })
+            .unwrap();
+        state.apply(&op).unwrap();
+        let (_, view) = &state.views[&ViewId::new(1).unwrap()];
+        assert_eq!(view.owner.as_str(), "olivia");
+        assert!(view.shared);
+        assert_eq!(view.config.name, "Planning");
+        // New entries name their owner and say whether the view is shared.
+        let personal = JournalOp::ViewSet {
+            structure,
+            view: ViewId::new(2).unwrap(),
+            config: view.config.clone(),
+            owner: Some(ActorId::new("dev").unwrap()),
+            shared: false,
+        };
+        assert_eq!(
+            JournalOp::decode(&personal.encode().unwrap()).unwrap(),
+            personal
+        );
+        state.apply(&personal).unwrap();
+        let (_, view) = &state.views[&ViewId::new(2).unwrap()];
+        assert_eq!((view.owner.as_str(), view.shared), ("dev", false));
     }
 
     #[test]

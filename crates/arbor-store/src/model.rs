@@ -162,6 +162,17 @@ pub struct ViewConfig {
     pub columns: serde_json::Value,
 }
 
+/// A saved view as stored: whose it is, whether it is shared, and its configuration (encrypted). The owner
+/// and the flag are in clear, like a structure's owner: they decide who sees and changes the view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SavedView {
+    /// Who made it; never changes (another person saves a copy instead).
+    pub owner: ActorId,
+    /// Seen by everyone who may view the structure; otherwise only by its owner.
+    pub shared: bool,
+    pub config: ViewConfig,
+}
+
 /// Who did something and when; every mutation carries it into the journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {

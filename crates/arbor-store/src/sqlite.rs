@@ -43,6 +43,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "webhook_tokens",
         include_str!("../migrations/sqlite/0005_webhook_tokens.sql"),
     ),
+    (
+        6,
+        "view_owners",
+        include_str!("../migrations/sqlite/0006_view_owners.sql"),
+    ),
 ];
 
 macro_rules! for_update {

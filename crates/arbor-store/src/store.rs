@@ -28,8 +28,8 @@ use crate::error::Result;
 use crate::journal::JournalEntry;
 use crate::model::{
     AccessRequest, AccessRequestId, Actor, Alert, AlertId, BackupRecord, InvalidationEntry,
-    JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, Session, StructureId,
-    StructureMeta, Tenant, TenantId, ViewConfig, ViewId,
+    JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, SavedView, Session,
+    StructureId, StructureMeta, Tenant, TenantId, ViewConfig, ViewId,
 };
 
 /// Which engine a store runs on.
@@ -205,26 +205,32 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     // --- Views and their columns (journaled; encrypted) ----------------------------------------------
 
+    /// Creates a view owned by `actor`: personal, or `shared` with everyone who may view the structure.
     async fn create_view(
         &self,
         tenant: TenantId,
         structure: StructureId,
         config: &ViewConfig,
+        shared: bool,
         actor: &Actor,
     ) -> Result<ViewId>;
+    /// Changes a view's configuration and whether it is shared; its owner stays. Who may do so is the
+    /// server's rule (a shared view: its owner or someone with Control), not the store's.
     async fn update_view(
         &self,
         tenant: TenantId,
         view: ViewId,
         config: &ViewConfig,
+        shared: bool,
         actor: &Actor,
     ) -> Result<()>;
     async fn delete_view(&self, tenant: TenantId, view: ViewId, actor: &Actor) -> Result<()>;
+    /// Every view of the structure, personal ones of every owner included, by id.
     async fn views(
         &self,
         tenant: TenantId,
         structure: StructureId,
-    ) -> Result<Vec<(ViewId, ViewConfig)>>;
+    ) -> Result<Vec<(ViewId, SavedView)>>;
 
     // --- The change journal ---------------------------------------------------------------------------
 

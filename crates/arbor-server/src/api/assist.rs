@@ -343,6 +343,10 @@ pub struct Named {
     /// Link types: how the link reads from this side (`blocks`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outward: Option<String>,
+    /// Fields: the formula variables that read this field (`story_points`), which columns and formulas may
+    /// name instead of its id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub variables: Vec<String>,
 }
 
 /// `GET /api/v1/jira/{kind}`: the site's `fields`, `issue-types`, `link-types` or `statuses`, as Jira
@@ -367,7 +371,21 @@ pub async fn jira_metadata(
         }
     };
     let who = people::credentials(&state, &caller).await?;
-    Ok(Json(site_list(&state, &caller, &who, kind).await?))
+    let mut list = site_list(&state, &caller, &who, kind).await?;
+    if kind == MetaKind::Fields
+        && let Some(site) = state.site(caller.tenant)
+    {
+        let bindings = crate::compute::bindings(site);
+        for field in &mut list {
+            field.variables = bindings
+                .variables_of(&field.id)
+                .into_iter()
+                .filter(|variable| *variable != field.id)
+                .map(str::to_owned)
+                .collect();
+        }
+    }
+    Ok(Json(list))
 }
 
 /// The site's fields, issue types, link types or statuses as Jira lists them to the caller (cached per person
@@ -423,6 +441,7 @@ fn named(item: &Value) -> Option<Named> {
         kind: text(&item["schema"]["type"]),
         inward: text(&item["inward"]),
         outward: text(&item["outward"]),
+        variables: Vec::new(),
     })
 }
 

@@ -1,4 +1,5 @@
-//! A structure's configuration: generators (Automate), views and their columns (Edit), permission rules
+//! A structure's configuration: generators (Automate), views and their columns (a personal view: anyone who
+//! may view; sharing one: Edit; a shared view changes only by its owner or with Control), permission rules
 //! (Control).
 
 use arbor_core::columns::Column;
@@ -7,7 +8,7 @@ use arbor_core::forest::{Item, ItemRef};
 use arbor_core::generator::Generator;
 use arbor_core::ids::{GeneratorId, Version};
 use arbor_core::permission::{Grantee, Level, Rule};
-use arbor_store::model::{ViewConfig, ViewId};
+use arbor_store::model::{SavedView, ViewConfig, ViewId};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,7 +18,7 @@ use utoipa::ToSchema;
 use super::directory::{self, LabelledRule};
 use super::shown::{self, GeneratorInfo};
 use super::structures::{actor, checked_config_texts, checked_name};
-use super::{Body, Param, assist, authorize, hidden, load_generators};
+use super::{Access, Body, Param, assist, authorize, hidden, load_generators};
 use crate::audit;
 use crate::budget;
 use crate::content;
@@ -373,7 +374,7 @@ pub async fn remove_generator(
     }))
 }
 
-/// A saved view: its name and columns.
+/// A saved view: its name and columns, and whether everyone who may view the structure sees it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ViewBody {
@@ -383,15 +384,30 @@ pub struct ViewBody {
     /// `{"kind": "formula", "formula": "..."}`.
     #[schema(value_type = Vec<Object>)]
     pub columns: Vec<Column>,
+    /// `true`: shared with everyone who may view the structure (needs Edit; afterwards only you and people
+    /// with Control change it). `false`: personal, seen and used only by you. Left out: a new view is
+    /// personal, a changed one stays as it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<bool>,
 }
 
-/// A saved view with its id.
+/// A saved view as you see it: shared ones and your own.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ViewInfo {
     pub id: u64,
     pub name: String,
     #[schema(value_type = Vec<Object>)]
     pub columns: Vec<Column>,
+    /// The owner's account id: who made it.
+    pub owner: String,
+    /// The owner's name as Jira tells it to you; absent when Jira does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    /// Seen by everyone who may view the structure; otherwise only by its owner (you).
+    pub shared: bool,
+    /// Whether you may change or delete it: your own, or a shared one when you have Control. Anyone may save
+    /// a copy of their own.
+    pub can_change: bool,
 }
 
 fn view_config(body: &ViewBody) -> ApiResult<ViewConfig> {
@@ -411,21 +427,66 @@ fn view_config(body: &ViewBody) -> ApiResult<ViewConfig> {
     })
 }
 
-pub fn view_info(id: ViewId, config: ViewConfig) -> ApiResult<ViewInfo> {
-    let columns = serde_json::from_value(config.columns).map_err(|e| {
+/// A stored view's columns, typed.
+pub fn view_columns(id: ViewId, config: &ViewConfig) -> ApiResult<Vec<Column>> {
+    serde_json::from_value(config.columns.clone()).map_err(|e| {
         ApiError::internal(&format!(
             "view {id} does not load: {}",
             arbor_store::json_error_without_values(&e)
         ))
-    })?;
-    Ok(ViewInfo {
-        id: id.get(),
-        name: config.name,
-        columns,
     })
 }
 
-/// `GET /api/v1/structures/{id}/views` (View).
+/// Whether the caller sees a view: a shared one, or their own.
+pub fn sees_view(caller: &Caller, view: &SavedView) -> bool {
+    view.shared || view.owner == caller.account
+}
+
+/// Whether the caller may change or delete a view they see: their own, or a shared one with Control.
+fn may_change(caller: &Caller, level: Level, view: &SavedView) -> bool {
+    view.owner == caller.account || (view.shared && level.allows(Level::Control))
+}
+
+/// The views the caller sees, each with its owner's name as Jira tells it to the caller (one call for all).
+async fn views_shown(
+    state: &AppState,
+    caller: &Caller,
+    access: &Access,
+    views: Vec<(ViewId, SavedView)>,
+) -> ApiResult<Vec<ViewInfo>> {
+    let views: Vec<_> = views
+        .into_iter()
+        .filter(|(_, view)| sees_view(caller, view))
+        .collect();
+    let owners: Vec<Grantee> = views
+        .iter()
+        .map(|(_, view)| Grantee::Person {
+            account_id: view.owner.as_str().to_owned(),
+        })
+        .collect();
+    let names = if owners.is_empty() {
+        Vec::new()
+    } else {
+        directory::labels(state, caller, &access.who, &owners).await
+    };
+    views
+        .into_iter()
+        .zip(names)
+        .map(|((id, view), owner_name)| {
+            Ok(ViewInfo {
+                id: id.get(),
+                columns: view_columns(id, &view.config)?,
+                can_change: may_change(caller, access.level, &view),
+                name: view.config.name,
+                owner: view.owner.as_str().to_owned(),
+                owner_name,
+                shared: view.shared,
+            })
+        })
+        .collect()
+}
+
+/// `GET /api/v1/structures/{id}/views` (View): the shared views and your own.
 #[utoipa::path(get, path = "/api/v1/structures/{id}/views", tag = "views",
     params(("id" = u64, Path, description = "structure id")),
     responses((status = 200, body = Vec<ViewInfo>)))]
@@ -436,18 +497,94 @@ pub async fn views(
 ) -> ApiResult<Json<Vec<ViewInfo>>> {
     let access = authorize(&state, &caller, id, Level::View, "view.list").await?;
     let views = state.store.views(caller.tenant, access.meta.id).await?;
-    let out = views
-        .into_iter()
-        .map(|(vid, config)| view_info(vid, config))
-        .collect::<ApiResult<Vec<_>>>()?;
+    let out = views_shown(&state, &caller, &access, views).await?;
     audit::ok(&state, &caller, "view.list", &[&format!("structure:{id}")]).await?;
     Ok(Json(out))
 }
 
-/// `POST /api/v1/structures/{id}/views` (Edit).
+/// The view `view` of the structure, if the caller sees it (another person's personal view is answered as
+/// missing, as one that does not exist).
+pub async fn seen_view(
+    state: &AppState,
+    caller: &Caller,
+    structure: arbor_store::model::StructureId,
+    view: u64,
+) -> ApiResult<(ViewId, SavedView)> {
+    let vid = ViewId::new(view).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state
+        .store
+        .views(caller.tenant, structure)
+        .await?
+        .into_iter()
+        .find(|(v, saved)| *v == vid && sees_view(caller, saved))
+        .ok_or_else(|| ApiError::not_found("no such view in this structure"))
+}
+
+/// Checks a change of `view` (or a new view, `None`) that leaves it shared or not (`shared_after`), given
+/// the caller's `access` at View. Someone else's shared view changes only with Control, and the refusal says
+/// whose it is and what the caller can do instead; a view shared after the change needs Edit. A level
+/// above View is then checked again with `authorize`, which reads storage (the first check may have used
+/// what was read in the last second).
+async fn authorize_view_change(
+    state: &AppState,
+    caller: &Caller,
+    id: u64,
+    access: Access,
+    view: Option<(ViewId, &SavedView)>,
+    shared_after: bool,
+    action: &str,
+) -> ApiResult<Access> {
+    let object = format!("structure:{id}");
+    if let Some((vid, saved)) = view
+        && !may_change(caller, access.level, saved)
+    {
+        let owner = Grantee::Person {
+            account_id: saved.owner.as_str().to_owned(),
+        };
+        let name = directory::labels(state, caller, &access.who, &[owner])
+            .await
+            .pop()
+            .flatten()
+            .unwrap_or_else(|| "its owner".to_owned());
+        let refusal = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "view-not-yours",
+            format!(
+                "the view “{}” is shared by {name}: only {name} or someone with Control on this structure may \
+                 change or delete it. Save your own copy (“Save as my view”) and change that instead",
+                saved.config.name
+            ),
+        )
+        .with(
+            "owner",
+            serde_json::Value::String(saved.owner.as_str().to_owned()),
+        );
+        let view = format!("view:{vid}");
+        return Err(audit::denied(state, caller, action, &[&object, &view], refusal).await);
+    }
+    if shared_after && !access.level.allows(Level::Edit) {
+        let refusal = ApiError::forbidden(format!(
+            "sharing a view with everyone who may see this structure needs the Edit level; you have {}. \
+             Save it as your own view (not shared) instead",
+            access.level
+        ));
+        return Err(audit::denied(state, caller, action, &[&object], refusal).await);
+    }
+    let needed = match view {
+        Some((_, saved)) if saved.owner != caller.account => Level::Control,
+        _ if shared_after => Level::Edit,
+        _ => return Ok(access),
+    };
+    drop(access);
+    authorize(state, caller, id, needed, action).await
+}
+
+/// `POST /api/v1/structures/{id}/views` (View for a personal view, Edit for a shared one): a new view owned
+/// by you — also how anyone saves their own copy of a view they may not change.
 #[utoipa::path(post, path = "/api/v1/structures/{id}/views", tag = "views", request_body = ViewBody,
     params(("id" = u64, Path, description = "structure id")),
-    responses((status = 201, body = ViewInfo)))]
+    responses((status = 201, body = ViewInfo),
+        (status = 403, description = "a shared view needs Edit")))]
 pub async fn create_view(
     State(state): State<AppState>,
     caller: Caller,
@@ -455,7 +592,10 @@ pub async fn create_view(
     Body(body): Body<ViewBody>,
 ) -> ApiResult<(StatusCode, Json<ViewInfo>)> {
     let config = view_config(&body)?;
-    let access = authorize(&state, &caller, id, Level::Edit, "view.create").await?;
+    let shared = body.shared.unwrap_or(false);
+    let access = authorize(&state, &caller, id, Level::View, "view.create").await?;
+    let access =
+        authorize_view_change(&state, &caller, id, access, None, shared, "view.create").await?;
     let views = state.store.views(caller.tenant, access.meta.id).await?;
     budget::within(
         "limits.views_per_structure",
@@ -467,7 +607,13 @@ pub async fn create_view(
     budget::check_storage(&state, caller.tenant).await?;
     let vid = state
         .store
-        .create_view(caller.tenant, access.meta.id, &config, &actor(&caller))
+        .create_view(
+            caller.tenant,
+            access.meta.id,
+            &config,
+            shared,
+            &actor(&caller),
+        )
         .await?;
     audit::ok(
         &state,
@@ -476,29 +622,25 @@ pub async fn create_view(
         &[&format!("structure:{id}"), &format!("view:{vid}")],
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(view_info(vid, config)?)))
+    let saved = SavedView {
+        owner: caller.account.clone(),
+        shared,
+        config,
+    };
+    let shown = views_shown(&state, &caller, &access, vec![(vid, saved)]).await?;
+    let info = shown
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal(&"a new view is not shown to its owner"))?;
+    Ok((StatusCode::CREATED, Json(info)))
 }
 
-/// Checks that a view belongs to the structure.
-async fn own_view(
-    state: &AppState,
-    caller: &Caller,
-    structure: arbor_store::model::StructureId,
-    view: u64,
-) -> ApiResult<ViewId> {
-    let vid = ViewId::new(view).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let views = state.store.views(caller.tenant, structure).await?;
-    if views.iter().any(|(v, _)| *v == vid) {
-        Ok(vid)
-    } else {
-        Err(ApiError::not_found("no such view in this structure"))
-    }
-}
-
-/// `PUT /api/v1/structures/{id}/views/{view}` (Edit).
+/// `PUT /api/v1/structures/{id}/views/{view}`: your own view (View; Edit to keep or make it shared), or a
+/// shared one with Control.
 #[utoipa::path(put, path = "/api/v1/structures/{id}/views/{view}", tag = "views", request_body = ViewBody,
     params(("id" = u64, Path, description = "structure id"), ("view" = u64, Path, description = "view id")),
-    responses((status = 200, body = ViewInfo)))]
+    responses((status = 200, body = ViewInfo),
+        (status = 403, description = "someone else's shared view, without Control; the problem says whose it is")))]
 pub async fn update_view(
     State(state): State<AppState>,
     caller: Caller,
@@ -506,12 +648,23 @@ pub async fn update_view(
     Body(body): Body<ViewBody>,
 ) -> ApiResult<Json<ViewInfo>> {
     let config = view_config(&body)?;
-    let access = authorize(&state, &caller, id, Level::Edit, "view.update").await?;
+    let access = authorize(&state, &caller, id, Level::View, "view.update").await?;
+    let (vid, saved) = seen_view(&state, &caller, access.meta.id, view).await?;
+    let shared = body.shared.unwrap_or(saved.shared);
+    let access = authorize_view_change(
+        &state,
+        &caller,
+        id,
+        access,
+        Some((vid, &saved)),
+        shared,
+        "view.update",
+    )
+    .await?;
     budget::check_storage(&state, caller.tenant).await?;
-    let vid = own_view(&state, &caller, access.meta.id, view).await?;
     state
         .store
-        .update_view(caller.tenant, vid, &config, &actor(&caller))
+        .update_view(caller.tenant, vid, &config, shared, &actor(&caller))
         .await?;
     audit::ok(
         &state,
@@ -520,20 +673,57 @@ pub async fn update_view(
         &[&format!("structure:{id}"), &format!("view:{vid}")],
     )
     .await?;
-    Ok(Json(view_info(vid, config)?))
+    let owner_name = directory::labels(
+        &state,
+        &caller,
+        &access.who,
+        &[Grantee::Person {
+            account_id: saved.owner.as_str().to_owned(),
+        }],
+    )
+    .await
+    .pop()
+    .flatten();
+    // Said as it is now, also when someone with Control made another's view personal (they no longer see
+    // it, nor may change it).
+    let changed = SavedView {
+        owner: saved.owner,
+        shared,
+        config,
+    };
+    Ok(Json(ViewInfo {
+        id: vid.get(),
+        columns: view_columns(vid, &changed.config)?,
+        can_change: sees_view(&caller, &changed) && may_change(&caller, access.level, &changed),
+        name: changed.config.name,
+        owner: changed.owner.as_str().to_owned(),
+        owner_name,
+        shared,
+    }))
 }
 
-/// `DELETE /api/v1/structures/{id}/views/{view}` (Edit).
+/// `DELETE /api/v1/structures/{id}/views/{view}`: your own view, or a shared one with Control.
 #[utoipa::path(delete, path = "/api/v1/structures/{id}/views/{view}", tag = "views",
     params(("id" = u64, Path, description = "structure id"), ("view" = u64, Path, description = "view id")),
-    responses((status = 204, description = "deleted")))]
+    responses((status = 204, description = "deleted"),
+        (status = 403, description = "someone else's shared view, without Control; the problem says whose it is")))]
 pub async fn delete_view(
     State(state): State<AppState>,
     caller: Caller,
     Param((id, view)): Param<(u64, u64)>,
 ) -> ApiResult<StatusCode> {
-    let access = authorize(&state, &caller, id, Level::Edit, "view.delete").await?;
-    let vid = own_view(&state, &caller, access.meta.id, view).await?;
+    let access = authorize(&state, &caller, id, Level::View, "view.delete").await?;
+    let (vid, saved) = seen_view(&state, &caller, access.meta.id, view).await?;
+    let _access = authorize_view_change(
+        &state,
+        &caller,
+        id,
+        access,
+        Some((vid, &saved)),
+        false,
+        "view.delete",
+    )
+    .await?;
     state
         .store
         .delete_view(caller.tenant, vid, &actor(&caller))

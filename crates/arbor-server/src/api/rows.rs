@@ -9,7 +9,6 @@ use arbor_core::effective::{EffectiveForest, EffectiveItem, Source};
 use arbor_core::forest::ItemRef;
 use arbor_core::generator::Generator;
 use arbor_core::permission::Level;
-use arbor_store::model::ViewId;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::config::view_info;
+use super::config::{seen_view, sees_view, view_columns};
 use super::{Access, Body, Param, Query, assist, authorize, load_generators, shown};
 use crate::audit;
 use crate::compute;
@@ -238,13 +237,8 @@ async fn chosen_columns(
     let Some(view) = view else {
         return Ok(View::default_columns());
     };
-    let vid = ViewId::new(view).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let views = state.store.views(caller.tenant, access.meta.id).await?;
-    let (_, config) = views
-        .into_iter()
-        .find(|(v, _)| *v == vid)
-        .ok_or_else(|| ApiError::not_found("no such view in this structure"))?;
-    Ok(view_info(vid, config)?.columns)
+    let (vid, saved) = seen_view(state, caller, access.meta.id, view).await?;
+    view_columns(vid, &saved.config)
 }
 
 /// Computes (or reuses) the caller's effective forest of a structure with these columns; with `first_rows`,
@@ -357,8 +351,9 @@ async fn titles(
     result.titles.get_or_init(|| titles).clone()
 }
 
-/// The columns' titles, with the site's field names ("Sum of Story Points"). Should Jira not list its fields,
-/// field ids stand in: a title is not worth failing a window or an export for.
+/// The columns' titles, with the site's field names ("Sum of Story point estimate"), also where a column
+/// names a formula variable (`story_points`) rather than a field id. Should Jira not list its fields, field
+/// ids (variables in words) stand in: a title is not worth failing a window or an export for.
 async fn column_titles(
     state: &AppState,
     caller: &Caller,
@@ -372,11 +367,17 @@ async fn column_titles(
             Vec::new()
         }
     };
-    // A field's name; totals name a field or a formula variable (`story_points` → "story points").
+    let bindings = state.site(caller.tenant).map(compute::bindings);
+    // A field's name; totals name a field or a formula variable (`story_points` → the site's story point
+    // field).
     let name = |field: &str| {
+        let id = bindings
+            .as_ref()
+            .and_then(|b| b.field_for(field))
+            .map_or_else(|| field.to_owned(), |id| id.as_str().to_owned());
         fields
             .iter()
-            .find(|f| f.id == field)
+            .find(|f| f.id == field || f.id == id)
             .map_or_else(|| field.replace('_', " "), |f| f.name.clone())
     };
     columns
@@ -966,7 +967,14 @@ fn export_table(result: &compute::Result, names: Vec<String>) -> export::Table {
 /// The structure's ids and configuration: stored rows (issue ids only), generators, views, rules.
 async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiResult<Value> {
     let generators = load_generators(state, caller, access.meta.id).await?;
-    let views = state.store.views(caller.tenant, access.meta.id).await?;
+    // The shared views and the caller's own.
+    let views: Vec<_> = state
+        .store
+        .views(caller.tenant, access.meta.id)
+        .await?
+        .into_iter()
+        .filter(|(_, view)| sees_view(caller, view))
+        .collect();
     let rules = if access.level.allows(Level::Control) {
         Some(state.store.rules(caller.tenant, access.meta.id).await?)
     } else {
@@ -1013,7 +1021,13 @@ async fn json_export(state: &AppState, caller: &Caller, access: &Access) -> ApiR
         },
         "rows": rows,
         "generators": generators,
-        "views": views.iter().map(|(id, config)| json!({"id": id.get(), "name": config.name, "columns": config.columns})).collect::<Vec<_>>(),
+        "views": views.iter().map(|(id, view)| json!({
+            "id": id.get(),
+            "name": view.config.name,
+            "columns": view.config.columns,
+            "owner": view.owner.as_str(),
+            "shared": view.shared,
+        })).collect::<Vec<_>>(),
         "rules": rules,
         "hidden": hidden,
     }))

@@ -292,6 +292,7 @@ mod tests {
             kind: None,
             inward: Some("is blocked by".into()),
             outward: Some("blocks".into()),
+            variables: Vec::new(),
         }
     }
 

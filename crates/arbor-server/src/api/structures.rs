@@ -1,7 +1,9 @@
 //! Structures: the session, list, create, describe, rename, delete.
 
+use std::collections::{BTreeSet, HashMap};
+
 use arbor_core::ids::{ActorId, Timestamp};
-use arbor_core::permission::Level;
+use arbor_core::permission::{Grantee, Level};
 use arbor_jira::cache::PeopleKind;
 use arbor_store::model::{Actor, NewStructure, StructureMeta};
 use axum::Json;
@@ -10,7 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Body, Param, authorize, described, level_of};
+use super::{Body, Param, authorize, described, directory, level_of};
 use crate::audit;
 use crate::budget;
 use crate::content;
@@ -83,7 +85,12 @@ pub struct StructureSummary {
     pub id: u64,
     pub name: String,
     pub description: String,
+    /// The owner's account id.
     pub owner: String,
+    /// The owner's name as Jira tells it to you, in the list of structures shared with you; absent when Jira
+    /// does not tell you (and elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
     /// Changes with every change of the structure; send it back as `based_on`.
     pub version: u64,
     /// What you may do: `view`, `edit`, `automate` or `control`.
@@ -102,6 +109,7 @@ impl StructureSummary {
             name: meta.name.clone(),
             description: meta.description.clone(),
             owner: meta.owner.as_str().to_owned(),
+            owner_name: None,
             version: meta.version.get(),
             level,
             shared_with_me: meta.owner != *me,
@@ -129,6 +137,29 @@ pub async fn list(
         let level = level_of(&state, &caller, &who, meta, &described.rules).await?;
         if level.allows(Level::View) {
             out.push(StructureSummary::new(meta, level, &caller.account));
+        }
+    }
+    // Those shared with you say whose they are, by name: one question to Jira for all their owners.
+    let owners: Vec<Grantee> = out
+        .iter()
+        .filter(|s| s.shared_with_me)
+        .map(|s| s.owner.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|account_id| Grantee::Person { account_id })
+        .collect();
+    if !owners.is_empty() {
+        let names = directory::labels(&state, &caller, &who, &owners).await;
+        let names: HashMap<&str, String> = owners
+            .iter()
+            .zip(names)
+            .filter_map(|(owner, name)| match owner {
+                Grantee::Person { account_id } => Some((account_id.as_str(), name?)),
+                _ => None,
+            })
+            .collect();
+        for summary in out.iter_mut().filter(|s| s.shared_with_me) {
+            summary.owner_name = names.get(summary.owner.as_str()).cloned();
         }
     }
     audit::ok(&state, &caller, "structure.list", &[]).await?;

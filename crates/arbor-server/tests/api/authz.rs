@@ -125,8 +125,9 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            // A personal view; sharing one needs Edit (tests/api/views.rs).
             name: "create view",
-            needs: "edit",
+            needs: "view",
             call: |id, _, _, _| {
                 (
                     Method::POST,
@@ -136,8 +137,9 @@ fn endpoints() -> Vec<Endpoint> {
             },
         },
         Endpoint {
+            // The owner's shared view: another person changes it only with Control.
             name: "update view",
-            needs: "edit",
+            needs: "control",
             call: |id, _, _, view| {
                 (
                     Method::PUT,
@@ -224,7 +226,7 @@ async fn every_endpoint_at_every_level_for_owner_other_person_and_other_tenant()
     let (_, view) = owner
         .post(
             &format!("/api/v1/structures/{id}/views"),
-            json!({"name": "v", "columns": []}),
+            json!({"name": "v", "columns": [], "shared": true}),
         )
         .await;
     let view = view["id"].as_u64().unwrap();

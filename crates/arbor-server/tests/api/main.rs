@@ -16,6 +16,7 @@ mod scale_out;
 mod security;
 mod signin;
 mod structures;
+mod views;
 mod webhooks;
 
 use std::sync::Arc;

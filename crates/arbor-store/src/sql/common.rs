@@ -29,7 +29,7 @@ use crate::journal::{JournalEntry, JournalOp};
 use crate::model::{
     AccessRequest, AccessRequestId, AccessStatus, Actor, Alert, AlertId, BackupRecord,
     InvalidationEntry, JiraInvalidation, NewAccessRequest, NewStructure, OAuthToken, Person, Session, StructureId, StructureMeta,
-    Tenant, TenantId, ViewConfig, ViewId,
+    SavedView, Tenant, TenantId, ViewConfig, ViewId,
 };
 use crate::store::{Engine, ProgressFn, RotationProgress, RotationSummary, Store};
 
@@ -823,16 +823,18 @@ impl SqlStore {
         Ok(next)
     }
 
+    /// Creates (`structure`, no `view`), changes (`view`) or deletes (`view`, no `config`) a view. A new view
+    /// is owned by `actor`; a change keeps the owner (it is journaled with the change).
     async fn write_view(
         &self,
         tenant: TenantId,
         structure: Option<StructureId>,
         view: Option<ViewId>,
-        config: Option<&ViewConfig>,
+        config: Option<(&ViewConfig, bool)>,
         actor: &Actor,
     ) -> Result<ViewId> {
         let (mut tx, key, seq) = self.begin_journaled(tenant).await?;
-        let (view, structure) = match (view, structure) {
+        let (view, structure, owner) = match (view, structure) {
             (None, Some(structure)) => {
                 let exists =
                     sqlx::query("SELECT id FROM structures WHERE tenant_id = $1 AND id = $2")
@@ -844,37 +846,42 @@ impl SqlStore {
                     return Err(not_found(tenant, "structure", structure));
                 }
                 let id: i64 = sqlx::query(
-                    "INSERT INTO views (tenant_id, structure_id, config) VALUES ($1, $2, $3) RETURNING id",
+                    "INSERT INTO views (tenant_id, structure_id, config, owner) VALUES ($1, $2, $3, $4) RETURNING id",
                 )
                 .bind(tenant.sql())
                 .bind(structure.sql())
                 .bind(Vec::<u8>::new())
+                .bind(actor.id.as_str())
                 .fetch_one(&mut *tx)
                 .await?
                 .try_get(0)?;
                 (
                     ViewId::from_sql(id).map_err(|e| malformed("views", e))?,
                     structure,
+                    actor.id.clone(),
                 )
             }
             (Some(view), _) => {
-                let row =
-                    sqlx::query("SELECT structure_id FROM views WHERE tenant_id = $1 AND id = $2")
-                        .bind(tenant.sql())
-                        .bind(view.sql())
-                        .fetch_optional(&mut *tx)
-                        .await?
-                        .ok_or_else(|| not_found(tenant, "view", view))?;
+                let row = sqlx::query(
+                    "SELECT structure_id, owner FROM views WHERE tenant_id = $1 AND id = $2",
+                )
+                .bind(tenant.sql())
+                .bind(view.sql())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| not_found(tenant, "view", view))?;
                 let structure: i64 = row.try_get(0)?;
+                let owner: String = row.try_get(1)?;
                 (
                     view,
                     StructureId::from_sql(structure).map_err(|e| malformed("views", e))?,
+                    actor_id(&owner, "views")?,
                 )
             }
             (None, None) => return Err(StoreError::Invalid("a view needs a structure".into())),
         };
         let op = match config {
-            Some(config) => {
+            Some((config, shared)) => {
                 let row = view.to_string();
                 let place = Place {
                     tenant,
@@ -883,16 +890,21 @@ impl SqlStore {
                     column: "config",
                 };
                 let plain = serde_json::to_vec(config).map_err(|e| malformed(place, e))?;
-                sqlx::query("UPDATE views SET config = $1 WHERE tenant_id = $2 AND id = $3")
-                    .bind(key.seal(&place, &plain)?)
-                    .bind(tenant.sql())
-                    .bind(view.sql())
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE views SET config = $1, shared = $2 WHERE tenant_id = $3 AND id = $4",
+                )
+                .bind(key.seal(&place, &plain)?)
+                .bind(i64::from(shared))
+                .bind(tenant.sql())
+                .bind(view.sql())
+                .execute(&mut *tx)
+                .await?;
                 JournalOp::ViewSet {
                     structure,
                     view,
                     config: config.clone(),
+                    owner: Some(owner),
+                    shared,
                 }
             }
             None => {
@@ -1589,9 +1601,10 @@ impl Store for SqlStore {
         tenant: TenantId,
         structure: StructureId,
         config: &ViewConfig,
+        shared: bool,
         actor: &Actor,
     ) -> Result<ViewId> {
-        self.write_view(tenant, Some(structure), None, Some(config), actor)
+        self.write_view(tenant, Some(structure), None, Some((config, shared)), actor)
             .await
     }
 
@@ -1600,9 +1613,10 @@ impl Store for SqlStore {
         tenant: TenantId,
         view: ViewId,
         config: &ViewConfig,
+        shared: bool,
         actor: &Actor,
     ) -> Result<()> {
-        self.write_view(tenant, None, Some(view), Some(config), actor)
+        self.write_view(tenant, None, Some(view), Some((config, shared)), actor)
             .await
             .map(drop)
     }
@@ -1617,10 +1631,10 @@ impl Store for SqlStore {
         &self,
         tenant: TenantId,
         structure: StructureId,
-    ) -> Result<Vec<(ViewId, ViewConfig)>> {
+    ) -> Result<Vec<(ViewId, SavedView)>> {
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(
-            "SELECT id, config FROM views WHERE tenant_id = $1 AND structure_id = $2 ORDER BY id",
+            "SELECT id, config, owner, shared FROM views WHERE tenant_id = $1 AND structure_id = $2 ORDER BY id",
         )
         .bind(tenant.sql())
         .bind(structure.sql())
@@ -1639,7 +1653,16 @@ impl Store for SqlStore {
             let sealed: Vec<u8> = row.try_get(1)?;
             let mut config: ViewConfig = self.open_json(&mut conn, &place, &sealed).await?;
             config.name = defuse_bidi(&config.name).into_owned();
-            out.push((view, config));
+            let owner: String = row.try_get(2)?;
+            let shared: i64 = row.try_get(3)?;
+            out.push((
+                view,
+                SavedView {
+                    owner: actor_id(&owner, "views")?,
+                    shared: shared != 0,
+                    config,
+                },
+            ));
         }
         Ok(out)
     }

@@ -216,11 +216,11 @@ async fn structure_history_survives_a_restart(db: &TestDb) {
         columns: json!([]),
     };
     store
-        .create_view(t, a.id, &view, &by("carol", 22))
+        .create_view(t, a.id, &view, true, &by("carol", 22))
         .await
         .unwrap();
     store
-        .create_view(t, b.id, &view, &by("carol", 23))
+        .create_view(t, b.id, &view, true, &by("carol", 23))
         .await
         .unwrap();
     let newer = store.structure_journal(t, a.id, seen, 100).await.unwrap();

@@ -47,7 +47,10 @@ async fn no_tenant_reaches_another(db: &TestDb) {
         name: SECRET_VIEW.into(),
         columns: json!([]),
     };
-    let view_id = store.create_view(a, s.id, &view, &at(5)).await.unwrap();
+    let view_id = store
+        .create_view(a, s.id, &view, true, &at(5))
+        .await
+        .unwrap();
     let alice = actor("alice");
     store
         .set_settings(a, &alice, &json!({"t": SECRET_SETTING}), t(6))
@@ -157,10 +160,10 @@ async fn no_tenant_reaches_another(db: &TestDb) {
         &store.delete_generator(b, s.id, v, g, &at(10)).await
     ));
     assert!(is_not_found(
-        &store.create_view(b, s.id, &view, &at(10)).await
+        &store.create_view(b, s.id, &view, true, &at(10)).await
     ));
     assert!(is_not_found(
-        &store.update_view(b, view_id, &view, &at(10)).await
+        &store.update_view(b, view_id, &view, true, &at(10)).await
     ));
     assert!(is_not_found(&store.delete_view(b, view_id, &at(10)).await));
     assert!(is_not_found(

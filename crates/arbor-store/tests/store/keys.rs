@@ -93,7 +93,10 @@ async fn write_secrets(store: &dyn Store) -> arbor_store::model::TenantId {
         name: SECRET_VIEW.into(),
         columns: json!([{"f": SECRET_JQL}]),
     };
-    store.create_view(t, s.id, &view, &at(5)).await.unwrap();
+    store
+        .create_view(t, s.id, &view, true, &at(5))
+        .await
+        .unwrap();
     store
         .set_settings(
             t,

@@ -13,3 +13,4 @@ mod invalidations;
 mod isolation;
 mod keys;
 mod story;
+mod views;

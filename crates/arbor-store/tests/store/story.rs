@@ -6,7 +6,8 @@ use arbor_core::ids::{GeneratorId, RowId, Timestamp, Version};
 use arbor_core::permission::{Grantee, Level, Rule};
 use arbor_store::journal::{StructureState, TenantState};
 use arbor_store::model::{
-    AccessStatus, BackupRecord, NewAccessRequest, OAuthToken, Session, TenantId, ViewConfig,
+    AccessStatus, BackupRecord, NewAccessRequest, OAuthToken, SavedView, Session, TenantId,
+    ViewConfig,
 };
 use arbor_store::{Store, StoreError};
 use secrecy::{ExposeSecret, SecretString};
@@ -41,9 +42,12 @@ async fn names_stored_with_bidirectional_overrides_load_defused(db: &TestDb) {
         name: "v\u{202D}".into(),
         columns: json!([]),
     };
-    store.create_view(a, s.id, &view, &at(2)).await.unwrap();
+    store
+        .create_view(a, s.id, &view, false, &at(2))
+        .await
+        .unwrap();
     let views = store.views(a, s.id).await.unwrap();
-    assert_eq!(views[0].1.name, "v\u{FFFD}");
+    assert_eq!(views[0].1.config.name, "v\u{FFFD}");
 }
 
 /// A deleted tenant's or structure's id is never handed out again: audit entries, open editors and approved
@@ -211,13 +215,29 @@ async fn configuration_and_people(db: &TestDb) {
         name: SECRET_VIEW.into(),
         columns: json!([{"field": "summary"}]),
     };
-    let vid = store.create_view(t, s.id, &view, &at(6)).await.unwrap();
+    let vid = store
+        .create_view(t, s.id, &view, true, &at(6))
+        .await
+        .unwrap();
     let changed = ViewConfig {
         name: "Other".into(),
         columns: json!([]),
     };
-    store.update_view(t, vid, &changed, &at(7)).await.unwrap();
-    assert_eq!(store.views(t, s.id).await.unwrap(), vec![(vid, changed)]);
+    store
+        .update_view(t, vid, &changed, false, &at(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.views(t, s.id).await.unwrap(),
+        vec![(
+            vid,
+            SavedView {
+                owner: actor("alice"),
+                shared: false,
+                config: changed
+            }
+        )]
+    );
     store.delete_view(t, vid, &at(8)).await.unwrap();
     assert!(store.views(t, s.id).await.unwrap().is_empty());
 
@@ -391,8 +411,8 @@ pub(crate) async fn current_state(store: &dyn Store, t: TenantId) -> TenantState
     let mut state = TenantState::default();
     for meta in store.structures(t).await.unwrap() {
         let (version, forest) = store.load_forest(t, meta.id).await.unwrap();
-        for (view, config) in store.views(t, meta.id).await.unwrap() {
-            state.views.insert(view, (meta.id, config));
+        for (view, saved) in store.views(t, meta.id).await.unwrap() {
+            state.views.insert(view, (meta.id, saved));
         }
         state.structures.insert(
             meta.id,
@@ -491,8 +511,14 @@ async fn journal_rebuilds_the_state(db: &TestDb) {
         name: "v".into(),
         columns: json!([1, 2]),
     };
-    let view_id = store.create_view(t, b.id, &view, &at(23)).await.unwrap();
-    store.create_view(t, a.id, &view, &at(24)).await.unwrap();
+    let view_id = store
+        .create_view(t, b.id, &view, true, &at(23))
+        .await
+        .unwrap();
+    store
+        .create_view(t, a.id, &view, false, &at(24))
+        .await
+        .unwrap();
     store.delete_view(t, view_id, &at(25)).await.unwrap();
     store
         .set_settings(
@@ -529,13 +555,13 @@ async fn journal_rebuilds_the_state(db: &TestDb) {
 }
 
 async fn newer_schema_is_refused(db: &TestDb) {
-    assert_eq!(db.store.schema_version().await.unwrap(), 5);
+    assert_eq!(db.store.schema_version().await.unwrap(), 6);
     db.exec("INSERT INTO arbor_schema (version, name, checksum, applied_at) VALUES (99, 'future', 'x', 0)")
         .await;
     let err = db.reopen(db.master.clone()).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        "this database was written by a newer arbor (schema version 99, this arbor knows up to 5); upgrade arbor"
+        "this database was written by a newer arbor (schema version 99, this arbor knows up to 6); upgrade arbor"
     );
     db.exec("DELETE FROM arbor_schema WHERE version = 99").await;
     db.exec("UPDATE arbor_schema SET checksum = 'edited' WHERE version = 1")

@@ -19,6 +19,7 @@ mod people;
 mod restore;
 mod site;
 mod toolbar;
+mod views;
 mod xss;
 
 use harness::{Scheme, run, run_in};
@@ -189,6 +190,14 @@ async fn formula_columns_are_named_and_edited_in_place() {
         Box::pin(toolbar::formula_columns_are_named_and_edited_in_place(
             board,
         ))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_view_is_changed_only_by_its_owner_and_others_save_their_own() {
+    run("10-shared-views", |board| {
+        Box::pin(views::a_shared_view_is_its_owners(board))
     })
     .await;
 }
