@@ -15,6 +15,7 @@ mod scale_out;
 mod security;
 mod signin;
 mod structures;
+mod undo;
 mod webhooks;
 
 use std::sync::Arc;

@@ -16,6 +16,7 @@ mod hidden;
 mod keyboard;
 mod people;
 mod site;
+mod undo;
 mod xss;
 
 use harness::{Scheme, run, run_in};
@@ -96,6 +97,14 @@ async fn contrast_aa_in_dark() {
 async fn removing_a_folder_with_hidden_rows_is_refused() {
     run("9-hidden-rows", |board| {
         Box::pin(hidden::removing_a_folder_with_hidden_rows_is_refused(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_takes_back_only_this_sessions_changes() {
+    run("10-undo-this-session", |board| {
+        Box::pin(undo::undo_this_session(board))
     })
     .await;
 }
