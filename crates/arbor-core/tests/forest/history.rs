@@ -7,7 +7,7 @@ use arbor_core::history::{
 };
 use arbor_core::ids::{RowId, Version};
 
-use crate::support::{actor, at, by, folder, issue, in_session, memo, row, shape};
+use crate::support::{actor, at, by, folder, in_session, issue, memo, row, shape};
 
 fn add(item_id: u64, at_pos: Position) -> Edit {
     Edit::Add {
@@ -25,12 +25,7 @@ fn three_rows() -> StructureContent {
     let mut s = StructureContent::new();
     for (i, n) in (1..=3).enumerate() {
         let applied = s
-            .apply(
-                add(n, top()),
-                Version(i as u64),
-                &by("alice"),
-                at(n as i64),
-            )
+            .apply(add(n, top()), Version(i as u64), &by("alice"), at(n as i64))
             .unwrap();
         assert_eq!(applied.created, [row(n)]);
     }
@@ -377,14 +372,15 @@ fn inconsistent_journals_are_refused() {
         })
     ));
     let mut entries = s.history().to_vec();
+    let (change, inverse) = (entries[2].inverse.clone(), entries[2].change.clone());
     let undo_by = |who: &Author| HistoryEntry {
         version: Version(4),
         actor: who.actor.clone(),
         session: who.session.clone(),
         time: at(5),
         action: Action::Undo { of: Version(3) },
-        change: entries[2].inverse.clone(),
-        inverse: entries[2].change.clone(),
+        change: change.clone(),
+        inverse: inverse.clone(),
     };
     entries.push(undo_by(&by("bob")));
     let err = StructureContent::from_history(entries.clone()).unwrap_err();
@@ -430,13 +426,14 @@ fn undo_takes_back_only_what_the_same_session_changed() {
     assert!(s.forest().is_empty());
     assert!(!s.can_undo(&first));
     // Each redoes its own.
-    s.redo(&second, at(8)).unwrap();
-    assert_eq!(shape(s.forest()), [(2, 0)]);
-    assert!(!s.can_redo(&second));
-    s.redo(&first, at(9)).unwrap();
+    s.redo(&first, at(8)).unwrap();
+    assert_eq!(shape(s.forest()), [(1, 0)]);
+    s.redo(&second, at(9)).unwrap();
     assert_eq!(shape(s.forest()), [(1, 0), (2, 0)]);
+    assert!(!s.can_redo(&second));
     // A new edit clears only its own session's redo.
-    s.apply(add(4, top()), s.version(), &second, at(10)).unwrap();
+    s.apply(add(4, top()), s.version(), &second, at(10))
+        .unwrap();
     assert!(s.can_redo(&first));
 }
 
@@ -503,8 +500,10 @@ fn an_old_journal_with_undos_loads_and_new_changes_are_undone_per_session() {
     // Written before sessions were recorded: alice added two rows and undid one, with no session anywhere.
     let mut old = StructureContent::new();
     let before = Author::without_session(actor("alice"));
-    old.apply(add(1, top()), old.version(), &before, at(1)).unwrap();
-    old.apply(add(2, top()), old.version(), &before, at(2)).unwrap();
+    old.apply(add(1, top()), old.version(), &before, at(1))
+        .unwrap();
+    old.apply(add(2, top()), old.version(), &before, at(2))
+        .unwrap();
     let mut entries = old.history().to_vec();
     entries.push(HistoryEntry {
         version: Version(3),
@@ -518,7 +517,8 @@ fn an_old_journal_with_undos_loads_and_new_changes_are_undone_per_session() {
     let mut s = StructureContent::from_history(entries).unwrap();
     assert_eq!(shape(s.forest()), [(1, 0)]);
     assert!(!s.can_undo(&by("alice")) && !s.can_redo(&by("alice")));
-    s.apply(add(3, top()), s.version(), &by("alice"), at(4)).unwrap();
+    s.apply(add(3, top()), s.version(), &by("alice"), at(4))
+        .unwrap();
     s.undo(&by("alice"), at(5)).unwrap();
     assert_eq!(shape(s.forest()), [(1, 0)]);
     assert!(!s.can_undo(&by("alice")));
@@ -708,11 +708,7 @@ fn a_history_with_restores_replays_exactly() {
                 break;
             }
         }
-        assert_eq!(
-            loaded.can_redo(&by(name)),
-            s.can_redo(&by(name)),
-            "{name}"
-        );
+        assert_eq!(loaded.can_redo(&by(name)), s.can_redo(&by(name)), "{name}");
     }
     // And they act alike: Bob redoes his restore, Carol undoes her addition.
     let mut loaded = loaded;

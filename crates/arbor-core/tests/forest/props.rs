@@ -9,9 +9,7 @@ use arbor_core::history::{Action, ApplyError, Author, ConflictCause, StructureCo
 use arbor_core::ids::{GeneratorId, RowId, Version};
 use proptest::prelude::*;
 
-use crate::support::{
-    actor, at, by, folder, in_session, issue, memo, parents, row, subtree_shape,
-};
+use crate::support::{actor, at, by, folder, in_session, issue, memo, parents, row, subtree_shape};
 
 /// An edit described by numbers, turned into a real edit against whatever forest exists when it runs, so
 /// that most edits name real rows and some name missing ones.
@@ -350,7 +348,7 @@ proptest! {
         }
         // Two people, Alice in two sessions, and changes made for them outside any session.
         let author = |who: u8, session: u8| {
-            let name = if who % 2 == 0 { "alice" } else { "bob" };
+            let name = if who.is_multiple_of(2) { "alice" } else { "bob" };
             match session {
                 0 => by(name),
                 1 if name == "alice" => in_session(name, "2"),

@@ -185,7 +185,7 @@ pub(super) fn apply_problem(error: ApplyError) -> ApiError {
         ApplyError::UnknownVersion { .. } => ApiError::bad_request(error.to_string()),
         ApplyError::NothingToUndo(_) => ApiError::conflict(
             "you have nothing to undo in this structure: undo takes back your own changes of this sign-in \
-             session; revert older changes by restoring a version from the history",
+             session; revert older changes by restoring a version from History",
         ),
         ApplyError::NothingToRedo(_) => ApiError::conflict(
             "you have nothing to redo in this structure: redo makes again what you undid in this sign-in \
@@ -323,8 +323,7 @@ pub async fn edit(
     Ok(Json(result))
 }
 
-/// `POST /api/v1/structures/{id}/undo`: takes back your last change of this structure made in this sign-in
-/// session (Edit).
+/// `POST /api/v1/structures/{id}/undo`: takes back your last change made in this sign-in session (Edit).
 #[utoipa::path(post, path = "/api/v1/structures/{id}/undo", tag = "editing",
     params(("id" = u64, Path, description = "structure id")),
     responses((status = 200, body = ChangeResult), (status = 409, description = "nothing to undo, or it no longer applies")))]

@@ -270,11 +270,9 @@ pub async fn describe(
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
     let undo_redo = {
         let guard = content::lock(&state, caller.tenant, &access.meta).await?;
-        guard
-            .as_ref()
-            .map_or_else(UndoRedo::default, |loaded| {
-                UndoRedo::of(loaded, &caller.author())
-            })
+        guard.as_ref().map_or_else(UndoRedo::default, |loaded| {
+            UndoRedo::of(loaded, &caller.author())
+        })
     };
     audit::ok(
         &state,

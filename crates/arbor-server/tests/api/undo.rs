@@ -86,15 +86,12 @@ async fn nobody_can_undo_the_set_up_of_a_structure_the_server_made() {
         assert_eq!(status, StatusCode::CONFLICT, "{problem}");
         let detail = problem["detail"].as_str().unwrap();
         assert!(
-            detail.contains("this sign-in session") && detail.contains("history"),
+            detail.contains("this sign-in session") && detail.contains("History"),
             "{detail}"
         );
         let (status, _) = redo(who, id).await;
         assert_eq!(status, StatusCode::CONFLICT);
-        assert_eq!(
-            titles(&who.rows(id, None).await),
-            ["Q1", "Kick-off", "Q2"]
-        );
+        assert_eq!(titles(&who.rows(id, None).await), ["Q1", "Kick-off", "Q2"]);
     }
     // The set-up is reverted, like anything older than the session, by restoring a version.
     let (status, restored) = fresh
@@ -104,7 +101,10 @@ async fn nobody_can_undo_the_set_up_of_a_structure_the_server_made() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{restored}");
-    assert_eq!(undo_redo(&restored), offers(Some("restore version 0"), None));
+    assert_eq!(
+        undo_redo(&restored),
+        offers(Some("restore version 0"), None)
+    );
     assert!(titles(&fresh.rows(id, None).await).is_empty());
     app.stop().await;
 }
@@ -138,13 +138,14 @@ async fn a_second_session_of_the_same_person_undoes_only_its_own_changes() {
     );
 
     // Their own removal is: the description counts the row below the removed one.
-    let (status, removed) = second
-        .edit(id, json!({"op": "remove", "rows": [q1]}))
-        .await;
+    let (status, removed) = second.edit(id, json!({"op": "remove", "rows": [q1]})).await;
     assert_eq!(status, StatusCode::OK, "{removed}");
     assert_eq!(undo_redo(&removed), offers(Some("remove 2 rows"), None));
     // The first session's Undo still names its own addition, not the later removal.
-    assert_eq!(described(&first, id).await, offers(Some("add 3 rows"), None));
+    assert_eq!(
+        described(&first, id).await,
+        offers(Some("add 3 rows"), None)
+    );
 
     let (status, undone) = undo(&second, id).await;
     assert_eq!(status, StatusCode::OK, "{undone}");
@@ -153,7 +154,10 @@ async fn a_second_session_of_the_same_person_undoes_only_its_own_changes() {
         titles(&second.rows(id, None).await),
         ["Q1", "kick-off", "Q2"]
     );
-    assert_eq!(described(&first, id).await, offers(Some("add 3 rows"), None));
+    assert_eq!(
+        described(&first, id).await,
+        offers(Some("add 3 rows"), None)
+    );
 
     // The first session undoes its addition (merged into the changes made since), and redoes it.
     let (status, undone) = undo(&first, id).await;
@@ -193,11 +197,8 @@ async fn undo_and_redo_say_what_they_would_do() {
         .await;
     assert_eq!(undo_redo(&copied), offers(Some("copy 1 row"), None));
     // A generator is named as one.
-    me.add_generator(
-        id,
-        json!({"kind": "insert_jql", "jql": "issuetype = Epic"}),
-    )
-    .await;
+    me.add_generator(id, json!({"kind": "insert_jql", "jql": "issuetype = Epic"}))
+        .await;
     assert_eq!(
         described(&me, id).await,
         offers(Some("add 1 generator"), None)
@@ -253,10 +254,7 @@ async fn a_sessions_undo_survives_a_restart() {
         ..who.clone()
     };
     let (me_there, other_there) = (there(&me), there(&other));
-    assert_eq!(
-        described(&other_there, id).await,
-        offers(None, None)
-    );
+    assert_eq!(described(&other_there, id).await, offers(None, None));
     assert_eq!(
         described(&me_there, id).await,
         offers(Some("add 1 row"), None)

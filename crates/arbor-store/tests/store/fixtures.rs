@@ -26,7 +26,10 @@ pub(crate) fn actor(name: &str) -> ActorId {
 
 /// `name` signed in, in one session of theirs.
 pub(crate) fn author(name: &str) -> Author {
-    Author::in_session(actor(name), SessionTag::new(&format!("{name}-session")).unwrap())
+    Author::in_session(
+        actor(name),
+        SessionTag::new(&format!("{name}-session")).unwrap(),
+    )
 }
 
 pub(crate) fn at(millis: i64) -> Actor {

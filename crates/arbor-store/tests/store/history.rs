@@ -193,7 +193,11 @@ async fn structure_history_survives_a_restart(db: &TestDb) {
         .await
         .unwrap();
     let restore = content
-        .restore(Version(1), &author("carol"), Timestamp::from_unix_millis(21))
+        .restore(
+            Version(1),
+            &author("carol"),
+            Timestamp::from_unix_millis(21),
+        )
         .unwrap();
     v = store
         .save_forest(

@@ -93,14 +93,20 @@ pub(crate) async fn undo_this_session(board: &Board) -> Result {
     board.click_button("Remove").await?;
     board.wait_announced("Removed 1 row").await?;
     button(board, "Undo", "Undo: remove 1 row", true).await?;
-    ensure!(!has_folder(board).await?, "the folder was removed");
+    board
+        .wait_for_rows("the folder removed", |rows| {
+            !rows.is_empty() && rows.iter().all(|r| r.name() != FOLDER)
+        })
+        .await?;
 
     // Ctrl+Z takes the removal back; Redo offers it again.
     focus_first_epic(board).await?;
     board.press(&[Key::Control.into(), 'z']).await?;
     board.wait_announced("Undone.").await?;
     board
-        .wait_for_rows("the folder back", |rows| rows.iter().any(|r| r.name() == FOLDER))
+        .wait_for_rows("the folder back", |rows| {
+            rows.iter().any(|r| r.name() == FOLDER)
+        })
         .await?;
     button(board, "Undo", "Undo: add 1 row", true).await?;
     button(board, "Redo", "Redo: remove 1 row", true).await?;
