@@ -15,12 +15,16 @@
 //!   later one wins, as in a shared document;
 //! - based on a version that does not exist yet: refused.
 //!
-//! Undo and redo are per person: "undo" takes back *my* last change, the way people expect it in a shared
-//! structure, even when others have edited since. Each person's undo stack keeps their last [`UNDO_DEPTH`]
-//! changes; a new edit clears that person's redo stack. Undo applies the stored inverse of the change to the
-//! current forest, so it merges or conflicts exactly like a concurrent edit based on that change's version.
-//! A failed undo changes nothing; [`StructureContent::discard_undo`] lets a client skip a change that can no
-//! longer be undone.
+//! Undo and redo belong to an [`Author`]: a person *in one sign-in session*. "Undo" takes back *my* last
+//! change made in this session, the way people expect it in a shared structure, even when others have edited
+//! since; what I changed in an earlier session, what others changed, and what nobody changed in a session
+//! (the server's own set-up of a structure, entries journaled before sessions were recorded) is reverted by
+//! restoring an earlier version instead. Each author's undo stack keeps their last [`UNDO_DEPTH`] changes; a
+//! new edit clears that author's redo stack. Undo applies the stored inverse of the change to the current
+//! forest, so it merges or conflicts exactly like a concurrent edit based on that change's version. A failed
+//! undo changes nothing; [`StructureContent::discard_undo`] lets a client skip a change that can no longer be
+//! undone. [`StructureContent::next_undo`] and [`StructureContent::next_redo`] tell what an undo or redo would
+//! take back or make again, so that a client can say so before it is asked.
 //!
 //! Restoring an earlier version ([`StructureContent::restore`]) makes the forest exactly what it was then, row
 //! ids included, as one new version: a change that removes every top-level row and inserts the old forest's
@@ -31,7 +35,8 @@
 //! inverse, so [`StructureContent::rebuild`] reconstructs any earlier version by replaying changes forwards
 //! from version 0 or inverses backwards from the current version, whichever is shorter, flattening the
 //! forest only once: O(rows + steps replayed). [`StructureContent::from_history`] rebuilds everything —
-//! forest, row-id counter and undo stacks — from the entries alone, which is what storage journals.
+//! forest, row-id counter and every session's undo stacks — from the entries alone, which is what storage
+//! journals.
 //!
 //! The engine is pure: callers pass the time of each change in.
 
@@ -42,10 +47,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::edit::{Anchor, Change, Edit, EditError, Position, RowIdAllocator, Step, Subtree};
 use crate::forest::Forest;
-use crate::ids::{ActorId, RowId, Timestamp, Version};
+use crate::ids::{ActorId, RowId, SessionTag, Timestamp, Version};
 
-/// How many of their own changes a person can undo.
+/// How many of their own changes a person can undo in one session.
 pub const UNDO_DEPTH: usize = 100;
+
+/// Who makes a change, and in which sign-in session: undo and redo take back only the author's own changes of
+/// the same session.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Author {
+    pub actor: ActorId,
+    /// `None` for changes made outside any session (a structure's set-up by the server): nobody can undo them.
+    pub session: Option<SessionTag>,
+}
+
+impl Author {
+    /// A person signed in, in the session `session`.
+    pub fn in_session(actor: ActorId, session: SessionTag) -> Self {
+        Self {
+            actor,
+            session: Some(session),
+        }
+    }
+
+    /// A change made on a person's behalf outside any session, which nobody can undo.
+    pub fn without_session(actor: ActorId) -> Self {
+        Self {
+            actor,
+            session: None,
+        }
+    }
+
+    /// The key of this author's undo stacks, if they have any.
+    fn owner(&self) -> Option<(ActorId, SessionTag)> {
+        Some((self.actor.clone(), self.session.clone()?))
+    }
+}
 
 /// What a person did to produce a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +110,10 @@ pub enum Action {
 pub struct HistoryEntry {
     pub version: Version,
     pub actor: ActorId,
+    /// The session it was made in; entries without one (the server's own, or journaled before sessions were
+    /// recorded) are undone by nobody.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionTag>,
     pub time: Timestamp,
     pub action: Action,
     /// What was applied to the previous version's forest.
@@ -161,9 +202,9 @@ pub enum ApplyError {
         requested: Version,
         current: Version,
     },
-    #[error("{0} has nothing to undo")]
+    #[error("{0} has nothing to undo in this session")]
     NothingToUndo(ActorId),
-    #[error("{0} has nothing to redo")]
+    #[error("{0} has nothing to redo in this session")]
     NothingToRedo(ActorId),
     #[error("version {0} is already the current version")]
     AlreadyCurrent(Version),
@@ -177,7 +218,7 @@ pub enum HistoryError {
     #[error("history entry {index} has version {found}; versions must run 1, 2, 3, ...")]
     OutOfOrder { index: usize, found: Version },
     #[error(
-        "version {version} undoes or redoes version {of}, which is not on top of {actor}'s stack"
+        "version {version} undoes or redoes version {of}, which is not on top of {actor}'s stack in its session"
     )]
     Inconsistent {
         version: Version,
@@ -204,7 +245,8 @@ pub struct StructureContent {
     ids: RowIdAllocator,
     /// The entry of version `v` is at index `v - 1`.
     history: Vec<HistoryEntry>,
-    stacks: HashMap<ActorId, Stacks>,
+    /// Per person and session; changes made outside a session have none.
+    stacks: HashMap<(ActorId, SessionTag), Stacks>,
 }
 
 impl StructureContent {
@@ -260,20 +302,48 @@ impl StructureContent {
         self.ids.peek()
     }
 
-    pub fn can_undo(&self, actor: &ActorId) -> bool {
-        self.stacks.get(actor).is_some_and(|s| !s.undo.is_empty())
+    fn stacks_of(&self, by: &Author) -> Option<&Stacks> {
+        self.stacks.get(&by.owner()?)
     }
 
-    pub fn can_redo(&self, actor: &ActorId) -> bool {
-        self.stacks.get(actor).is_some_and(|s| !s.redo.is_empty())
+    pub fn can_undo(&self, by: &Author) -> bool {
+        self.stacks_of(by).is_some_and(|s| !s.undo.is_empty())
     }
 
-    /// Applies an edit made by `actor` on version `based_on`; see the module docs for the merge rules.
+    pub fn can_redo(&self, by: &Author) -> bool {
+        self.stacks_of(by).is_some_and(|s| !s.redo.is_empty())
+    }
+
+    /// The change `by`'s next undo would take back, as it was first made: an edit or a restore (an undone and
+    /// redone change is still that change).
+    pub fn next_undo(&self, by: &Author) -> Option<&HistoryEntry> {
+        self.original(*self.stacks_of(by)?.undo.back()?)
+    }
+
+    /// The change `by`'s next redo would make again, as it was first made: an edit or a restore.
+    pub fn next_redo(&self, by: &Author) -> Option<&HistoryEntry> {
+        self.original(*self.stacks_of(by)?.redo.last()?)
+    }
+
+    /// The edit or restore that version `version` made, took back or made again.
+    fn original(&self, mut version: Version) -> Option<&HistoryEntry> {
+        loop {
+            let entry = self.entry(version)?;
+            match entry.action {
+                Action::Edit { .. } | Action::Restore { .. } => return Some(entry),
+                // Earlier versions only, so this ends.
+                Action::Undo { of } | Action::Redo { of } if of < version => version = of,
+                Action::Undo { .. } | Action::Redo { .. } => return None,
+            }
+        }
+    }
+
+    /// Applies an edit made by `by` on version `based_on`; see the module docs for the merge rules.
     pub fn apply(
         &mut self,
         edit: Edit,
         based_on: Version,
-        actor: ActorId,
+        by: &Author,
         time: Timestamp,
     ) -> Result<Applied, ApplyError> {
         if based_on > self.version {
@@ -294,7 +364,8 @@ impl StructureContent {
         };
         self.push(HistoryEntry {
             version,
-            actor,
+            actor: by.actor.clone(),
+            session: by.session.clone(),
             time,
             action: Action::Edit { edit, based_on },
             change: resolved.change,
@@ -307,30 +378,30 @@ impl StructureContent {
         })
     }
 
-    /// Takes back `actor`'s most recent change that is not yet undone.
-    pub fn undo(&mut self, actor: ActorId, time: Timestamp) -> Result<Applied, ApplyError> {
-        let Some(&of) = self.stacks.get(&actor).and_then(|s| s.undo.back()) else {
-            return Err(ApplyError::NothingToUndo(actor));
+    /// Takes back `by`'s most recent change of this session that is not yet undone.
+    pub fn undo(&mut self, by: &Author, time: Timestamp) -> Result<Applied, ApplyError> {
+        let Some(&of) = self.stacks_of(by).and_then(|s| s.undo.back()) else {
+            return Err(ApplyError::NothingToUndo(by.actor.clone()));
         };
-        self.replay_inverse(of, actor, time, Action::Undo { of })
+        self.replay_inverse(of, by, time, Action::Undo { of })
     }
 
-    /// Re-applies `actor`'s most recently undone change.
-    pub fn redo(&mut self, actor: ActorId, time: Timestamp) -> Result<Applied, ApplyError> {
-        let Some(&of) = self.stacks.get(&actor).and_then(|s| s.redo.last()) else {
-            return Err(ApplyError::NothingToRedo(actor));
+    /// Re-applies `by`'s most recently undone change of this session.
+    pub fn redo(&mut self, by: &Author, time: Timestamp) -> Result<Applied, ApplyError> {
+        let Some(&of) = self.stacks_of(by).and_then(|s| s.redo.last()) else {
+            return Err(ApplyError::NothingToRedo(by.actor.clone()));
         };
-        self.replay_inverse(of, actor, time, Action::Redo { of })
+        self.replay_inverse(of, by, time, Action::Redo { of })
     }
 
-    /// Makes the forest exactly what it was at version `to` (row ids included), as a new version that `actor`
+    /// Makes the forest exactly what it was at version `to` (row ids included), as a new version that `by`
     /// can undo like an edit. `created` lists every row the restore brings back, in forest order. `shown_as`:
     /// see [`Action::Restore`].
     pub fn restore(
         &mut self,
         to: Version,
         shown_as: Option<u64>,
-        actor: ActorId,
+        by: &Author,
         time: Timestamp,
     ) -> Result<Applied, ApplyError> {
         if to == self.version {
@@ -343,7 +414,8 @@ impl StructureContent {
         let created = change.inserted_rows().collect();
         self.push(HistoryEntry {
             version,
-            actor,
+            actor: by.actor.clone(),
+            session: by.session.clone(),
             time,
             action: Action::Restore { to, shown_as },
             change,
@@ -356,9 +428,9 @@ impl StructureContent {
         })
     }
 
-    /// Drops the change `actor` would undo next (for instance after its undo conflicted); returns its version.
-    pub fn discard_undo(&mut self, actor: &ActorId) -> Option<Version> {
-        self.stacks.get_mut(actor)?.undo.pop_back()
+    /// Drops the change `by` would undo next (for instance after its undo conflicted); returns its version.
+    pub fn discard_undo(&mut self, by: &Author) -> Option<Version> {
+        self.stacks.get_mut(&by.owner()?)?.undo.pop_back()
     }
 
     /// The forest as it was at `version`.
@@ -388,7 +460,7 @@ impl StructureContent {
     fn replay_inverse(
         &mut self,
         of: Version,
-        actor: ActorId,
+        by: &Author,
         time: Timestamp,
         action: Action,
     ) -> Result<Applied, ApplyError> {
@@ -407,7 +479,8 @@ impl StructureContent {
         let merged = of < self.version;
         self.push(HistoryEntry {
             version,
-            actor,
+            actor: by.actor.clone(),
+            session: by.session.clone(),
             time,
             action,
             change,
@@ -428,9 +501,15 @@ impl StructureContent {
         self.history.push(entry);
     }
 
-    /// Updates the author's undo and redo stacks for a new entry.
+    /// Updates the undo and redo stacks of the entry's author in its session (none without a session).
     fn track(&mut self, entry: &HistoryEntry) -> Result<(), HistoryError> {
-        let stacks = self.stacks.entry(entry.actor.clone()).or_default();
+        let Some(session) = &entry.session else {
+            return Ok(());
+        };
+        let stacks = self
+            .stacks
+            .entry((entry.actor.clone(), session.clone()))
+            .or_default();
         let inconsistent = |of| HistoryError::Inconsistent {
             version: entry.version,
             of,

@@ -9,7 +9,8 @@
 //! - [`FolderName`] is trimmed, non-empty, at most [`FolderName::MAX_CHARS`] characters, without control
 //!   characters. [`MemoText`] is trimmed, non-empty, at most [`MemoText::MAX_CHARS`] characters, and may contain
 //!   line breaks and tabs but no other control characters. [`ActorId`] is non-empty, at most
-//!   [`ActorId::MAX_CHARS`] characters, without whitespace or control characters.
+//!   [`ActorId::MAX_CHARS`] characters, without whitespace or control characters; so is a [`SessionTag`] (at
+//!   most [`SessionTag::MAX_CHARS`]).
 //! - No text holds a bidirectional embedding, override or isolate ([`is_bidi_control`]): they make a name
 //!   display as something other than what it is. [`check_characters`] is the one check of a typed text's
 //!   characters, used here and by the server for the names and texts it stores.
@@ -284,6 +285,11 @@ text_value!(
     /// Who made a change: an opaque person id (for Jira Cloud, the Atlassian account id).
     ActorId
 );
+text_value!(
+    /// The sign-in session a change was made in, as an opaque tag: undo and redo take back only what was
+    /// changed in the same session. The server derives it from the session without revealing it.
+    SessionTag
+);
 
 impl FolderName {
     pub const MAX_CHARS: usize = 255;
@@ -305,6 +311,30 @@ impl MemoText {
         let text = text.trim();
         check_text("memo text", text, Self::MAX_CHARS, &['\n', '\r', '\t'])?;
         Ok(Self(text.into()))
+    }
+}
+
+impl SessionTag {
+    pub const MAX_CHARS: usize = 64;
+
+    /// The tag for 16 bytes that identify a session (a digest of it, say): their lowercase hex.
+    pub fn from_bytes(bytes: &[u8; 16]) -> Self {
+        use fmt::Write;
+        let mut hex = String::with_capacity(32);
+        for byte in bytes {
+            let _ = write!(hex, "{byte:02x}");
+        }
+        Self(hex.into())
+    }
+
+    /// Taken as given, then checked like an [`ActorId`].
+    pub fn new(tag: &str) -> Result<Self, ValueError> {
+        const WHAT: &str = "session tag";
+        check_text(WHAT, tag, Self::MAX_CHARS, &[])?;
+        if tag.chars().any(char::is_whitespace) {
+            return Err(ValueError::Whitespace { what: WHAT });
+        }
+        Ok(Self(tag.into()))
     }
 }
 
@@ -431,6 +461,16 @@ mod tests {
             Err(ValueError::Whitespace { .. })
         ));
         assert!(ActorId::new("").is_err());
+    }
+
+    #[test]
+    fn session_tags_are_short_exact_tokens() {
+        let tag = SessionTag::from_bytes(&[0xab; 16]);
+        assert_eq!(tag.as_str(), "ab".repeat(16));
+        assert_eq!(SessionTag::new(tag.as_str()), Ok(tag));
+        assert!(SessionTag::new("a b").is_err());
+        assert!(SessionTag::new(&"a".repeat(65)).is_err());
+        assert!(serde_json::from_str::<SessionTag>("\"\"").is_err());
     }
 
     #[test]

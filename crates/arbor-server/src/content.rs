@@ -43,6 +43,17 @@ impl Loaded {
         crate::restore::forest_version(based_on, &self.produced)
     }
 
+    /// The structure version that first had forest version `forest`'s rows (0 for the empty forest a
+    /// structure starts with): how a forest version is shown to people.
+    pub fn structure_version(&self, forest: Version) -> Version {
+        forest
+            .get()
+            .checked_sub(1)
+            .and_then(|i| self.produced.get(usize::try_from(i).ok()?))
+            .copied()
+            .unwrap_or(Version(0))
+    }
+
     /// Records a forest change this node just saved as structure version `version`.
     pub fn saved(&mut self, version: Version) {
         self.produced.push(version);

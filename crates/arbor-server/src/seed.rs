@@ -1,13 +1,13 @@
 //! Structures made by the server itself rather than through the API: the demo's examples and the benchmark's
 //! large structures. They go through the same storage calls as API changes (journaled, audited by the
-//! caller), with the forest built as one history entry so that history and undo work on them as on any
-//! other structure.
+//! caller), with the forest built as one history entry so that history and restore work on them as on any
+//! other structure. That entry belongs to no sign-in session, so nobody's Undo takes the set-up back.
 
 use arbor_core::columns::Column;
 use arbor_core::edit::{Edit, Fragment, NewRow, Position};
 use arbor_core::forest::Item;
 use arbor_core::generator::Generator;
-use arbor_core::history::StructureContent;
+use arbor_core::history::{Author, StructureContent};
 use arbor_core::ids::{ActorId, GeneratorId};
 use arbor_core::permission::Rule;
 use arbor_store::model::{Actor, NewStructure, StructureId, TenantId, ViewConfig};
@@ -77,7 +77,12 @@ pub async fn create(
             at: Position::last_under(None),
         };
         let applied = content
-            .apply(edit, content.version(), blueprint.owner.clone(), now())
+            .apply(
+                edit,
+                content.version(),
+                &Author::without_session(blueprint.owner.clone()),
+                now(),
+            )
             .map_err(|e| invalid(&e))?;
         let entry = content
             .entry(applied.version)

@@ -8,6 +8,9 @@
 //! Expiry: a session has an absolute end (sign-in + `absolute`) and an idle end, moved forward as it is used
 //! (never past the absolute end). Logout deletes the session.
 //!
+//! Undo: changes are journaled with the session's *undo tag* ([`undo_tag`]), and undo and redo take back only
+//! the changes of the caller's own session ([`Caller::author`]).
+//!
 //! CSRF: every request that is not GET, HEAD or OPTIONS must carry `X-CSRF-Token` equal to the session's CSRF
 //! token (derived from the session token, handed out by `GET /api/v1/session`, compared in constant time),
 //! and must not come from another site (`Origin` must be ours when present; `Sec-Fetch-Site` must not be
@@ -16,7 +19,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use arbor_core::ids::{ActorId, Timestamp};
+use arbor_core::history::Author;
+use arbor_core::ids::{ActorId, SessionTag, Timestamp};
 use arbor_store::model::{Session, TenantId};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
@@ -53,6 +57,20 @@ pub fn csrf_token(session_token: &str) -> String {
     hasher.update(b"arbor csrf v1\0");
     hasher.update(session_token.as_bytes());
     URL_SAFE_NO_PAD.encode(hasher.finalize())
+}
+
+/// The tag a session's changes are journaled with, so that undo and redo take back only what was changed in
+/// this session: a domain-separated SHA-256 of the stored token hash, cut to 128 bits. It is not a credential
+/// and leads to none: the token cannot be found from it, and storage looks sessions up by the token hash,
+/// which it is not.
+pub fn undo_tag(token_hash: &[u8; 32]) -> SessionTag {
+    let mut hasher = Sha256::new();
+    hasher.update(b"arbor undo session v1\0");
+    hasher.update(token_hash);
+    let digest: [u8; 32] = hasher.finalize().into();
+    let mut tag = [0u8; 16];
+    tag.copy_from_slice(&digest[..16]);
+    SessionTag::from_bytes(&tag)
 }
 
 pub fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
@@ -110,6 +128,13 @@ pub struct Caller {
     pub expires_at: Timestamp,
     pub client: Option<IpAddr>,
     pub request_id: Option<String>,
+}
+
+impl Caller {
+    /// The caller in this session, as changes are recorded and undone.
+    pub fn author(&self) -> Author {
+        Author::in_session(self.account.clone(), undo_tag(&self.token_hash))
+    }
 }
 
 /// Where a request came from and its id, for callers that may not be signed in.
@@ -297,6 +322,17 @@ mod tests {
         assert!(equal_in_constant_time(a.as_bytes(), a.as_bytes()));
         assert!(!equal_in_constant_time(a.as_bytes(), b.as_bytes()));
         assert!(!equal_in_constant_time(a.as_bytes(), &a.as_bytes()[1..]));
+    }
+
+    #[test]
+    fn undo_tags_differ_per_session_and_are_not_the_stored_hash() {
+        let (one, two) = (token_hash("one"), token_hash("two"));
+        assert_eq!(undo_tag(&one), undo_tag(&one));
+        assert_ne!(undo_tag(&one), undo_tag(&two));
+        let tag = undo_tag(&one);
+        assert_eq!(tag.as_str().len(), 32);
+        let stored = one.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert!(!stored.starts_with(tag.as_str()));
     }
 
     #[test]

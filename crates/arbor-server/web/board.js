@@ -65,8 +65,8 @@ export function showBoard(main, session, id) {
     [2, 3, 4, 5].map((n) => h('option', { value: n }, `Show ${n} levels`)),
     h('option', { value: EXPAND_ALL }, 'Show all levels'));
   const button = (label, onclick, extra = {}) => h('button', { type: 'button', onclick, ...extra }, label);
-  const undoButton = button('Undo', () => undo(), { title: 'Undo your last change (Ctrl+Z)' });
-  const redoButton = button('Redo', () => redo(), { title: 'Redo (Ctrl+Shift+Z or Ctrl+Y)' });
+  const undoButton = button('Undo', () => undo(), { disabled: true });
+  const redoButton = button('Redo', () => redo(), { disabled: true });
   const saveViewButton = button('Save view', () => saveCurrentView(), { hidden: true });
   // The toolbar acts on the selected rows only (keys pressed in the grid act on the focused row too): a
   // button with nothing to act on is disabled, and its tooltip says why (updateToolbar).
@@ -192,9 +192,7 @@ export function showBoard(main, session, id) {
     level.textContent = structure.level[0].toUpperCase() + structure.level.slice(1);
     level.title = 'Your level on this structure';
     editGroup.hidden = !canEdit();
-    // Whether you have a change of yours to take back or make again, as the structure was read.
-    undoButton.disabled = !structure.can_undo;
-    redoButton.disabled = !structure.can_redo;
+    showUndoRedo(structure);
     permissionsButton.hidden = !allows(structure.level, 'control');
   }
 
@@ -679,9 +677,26 @@ export function showBoard(main, session, id) {
 
   function changed(result) {
     state.version = result.version;
-    undoButton.disabled = !result.can_undo;
-    redoButton.disabled = !result.can_redo;
+    showUndoRedo(result);
     grid.reload();
+  }
+
+  /**
+   * What Undo and Redo would do, as the server said (`can_undo`, `undo_description`, ...): they name the change
+   * of yours from this sign-in session they take back or make again, and are disabled, saying why, when there
+   * is none.
+   */
+  function showUndoRedo(said) {
+    const show = (control, can, description, verb, keys, none) => {
+      control.disabled = !can;
+      control.textContent = can && description ? `${verb}: ${description}` : verb;
+      control.title = can ? `${verb} your change “${description}” (${keys})` : none;
+    };
+    show(undoButton, said.can_undo, said.undo_description, 'Undo', 'Ctrl+Z',
+      'Nothing of yours to undo: Undo takes back what you changed since you signed in. '
+      + 'Earlier changes, and other people\'s, can be reverted from History.');
+    show(redoButton, said.can_redo, said.redo_description, 'Redo', 'Ctrl+Shift+Z or Ctrl+Y',
+      'Nothing to redo: Redo makes again what you undid since you signed in.');
   }
 
   async function undoOrRedo(which) {

@@ -422,10 +422,15 @@ mod tests {
             rows: Fragment::single(Item::Issue(IssueId::new(7).unwrap())),
             at: Position::last_under(None),
         };
-        let alice = ActorId::new("alice").unwrap();
+        // Signed in: the entry keeps the session, which undo needs after a restart.
+        let alice = arbor_core::history::Author::in_session(
+            ActorId::new("alice").unwrap(),
+            arbor_core::ids::SessionTag::new("alice-session").unwrap(),
+        );
         content
-            .apply(edit, Version(0), alice, Timestamp::from_unix_millis(5))
+            .apply(edit, Version(0), &alice, Timestamp::from_unix_millis(5))
             .unwrap();
+        assert!(content.history()[0].session.is_some());
         let changed = JournalOp::ForestChanged {
             structure,
             version: Version(9),
@@ -457,7 +462,7 @@ mod tests {
             .apply(
                 edit,
                 Version(0),
-                ActorId::new("alice").unwrap(),
+                &arbor_core::history::Author::without_session(ActorId::new("alice").unwrap()),
                 Timestamp::from_unix_millis(5),
             )
             .unwrap();

@@ -5,11 +5,11 @@ use std::collections::HashSet;
 
 use arbor_core::edit::{Edit, EditError, Fragment, NewRow, Position, RowIdAllocator, Slot};
 use arbor_core::forest::{Forest, Item, Row};
-use arbor_core::history::{ApplyError, ConflictCause, StructureContent};
+use arbor_core::history::{Action, ApplyError, Author, ConflictCause, StructureContent};
 use arbor_core::ids::{GeneratorId, RowId, Version};
 use proptest::prelude::*;
 
-use crate::support::{actor, at, folder, issue, memo, parents, row, subtree_shape};
+use crate::support::{actor, at, by, folder, in_session, issue, memo, parents, row, subtree_shape};
 
 /// An edit described by numbers, turned into a real edit against whatever forest exists when it runs, so
 /// that most edits name real rows and some name missing ones.
@@ -68,7 +68,7 @@ fn structure(forest: &Forest) -> StructureContent {
         rows: Fragment::new(rows).unwrap(),
         at: Position::last_under(None),
     };
-    s.apply(edit, Version::ZERO, actor("setup"), at(0)).unwrap();
+    s.apply(edit, Version::ZERO, &by("setup"), at(0)).unwrap();
     s
 }
 
@@ -314,46 +314,55 @@ proptest! {
         let mut s = structure(&initial);
         let first = s.version();
         let original = s.forest().clone();
-        let me = actor("alice");
+        let me = by("alice");
         let mut applied = 0;
         for (t, spec) in specs.iter().enumerate() {
             let edit = to_edit(spec, s.forest());
-            if s.apply(edit, s.version(), me.clone(), at(t as i64)).is_ok() {
+            if s.apply(edit, s.version(), &me, at(t as i64)).is_ok() {
                 applied += 1;
             }
         }
         let last = s.forest().clone();
         for _ in 0..applied.min(arbor_core::history::UNDO_DEPTH) {
-            s.undo(me.clone(), at(1000)).unwrap();
+            s.undo(&me, at(1000)).unwrap();
             s.forest().check_invariants().unwrap();
         }
         prop_assert!(!s.can_undo(&me));
         prop_assert_eq!(s.forest(), &original);
         for _ in 0..applied {
-            s.redo(me.clone(), at(2000)).unwrap();
+            s.redo(&me, at(2000)).unwrap();
         }
         prop_assert_eq!(s.forest(), &last);
         prop_assert_eq!(s.version().get(), first.get() + 3 * applied as u64);
     }
 
     #[test]
-    fn history_rebuilds_every_version(
+    fn history_rebuilds_every_version_and_undo_stays_in_its_session(
         initial in start(),
-        specs in prop::collection::vec((spec(), 0u8..7), 1..30),
+        specs in prop::collection::vec((spec(), 0u8..7, 0u8..3), 1..30),
     ) {
         let mut s = structure(&initial);
         let mut snapshots = vec![Forest::new()];
         if s.version() == Version(1) {
             snapshots.push(s.forest().clone());
         }
-        for (t, (spec, who)) in specs.iter().enumerate() {
-            let person = actor(if who % 2 == 0 { "alice" } else { "bob" });
+        // Two people, Alice in two sessions, and changes made for them outside any session.
+        let author = |who: u8, session: u8| {
+            let name = if who.is_multiple_of(2) { "alice" } else { "bob" };
+            match session {
+                0 => by(name),
+                1 if name == "alice" => in_session(name, "2"),
+                _ => Author::without_session(actor(name)),
+            }
+        };
+        for (t, (spec, who, session)) in specs.iter().enumerate() {
+            let person = author(*who, *session);
             let result = match who {
-                4 => s.undo(person, at(t as i64)),
-                5 => s.redo(person, at(t as i64)),
+                4 => s.undo(&person, at(t as i64)),
+                5 => s.redo(&person, at(t as i64)),
                 6 => {
                     let to = Version(u64::from(spec.picks[0]) % (s.version().get() + 1));
-                    let restored = s.restore(to, None, person, at(t as i64));
+                    let restored = s.restore(to, None, &person, at(t as i64));
                     if restored.is_ok() {
                         // Exactly the old forest, row ids included.
                         prop_assert_eq!(s.forest(), &snapshots[to.get() as usize]);
@@ -362,11 +371,21 @@ proptest! {
                 }
                 _ => {
                     let edit = to_edit(spec, s.forest());
-                    s.apply(edit, s.version(), person, at(t as i64))
+                    s.apply(edit, s.version(), &person, at(t as i64))
                 }
             };
-            if result.is_ok() {
+            if let Ok(applied) = &result {
                 snapshots.push(s.forest().clone());
+                // An undo or redo takes back or makes again a change of the same person in the same session.
+                let entry = s.entry(applied.version).unwrap();
+                if let Action::Undo { of } | Action::Redo { of } = entry.action {
+                    let taken = s.entry(of).unwrap();
+                    prop_assert!(person.session.is_some());
+                    prop_assert_eq!(&taken.actor, &person.actor);
+                    prop_assert_eq!(&taken.session, &person.session);
+                }
+            } else if *who == 4 && person.session.is_none() {
+                prop_assert_eq!(result, Err(ApplyError::NothingToUndo(person.actor.clone())));
             }
             prop_assert_eq!(s.version().get() as usize, snapshots.len() - 1);
         }
@@ -376,6 +395,14 @@ proptest! {
         let loaded = StructureContent::from_history(s.history().to_vec()).unwrap();
         prop_assert_eq!(loaded.forest(), s.forest());
         prop_assert_eq!(loaded.next_row_id(), s.next_row_id());
+        // Every session's stacks come back from the history alone.
+        for who in 0..2 {
+            for session in 0..3 {
+                let person = author(who, session);
+                prop_assert_eq!(loaded.next_undo(&person), s.next_undo(&person));
+                prop_assert_eq!(loaded.next_redo(&person), s.next_redo(&person));
+            }
+        }
     }
 
     #[test]
@@ -388,14 +415,14 @@ proptest! {
         let mut s = structure(&initial);
         for spec in &setup {
             let edit = to_edit(spec, s.forest());
-            let _ = s.apply(edit, s.version(), actor("setup"), at(0));
+            let _ = s.apply(edit, s.version(), &by("setup"), at(0));
         }
         let base = s.version();
         let base_forest = s.forest().clone();
         // Both clients build their edit from what they saw at `base`.
         let a = to_edit(&first, &base_forest);
         let b = to_edit(&second, &base_forest);
-        if s.apply(a, base, actor("alice"), at(1)).is_err() {
+        if s.apply(a, base, &by("alice"), at(1)).is_err() {
             return Ok(());
         }
         let after_a = s.forest().clone();
@@ -413,7 +440,7 @@ proptest! {
         // What the same edit does on the current version, for comparison.
         let mut direct = after_a.clone();
         let direct_result = direct.apply_edit(&b, &mut RowIdAllocator::starting_at(s.next_row_id().unwrap()));
-        match s.apply(b.clone(), base, actor("bob"), at(2)) {
+        match s.apply(b.clone(), base, &by("bob"), at(2)) {
             Ok(applied) => {
                 // Merged: exactly what the edit does on the current forest.
                 prop_assert!(applied.merged);
@@ -458,7 +485,7 @@ fn missing_rows_are_plain_errors_on_the_current_version() {
                 rows: vec![row(MISSING)],
             },
             Version::ZERO,
-            actor("alice"),
+            &by("alice"),
             at(0),
         )
         .unwrap_err();

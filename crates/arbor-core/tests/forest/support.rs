@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 
 use arbor_core::forest::{Forest, Item, Row};
-use arbor_core::ids::{ActorId, FolderName, IssueId, MemoText, RowId, Timestamp};
+use arbor_core::history::Author;
+use arbor_core::ids::{ActorId, FolderName, IssueId, MemoText, RowId, SessionTag, Timestamp};
 
 pub(crate) fn row(id: u64) -> RowId {
     RowId::new(id).unwrap()
@@ -23,6 +24,19 @@ pub(crate) fn memo(text: &str) -> Item {
 
 pub(crate) fn actor(name: &str) -> ActorId {
     ActorId::new(name).unwrap()
+}
+
+/// `name` signed in, in their first session.
+pub(crate) fn by(name: &str) -> Author {
+    in_session(name, "1")
+}
+
+/// `name` in their session `session`.
+pub(crate) fn in_session(name: &str, session: &str) -> Author {
+    Author::in_session(
+        actor(name),
+        SessionTag::new(&format!("{name}-{session}")).unwrap(),
+    )
 }
 
 pub(crate) fn at(millis: i64) -> Timestamp {

@@ -528,6 +528,7 @@ mod tests {
             kind: None,
             inward: None,
             outward: None,
+            variables: Vec::new(),
         }
     }
 

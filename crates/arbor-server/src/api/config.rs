@@ -176,7 +176,7 @@ pub async fn add_generator(
     };
     let applied = loaded
         .content
-        .apply(edit, based_on, caller.account.clone(), now())
+        .apply(edit, based_on, &caller.author(), now())
         .map_err(|error| {
             ApiError::conflict(format!("the generator's row cannot be placed: {error}"))
         })?;
@@ -329,12 +329,7 @@ pub async fn remove_generator(
         let current = loaded.content.version();
         let applied = loaded
             .content
-            .apply(
-                Edit::Remove { rows },
-                current,
-                caller.account.clone(),
-                now(),
-            )
+            .apply(Edit::Remove { rows }, current, &caller.author(), now())
             .map_err(|e| ApiError::conflict(e.to_string()))?;
         let entry = loaded
             .content

@@ -1,4 +1,5 @@
-//! Forest edits with versions, per-person undo and redo, the history, and restoring an earlier version.
+//! Forest edits with versions, undo and redo of your own changes of this sign-in session, the history, and
+//! restoring an earlier version.
 //!
 //! Every change runs under the structure's lock (`content::lock`): it is applied to the in-memory content
 //! (arbor-core decides merges and conflicts), then saved with the structure version it started from; storage
@@ -6,10 +7,10 @@
 
 use std::collections::HashMap;
 
-use arbor_core::edit::{Edit, EditError, Position};
-use arbor_core::forest::ItemRef;
+use arbor_core::edit::{Change, Edit, EditError, Position, Step};
+use arbor_core::forest::{Item, ItemRef};
 use arbor_core::generator::Generator;
-use arbor_core::history::{Action, Applied, ApplyError, ConflictCause, HistoryEntry};
+use arbor_core::history::{Action, Applied, ApplyError, Author, ConflictCause, HistoryEntry};
 use arbor_core::ids::{GeneratorId, RowId, Version};
 use arbor_core::permission::{Grantee, Level};
 use arbor_store::StoreError;
@@ -52,8 +53,88 @@ pub struct ChangeResult {
     pub merged: bool,
     /// Ids of the rows it created, in order.
     pub created: Vec<u64>,
+    #[serde(flatten)]
+    pub undo_redo: UndoRedo,
+}
+
+/// What your Undo and Redo would do: they take back, or make again, your own changes of this sign-in session
+/// (older changes, and other people's, are reverted by restoring a version from the history).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct UndoRedo {
     pub can_undo: bool,
     pub can_redo: bool,
+    /// The change Undo would take back, as you made it: `remove 3 rows`, `add 1 generator`,
+    /// `restore version 7` (a structure version); null when there is none. Counts only, never rows' names.
+    pub undo_description: Option<String>,
+    /// The change Redo would make again, in the same words; null when there is none.
+    pub redo_description: Option<String>,
+}
+
+impl UndoRedo {
+    pub fn of(loaded: &Loaded, by: &Author) -> Self {
+        let content = &loaded.content;
+        Self {
+            can_undo: content.can_undo(by),
+            can_redo: content.can_redo(by),
+            undo_description: content.next_undo(by).map(|entry| describe(loaded, entry)),
+            redo_description: content.next_redo(by).map(|entry| describe(loaded, entry)),
+        }
+    }
+}
+
+/// A change in a planner's words, as its author made it (counts of rows, structure versions).
+fn describe(loaded: &Loaded, entry: &HistoryEntry) -> String {
+    let version = |forest| loaded.structure_version(forest);
+    match &entry.action {
+        Action::Edit { edit, .. } => match edit {
+            Edit::Add { .. } => format!("add {}", rows_and_generators(&entry.change)),
+            Edit::Copy { .. } => format!("copy {}", rows_and_generators(&entry.change)),
+            // What a removal took away, its inverse puts back: the rows below the named ones included.
+            Edit::Remove { .. } => format!("remove {}", rows_and_generators(&entry.inverse)),
+            Edit::Move { rows, .. } => format!("move {}", count(rows.len(), "row")),
+        },
+        // The version the person asked for; restores journaled before it was recorded name the first structure
+        // version that had those rows.
+        Action::Restore { to, shown_as } => format!(
+            "restore version {}",
+            shown_as.unwrap_or_else(|| version(*to).get())
+        ),
+        Action::Undo { of } => format!("undo the change of version {}", version(*of)),
+        Action::Redo { of } => format!("redo what version {} undid", version(*of)),
+    }
+}
+
+/// The rows a change inserts, generator rows counted as generators: `3 rows`, `1 generator`,
+/// `2 rows and 1 generator`.
+fn rows_and_generators(change: &Change) -> String {
+    let (mut rows, mut generators) = (0, 0);
+    for step in change.steps() {
+        if let Step::Insert { rows: inserted, .. } = step {
+            for row in inserted.rows() {
+                match row.item {
+                    Item::Generator(_) => generators += 1,
+                    Item::Issue(_) | Item::Folder(_) | Item::Memo(_) => rows += 1,
+                }
+            }
+        }
+    }
+    match (rows, generators) {
+        (rows, 0) => count(rows, "row"),
+        (0, generators) => count(generators, "generator"),
+        (rows, generators) => format!(
+            "{} and {}",
+            count(rows, "row"),
+            count(generators, "generator")
+        ),
+    }
+}
+
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// Where the generators sit: (row, parent row, generator), in forest order. A change that alters this adds,
@@ -110,12 +191,14 @@ pub(super) fn apply_problem(error: ApplyError) -> ApiError {
         ))
         .with("current_version", json!(conflict.current.get())),
         ApplyError::UnknownVersion { .. } => ApiError::bad_request(error.to_string()),
-        ApplyError::NothingToUndo(_) => {
-            ApiError::conflict("you have nothing to undo in this structure")
-        }
-        ApplyError::NothingToRedo(_) => {
-            ApiError::conflict("you have nothing to redo in this structure")
-        }
+        ApplyError::NothingToUndo(_) => ApiError::conflict(
+            "you have nothing to undo in this structure: undo takes back your own changes of this sign-in \
+             session; revert older changes by restoring a version from History",
+        ),
+        ApplyError::NothingToRedo(_) => ApiError::conflict(
+            "you have nothing to redo in this structure: redo makes again what you undid in this sign-in \
+             session",
+        ),
         other => ApiError::bad_request(other.to_string()),
     }
 }
@@ -207,8 +290,7 @@ async fn change(
         version: version.get(),
         merged: applied.merged,
         created: applied.created.iter().map(|r| r.get()).collect(),
-        can_undo: loaded.content.can_undo(&caller.account),
-        can_redo: loaded.content.can_redo(&caller.account),
+        undo_redo: UndoRedo::of(loaded, &caller.author()),
     };
     changing.commit();
     audit::ok(
@@ -304,7 +386,7 @@ pub async fn edit(
     if matches!(body.edit, Edit::Add { .. } | Edit::Copy { .. }) {
         budget::check_storage(&state, caller.tenant).await?;
     }
-    let actor_id = caller.account.clone();
+    let author = caller.author();
     let named = named_rows(&body.edit);
     let level = access.level;
     let result = change(&state, &caller, &access, "forest.edit", named, |loaded| {
@@ -318,14 +400,14 @@ pub async fn edit(
         budget::check_edit(&state, &body.edit, loaded.content.forest())?;
         loaded
             .content
-            .apply(body.edit, based_on, actor_id, now())
+            .apply(body.edit, based_on, &author, now())
             .map_err(|error| apply_problem_for(level, error))
     })
     .await?;
     Ok(Json(result))
 }
 
-/// `POST /api/v1/structures/{id}/undo`: takes back your last change of this structure (Edit).
+/// `POST /api/v1/structures/{id}/undo`: takes back your last change made in this sign-in session (Edit).
 #[utoipa::path(post, path = "/api/v1/structures/{id}/undo", tag = "editing",
     params(("id" = u64, Path, description = "structure id")),
     responses((status = 200, body = ChangeResult), (status = 409, description = "nothing to undo, or it no longer applies")))]
@@ -335,7 +417,7 @@ pub async fn undo(
     Param(id): Param<u64>,
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.undo").await?;
-    let actor_id = caller.account.clone();
+    let author = caller.author();
     let level = access.level;
     let result = change(
         &state,
@@ -346,7 +428,7 @@ pub async fn undo(
         |loaded| {
             loaded
                 .content
-                .undo(actor_id, now())
+                .undo(&author, now())
                 .map_err(|error| apply_problem_for(level, error))
         },
     )
@@ -354,7 +436,7 @@ pub async fn undo(
     Ok(Json(result))
 }
 
-/// `POST /api/v1/structures/{id}/redo`: re-applies your last undone change (Edit).
+/// `POST /api/v1/structures/{id}/redo`: re-applies the change you last undid in this sign-in session (Edit).
 #[utoipa::path(post, path = "/api/v1/structures/{id}/redo", tag = "editing",
     params(("id" = u64, Path, description = "structure id")),
     responses((status = 200, body = ChangeResult), (status = 409, description = "nothing to redo, or it no longer applies")))]
@@ -364,7 +446,7 @@ pub async fn redo(
     Param(id): Param<u64>,
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.redo").await?;
-    let actor_id = caller.account.clone();
+    let author = caller.author();
     let level = access.level;
     let result = change(
         &state,
@@ -375,7 +457,7 @@ pub async fn redo(
         |loaded| {
             loaded
                 .content
-                .redo(actor_id, now())
+                .redo(&author, now())
                 .map_err(|error| apply_problem_for(level, error))
         },
     )
@@ -403,7 +485,7 @@ pub async fn restore(
     Body(body): Body<RestoreBody>,
 ) -> ApiResult<Json<ChangeResult>> {
     let access = authorize(&state, &caller, id, Level::Edit, "forest.restore").await?;
-    let actor_id = caller.account.clone();
+    let author = caller.author();
     let level = access.level;
     let result = change(
         &state,
@@ -424,7 +506,7 @@ pub async fn restore(
             }
             loaded
                 .content
-                .restore(to, Some(body.version), actor_id, now())
+                .restore(to, Some(body.version), &author, now())
                 .map_err(|error| apply_problem_for(level, error))
         },
     )
@@ -504,7 +586,7 @@ pub async fn restore_preview(
     // The restore is made on a copy, exactly as it would be made.
     let mut trial = loaded.content.clone();
     let applied = trial
-        .restore(to, Some(query.version), caller.account.clone(), now())
+        .restore(to, Some(query.version), &caller.author(), now())
         .map_err(|error| apply_problem_for(access.level, error))?;
     let entry = trial
         .entry(applied.version)

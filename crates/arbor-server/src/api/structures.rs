@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::edits::UndoRedo;
 use super::{Body, Param, authorize, described, directory, level_of};
 use crate::audit;
 use crate::budget;
@@ -298,13 +299,10 @@ pub async fn describe(
     Param(id): Param<u64>,
 ) -> ApiResult<Json<StructureDetail>> {
     let access = authorize(&state, &caller, id, Level::View, "structure.read").await?;
-    let (can_undo, can_redo) = {
+    let undo_redo = {
         let guard = content::lock(&state, caller.tenant, &access.meta).await?;
-        guard.as_ref().map_or((false, false), |loaded| {
-            (
-                loaded.content.can_undo(&caller.account),
-                loaded.content.can_redo(&caller.account),
-            )
+        guard.as_ref().map_or_else(UndoRedo::default, |loaded| {
+            UndoRedo::of(loaded, &caller.author())
         })
     };
     audit::ok(
@@ -316,18 +314,17 @@ pub async fn describe(
     .await?;
     Ok(Json(StructureDetail {
         summary: StructureSummary::new(&access.meta, access.level, &caller.account),
-        can_undo,
-        can_redo,
+        undo_redo,
     }))
 }
 
-/// One structure as its board opens it: as listed, and whether you have a change of yours to undo or redo.
+/// One structure as its board opens it: as listed, and what you have to undo or redo from this sign-in session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StructureDetail {
     #[serde(flatten)]
     pub summary: StructureSummary,
-    pub can_undo: bool,
-    pub can_redo: bool,
+    #[serde(flatten)]
+    pub undo_redo: UndoRedo,
 }
 
 /// A rename or a new description, based on the version you saw.

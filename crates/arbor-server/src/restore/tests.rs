@@ -11,8 +11,8 @@ use arbor_core::edit::{Edit, Fragment, Position};
 use arbor_core::effective::{Clock, EffectiveForest, Limits, RunContext, evaluate};
 use arbor_core::forest::Item;
 use arbor_core::generator::Generator;
-use arbor_core::history::{Applied, ApplyError};
-use arbor_core::ids::{ActorId, IssueId, Timestamp};
+use arbor_core::history::{Applied, ApplyError, Author};
+use arbor_core::ids::{ActorId, IssueId, SessionTag, Timestamp};
 use jql::eval::{EvalContext, StandardCatalog};
 use proptest::prelude::*;
 
@@ -194,12 +194,16 @@ impl Model {
 
     fn edit(&mut self, edit: Edit) -> bool {
         let based_on = self.content.version();
-        self.change(|c| c.apply(edit, based_on, alice(), Timestamp::from_unix_millis(1)))
+        self.change(|c| c.apply(edit, based_on, &alice(), Timestamp::from_unix_millis(1)))
     }
 }
 
-fn alice() -> ActorId {
-    ActorId::new("alice").unwrap()
+/// Alice in one sign-in session, so that she may undo what she did.
+fn alice() -> Author {
+    Author::in_session(
+        ActorId::new("alice").unwrap(),
+        SessionTag::from_bytes(&[7; 16]),
+    )
 }
 
 proptest! {
@@ -250,14 +254,14 @@ proptest! {
                     }
                 }
                 Op::Undo => {
-                    m.change(|c| c.undo(alice(), Timestamp::from_unix_millis(2)));
+                    m.change(|c| c.undo(&alice(), Timestamp::from_unix_millis(2)));
                 }
                 Op::Restore { to, then_undo } => {
                     let target = Version((to % (m.version.get() as usize + 1)) as u64);
                     let wanted = m.effective[target.get() as usize].clone();
                     let before = m.effective.last().cloned().flatten();
                     let to = forest_version(target, &m.produced);
-                    let restored = m.change(|c| c.restore(to, Some(target.get()), alice(), Timestamp::from_unix_millis(3)));
+                    let restored = m.change(|c| c.restore(to, Some(target.get()), &alice(), Timestamp::from_unix_millis(3)));
                     if !restored {
                         // Only a restore to the forest it already has is refused.
                         prop_assert_eq!(to, m.content.version());
@@ -268,9 +272,9 @@ proptest! {
                         prop_assert_eq!(&after, &wanted, "restoring version {}", target);
                     }
                     if then_undo {
-                        prop_assert!(m.change(|c| c.undo(alice(), Timestamp::from_unix_millis(4))));
+                        prop_assert!(m.change(|c| c.undo(&alice(), Timestamp::from_unix_millis(4))));
                         prop_assert_eq!(&m.evaluate(), &before, "undoing the restore of version {}", target);
-                        prop_assert!(m.change(|c| c.redo(alice(), Timestamp::from_unix_millis(5))));
+                        prop_assert!(m.change(|c| c.redo(&alice(), Timestamp::from_unix_millis(5))));
                         prop_assert_eq!(&m.evaluate(), &after, "redoing the restore of version {}", target);
                     }
                 }

@@ -16,6 +16,7 @@ mod scale_out;
 mod security;
 mod signin;
 mod structures;
+mod undo;
 mod views;
 mod webhooks;
 

@@ -2,9 +2,9 @@
 
 use arbor_core::edit::{Edit, Resolved};
 use arbor_core::forest::{Forest, Item, Row};
-use arbor_core::history::{Action, HistoryEntry};
+use arbor_core::history::{Action, Author, HistoryEntry};
 use arbor_core::ids::{
-    ActorId, FolderName, GeneratorId, IssueId, MemoText, RowId, Timestamp, Version,
+    ActorId, FolderName, GeneratorId, IssueId, MemoText, RowId, SessionTag, Timestamp, Version,
 };
 use arbor_store::Store;
 use arbor_store::model::{Actor, NewStructure, TenantId};
@@ -24,6 +24,14 @@ pub(crate) fn actor(name: &str) -> ActorId {
     ActorId::new(name).unwrap()
 }
 
+/// `name` signed in, in one session of theirs.
+pub(crate) fn author(name: &str) -> Author {
+    Author::in_session(
+        actor(name),
+        SessionTag::new(&format!("{name}-session")).unwrap(),
+    )
+}
+
 pub(crate) fn at(millis: i64) -> Actor {
     Actor::new(actor("alice"), Timestamp::from_unix_millis(millis))
 }
@@ -34,6 +42,7 @@ pub(crate) fn edit_entry(version: u64, edit: &Edit, resolved: Resolved) -> Histo
     HistoryEntry {
         version: Version(version),
         actor: actor("alice"),
+        session: None,
         time: Timestamp::from_unix_millis(0),
         action: Action::Edit {
             edit: edit.clone(),

@@ -29,7 +29,7 @@ async fn edit(
     who: &Actor,
 ) -> Version {
     let applied = content
-        .apply(edit, content.version(), who.id.clone(), who.at)
+        .apply(edit, content.version(), &author(who.id.as_str()), who.at)
         .unwrap();
     let entry = content.entry(applied.version).unwrap();
     store
@@ -179,7 +179,7 @@ async fn structure_history_survives_a_restart(db: &TestDb) {
     let mut content = rebuilt;
     let seen = journal.last().unwrap().seq;
     let undo = content
-        .undo(actor("bob"), Timestamp::from_unix_millis(20))
+        .undo(&author("bob"), Timestamp::from_unix_millis(20))
         .unwrap();
     v = store
         .save_forest(
@@ -196,7 +196,7 @@ async fn structure_history_survives_a_restart(db: &TestDb) {
         .restore(
             Version(1),
             None,
-            actor("carol"),
+            &author("carol"),
             Timestamp::from_unix_millis(21),
         )
         .unwrap();
@@ -238,13 +238,13 @@ async fn structure_history_survives_a_restart(db: &TestDb) {
     assert_eq!(rebuilt.version(), Version(5));
     for name in ["alice", "bob", "carol"] {
         assert_eq!(
-            rebuilt.can_undo(&actor(name)),
-            content.can_undo(&actor(name)),
+            rebuilt.can_undo(&author(name)),
+            content.can_undo(&author(name)),
             "{name}"
         );
         assert_eq!(
-            rebuilt.can_redo(&actor(name)),
-            content.can_redo(&actor(name)),
+            rebuilt.can_redo(&author(name)),
+            content.can_redo(&author(name)),
             "{name}"
         );
     }

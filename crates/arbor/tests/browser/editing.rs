@@ -30,7 +30,7 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
     let undo_disabled = || async {
         board
             .js(
-                "return [...document.querySelectorAll('button')].find((b) => b.textContent === 'Undo').disabled;",
+                "return [...document.querySelectorAll('.toolbar button')].find((b) => b.textContent.startsWith('Undo')).disabled;",
                 vec![],
             )
             .await

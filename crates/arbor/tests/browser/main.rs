@@ -19,6 +19,7 @@ mod people;
 mod restore;
 mod site;
 mod toolbar;
+mod undo;
 mod views;
 mod xss;
 
@@ -114,7 +115,7 @@ async fn consent_page_signs_in_the_typed_name_on_enter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn toolbar_acts_only_on_chosen_rows() {
-    run("10-toolbar-chosen-rows", |board| {
+    run("11-toolbar-chosen-rows", |board| {
         Box::pin(toolbar::toolbar_acts_only_on_chosen_rows(board))
     })
     .await;
@@ -122,7 +123,7 @@ async fn toolbar_acts_only_on_chosen_rows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jql_naming_a_missing_project_shows_jiras_warning() {
-    run("11-jql-checked-by-jira", |board| {
+    run("12-jql-checked-by-jira", |board| {
         Box::pin(jira::jql_checked_by_jira(board))
     })
     .await;
@@ -130,7 +131,7 @@ async fn jql_naming_a_missing_project_shows_jiras_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_rows_are_explained_in_place() {
-    run("11-generated-row-explained", |board| {
+    run("13-generated-row-explained", |board| {
         Box::pin(toolbar::generated_rows_are_explained_in_place(board))
     })
     .await;
@@ -138,7 +139,7 @@ async fn generated_rows_are_explained_in_place() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_by_a_field_typed_by_its_name() {
-    run("12-group-by-field-name", |board| {
+    run("14-group-by-field-name", |board| {
         Box::pin(jira::group_by_a_field_typed_by_name(board))
     })
     .await;
@@ -146,7 +147,7 @@ async fn group_by_a_field_typed_by_its_name() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn moved_subtrees_keep_their_expansion() {
-    run("12-moves-keep-expansion", |board| {
+    run("15-moves-keep-expansion", |board| {
         Box::pin(toolbar::moved_subtrees_keep_their_expansion(board))
     })
     .await;
@@ -154,7 +155,7 @@ async fn moved_subtrees_keep_their_expansion() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_redo_history_in_words_and_a_restore_that_keeps_generators() {
-    run("10-history-restore", |board| {
+    run("16-history-restore", |board| {
         Box::pin(restore::history_and_restore(board))
     })
     .await;
@@ -162,7 +163,7 @@ async fn undo_redo_history_in_words_and_a_restore_that_keeps_generators() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_menu_closes() {
-    run("13-export-menu-closes", |board| {
+    run("17-export-menu-closes", |board| {
         Box::pin(toolbar::export_menu_closes(board))
     })
     .await;
@@ -170,7 +171,7 @@ async fn export_menu_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn opened_structure_focuses_the_grid() {
-    run("14-focus-in-grid", |board| {
+    run("18-focus-in-grid", |board| {
         Box::pin(toolbar::opened_structure_focuses_the_grid(board))
     })
     .await;
@@ -178,7 +179,7 @@ async fn opened_structure_focuses_the_grid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permission_rules_start_clean_and_saving_is_confirmed() {
-    run("15-permission-rule", |board| {
+    run("19-permission-rule", |board| {
         Box::pin(toolbar::permission_rules_start_clean_and_saving_is_confirmed(board))
     })
     .await;
@@ -186,7 +187,7 @@ async fn permission_rules_start_clean_and_saving_is_confirmed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn formula_columns_are_named_and_edited_in_place() {
-    run("16-formula-column-edit", |board| {
+    run("20-formula-column-edit", |board| {
         Box::pin(toolbar::formula_columns_are_named_and_edited_in_place(
             board,
         ))
@@ -196,8 +197,16 @@ async fn formula_columns_are_named_and_edited_in_place() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_view_is_changed_only_by_its_owner_and_others_save_their_own() {
-    run("10-shared-views", |board| {
+    run("21-shared-views", |board| {
         Box::pin(views::a_shared_view_is_its_owners(board))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_takes_back_only_this_sessions_changes() {
+    run("22-undo-this-session", |board| {
+        Box::pin(undo::undo_this_session(board))
     })
     .await;
 }
