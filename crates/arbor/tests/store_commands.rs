@@ -90,7 +90,7 @@ async fn migrate_rotate_and_verify() {
 
     let migrate = arbor(&data, KEY, &["migrate"]);
     assert!(migrate.status.success(), "{}", text(&migrate.stderr));
-    assert_eq!(text(&migrate.stdout).trim(), "database schema version 5");
+    assert_eq!(text(&migrate.stdout).trim(), "database schema version 6");
     let mode = std::fs::metadata(&data).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o700);
 

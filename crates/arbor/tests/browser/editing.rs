@@ -54,7 +54,7 @@ pub(crate) async fn folder_drag_undo_totals(board: &Board) -> Result {
     board.click_button("Add column").await?;
     board.click_button("Apply").await?;
     board.wait_no_dialog().await?;
-    let sum = board.column("Sum of story_points").await?;
+    let sum = board.column("Sum of Story point estimate").await?;
 
     board.add_rows("folder", "Box", "end").await?;
     board

@@ -75,11 +75,11 @@ pub(crate) async fn history_and_restore(board: &Board) -> Result {
     )
     .await?;
 
-    // Undo and redo the issue's addition, with the mouse.
-    board.click_button("Undo").await?;
+    // Undo and redo the issue's addition, with the mouse, on the buttons that say what they do.
+    board.click_button("Undo: add 1 row").await?;
     board.wait_announced("Undone.").await?;
     wait_total(board, "the issue undone", epics.len() + 1).await?;
-    board.click_button("Redo").await?;
+    board.click_button("Redo: add 1 row").await?;
     board.wait_announced("Redone.").await?;
     wait_total(board, "the issue back", epics.len() + 2).await?;
 
