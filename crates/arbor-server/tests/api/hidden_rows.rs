@@ -4,42 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{Browser, Calls, spawn};
-
-fn issue_ids(window: &Value) -> Vec<u64> {
-    window["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| r["issue_id"].as_u64())
-        .collect()
-}
-
-/// Two epics both people see, and two only the admin sees.
-async fn seen_and_hidden(admin: &Browser, dev: &Browser) -> (Vec<u64>, Vec<u64>) {
-    let probe = admin.create("Probe").await;
-    admin
-        .add_generator(
-            probe,
-            json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
-        )
-        .await;
-    admin.share_with_everyone(probe, "view").await;
-    let by_admin = issue_ids(&admin.rows(probe, None).await);
-    let by_dev = issue_ids(&dev.rows(probe, None).await);
-    let seen: Vec<u64> = by_dev.iter().copied().take(2).collect();
-    let hidden: Vec<u64> = by_admin
-        .into_iter()
-        .filter(|i| !by_dev.contains(i))
-        .take(2)
-        .collect();
-    assert_eq!(
-        (seen.len(), hidden.len()),
-        (2, 2),
-        "the site has both kinds"
-    );
-    (seen, hidden)
-}
+use crate::{Browser, Calls, seen_and_hidden_epics, spawn};
 
 /// The stored rows as the owner sees them: (row id, depth, issue id or folder name).
 async fn stored(owner: &Browser, id: u64) -> Vec<(u64, u64, String)> {
@@ -64,7 +29,9 @@ async fn edits_below_control_neither_touch_nor_reveal_rows_hidden_from_the_edito
     let app = spawn().await;
     let admin = app.sign_in("admin").await;
     let dev = app.sign_in("dev").await;
-    let (seen, hidden) = seen_and_hidden(&admin, &dev).await;
+    let (seen, hidden) = seen_and_hidden_epics(&admin, &dev).await;
+    let ids = |epics: Vec<(String, u64)>| epics.into_iter().map(|(_, id)| id).collect::<Vec<u64>>();
+    let (seen, hidden) = (ids(seen), ids(hidden));
     let id = admin.create("Shared").await;
     // Folder F holds a visible issue and a hidden one; a hidden issue and folder G are at the top.
     let (status, added) = admin

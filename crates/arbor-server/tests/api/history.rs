@@ -4,18 +4,9 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Browser, Calls, spawn};
+use crate::{Browser, Calls, issues, seen_and_hidden_epics, spawn};
 
 /// (issue key, issue id) of the rows a window shows, in order.
-fn issues(window: &Value) -> Vec<(String, u64)> {
-    window["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|r| Some((r["issue_key"].as_str()?.to_owned(), r["issue_id"].as_u64()?)))
-        .collect()
-}
-
 /// The issue ids of every row, in order (what the effective forest shows).
 fn shown(window: &Value) -> Vec<(u64, Option<u64>)> {
     window["rows"]
@@ -117,23 +108,8 @@ async fn history_counts_the_rows_jira_hides_from_the_reader_and_never_names_them
     let app = spawn().await;
     let admin = app.sign_in("admin").await;
     let dev = app.sign_in("dev").await;
-    let probe = admin.create("Probe").await;
-    admin
-        .add_generator(
-            probe,
-            json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
-        )
-        .await;
-    admin.share_with_everyone(probe, "view").await;
-    let by_admin = issues(&admin.rows(probe, None).await);
-    let by_dev = issues(&dev.rows(probe, None).await);
-    let seen = by_dev[0].clone();
-    let hidden: Vec<(String, u64)> = by_admin
-        .into_iter()
-        .filter(|i| !by_dev.contains(i))
-        .take(2)
-        .collect();
-    assert_eq!(hidden.len(), 2, "the site hides some epics from dev");
+    let (seen, hidden) = seen_and_hidden_epics(&admin, &dev).await;
+    let seen = seen[0].clone();
 
     let id = admin.create("Shared").await;
     let (status, body) = admin

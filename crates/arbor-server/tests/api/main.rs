@@ -188,6 +188,45 @@ impl App {
 
 /// The tests' shorthand on top of the browser-like client.
 #[allow(async_fn_in_trait)]
+/// The issues of a window's rows, in order: (key, id).
+pub fn issues(window: &Value) -> Vec<(String, u64)> {
+    window["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| Some((r["issue_key"].as_str()?.to_owned(), r["issue_id"].as_u64()?)))
+        .collect()
+}
+
+/// Two epics both people see, and two only `admin` sees, as (key, id): what Jira hides from `dev`.
+pub async fn seen_and_hidden_epics(
+    admin: &Browser,
+    dev: &Browser,
+) -> (Vec<(String, u64)>, Vec<(String, u64)>) {
+    let probe = admin.create("Probe").await;
+    admin
+        .add_generator(
+            probe,
+            json!({"kind": "insert_jql", "jql": "issuetype = Epic ORDER BY key"}),
+        )
+        .await;
+    admin.share_with_everyone(probe, "view").await;
+    let by_admin = issues(&admin.rows(probe, None).await);
+    let by_dev = issues(&dev.rows(probe, None).await);
+    let seen: Vec<(String, u64)> = by_dev.iter().take(2).cloned().collect();
+    let hidden: Vec<(String, u64)> = by_admin
+        .into_iter()
+        .filter(|i| !by_dev.contains(i))
+        .take(2)
+        .collect();
+    assert_eq!(
+        (seen.len(), hidden.len()),
+        (2, 2),
+        "the site has both kinds"
+    );
+    (seen, hidden)
+}
+
 pub trait Calls {
     async fn get(&self, path: &str) -> (StatusCode, Value);
     async fn call(

@@ -277,6 +277,17 @@ impl Board {
 
     // ---- Signing in and the board ----------------------------------------------------------------------
 
+    /// Logs out with the header's button and waits for the signed-out page.
+    pub(crate) async fn log_out(&self) -> Result {
+        self.click_button("Log out").await?;
+        self.find(
+            "the signed-out page",
+            "//p[normalize-space()='You are signed out.']",
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Signs in from the start page through the simulator's consent page, the way a person clicks through
     /// it, and waits for the structure list.
     pub(crate) async fn sign_in(&self, person: &str) -> Result {

@@ -49,13 +49,7 @@ pub(crate) async fn removing_a_folder_with_hidden_rows_is_refused(board: &Board)
     board.click_button("Save rules").await?;
     board.wait_no_dialog().await?;
 
-    board.click_button("Log out").await?;
-    board
-        .find(
-            "the signed-out page",
-            "//p[normalize-space()='You are signed out.']",
-        )
-        .await?;
+    board.log_out().await?;
     board.sign_in("dev").await?;
     board.open_structure(NAME).await?;
     board
@@ -91,13 +85,7 @@ pub(crate) async fn removing_a_folder_with_hidden_rows_is_refused(board: &Board)
         .wait_for_rows("the folder still there for dev", |rows| rows.len() == 2)
         .await?;
 
-    board.click_button("Log out").await?;
-    board
-        .find(
-            "the signed-out page",
-            "//p[normalize-space()='You are signed out.']",
-        )
-        .await?;
+    board.log_out().await?;
     board.sign_in("admin").await?;
     board.open_structure(NAME).await?;
     board

@@ -1,4 +1,4 @@
-//! Scenarios 10–12: what Jira knows, asked as the person — the simulator's consent page signs in the person
+//! Scenarios 10, 12 and 14: what Jira knows, asked as the person — the simulator's consent page signs in the person
 //! whose name was typed when Enter submits it; JQL naming a project that does not exist shows Jira's warning
 //! and is refused; a group generator's field typed by its name groups by that field.
 

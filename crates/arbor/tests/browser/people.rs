@@ -224,13 +224,7 @@ pub(crate) async fn two_people_see_different_rows(board: &Board) -> Result {
     board.wait_no_dialog().await?;
 
     // Signed out, and in again as dev.
-    board.click_button("Log out").await?;
-    board
-        .find(
-            "the signed-out page",
-            "//p[normalize-space()='You are signed out.']",
-        )
-        .await?;
+    board.log_out().await?;
     board.sign_in("dev").await?;
     let shared = board
         .js(

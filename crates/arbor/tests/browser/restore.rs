@@ -1,4 +1,4 @@
-//! Scenario 10: an edit, Undo and Redo, the History telling what happened in words, and a restore from the
+//! Scenario 16: an edit, Undo and Redo, the History telling what happened in words, and a restore from the
 //! History whose dialog names the generator that comes back, which then runs (issue #20, items 3 and 4).
 
 use anyhow::{Context, ensure};
@@ -151,7 +151,7 @@ pub(crate) async fn history_and_restore(board: &Board) -> Result {
             && told.contains(&format!("{generator} — comes back")),
         "the dialog says what the restore does: {told}"
     );
-    board.screenshot("10-restore-dialog").await?;
+    board.screenshot("16-history-restore-dialog").await?;
     board.click_button("Restore").await?;
     board.wait_no_dialog().await?;
     board.wait_announced("Restored version").await?;

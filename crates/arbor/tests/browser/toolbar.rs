@@ -1,4 +1,4 @@
-//! Scenarios 10–16 (issue #20): the toolbar acts only on rows the person chose, and what makes the board feel
+//! Scenarios 11, 13, 15 and 17–20 (issue #20): the toolbar acts only on rows the person chose, and what makes the board feel
 //! broken otherwise — a generated row that cannot move is explained in place, moved subtrees keep their
 //! expansion, the Export menu closes, the keyboard starts in the grid, a new permission rule starts clean and
 //! saving is confirmed, and formula columns are named and edited in place.
@@ -249,7 +249,7 @@ pub(crate) async fn toolbar_acts_only_on_chosen_rows(board: &Board) -> Result {
         asked == format!("Remove {going} rows?"),
         "the folder, its epic and the epic's {children} children: {asked:?}"
     );
-    board.screenshot("10-toolbar-remove-asks").await?;
+    board.screenshot("11-toolbar-remove-asks").await?;
     board.press(&[Key::Escape.into()]).await?;
     board.wait_no_dialog().await?;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -352,7 +352,7 @@ pub(crate) async fn generated_rows_are_explained_in_place(board: &Board) -> Resu
         "no banner"
     );
     ensure!(top().await? == grid_top, "the grid did not move");
-    board.screenshot("11-generated-row-explained").await?;
+    board.screenshot("13-generated-row-toast").await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Scenario 10: Undo and Redo take back only what you changed in this sign-in session, and say what. On a
+//! Scenario 22: Undo and Redo take back only what you changed in this sign-in session, and say what. On a
 //! demo example (set up by the server for admin), admin's Undo is disabled and says why, and Ctrl+Z leaves
 //! every row; a folder admin adds and removes is undone and redone by keyboard and mouse, each button naming
 //! the change; after signing in again, that change is no longer theirs to undo.
@@ -135,13 +135,7 @@ pub(crate) async fn undo_this_session(board: &Board) -> Result {
     button(board, "Undo", "Undo: add 1 row", true).await?;
 
     // Signed in again: a new session, in which admin has changed nothing yet.
-    board.click_button("Log out").await?;
-    board
-        .find(
-            "the signed-out page",
-            "//p[normalize-space()='You are signed out.']",
-        )
-        .await?;
+    board.log_out().await?;
     board.sign_in("admin").await?;
     board.open_structure(&epics).await?;
     ensure!(has_folder(board).await?, "the folder is still there");

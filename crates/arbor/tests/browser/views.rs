@@ -1,4 +1,4 @@
-//! Scenario 10: the demo's shared "Planning" view is Ada Admin's. Devon, with Edit, sees whose it is, is told
+//! Scenario 21: the demo's shared "Planning" view is Ada Admin's. Devon, with Edit, sees whose it is, is told
 //! why he may not change it when he tries (the columns dialog and the toolbar offer him no "Save view"), and
 //! saves his own copy; Ada then finds her view as it was and does not see Devon's. Owners are named, never
 //! shown as account ids, in "Shared with me" too, and columns carry Jira's field names.
@@ -81,7 +81,7 @@ pub(crate) async fn a_shared_view_is_its_owners(board: &Board) -> Result {
             && dialog["buttons"] == json!(["Apply", "Save as my view", "Cancel"]),
         "{dialog}"
     );
-    board.screenshot("10-shared-view-not-yours").await?;
+    board.screenshot("21-shared-view-not-yours").await?;
     board
         .find(
             "the remove button of the progress column",
@@ -141,16 +141,10 @@ pub(crate) async fn a_shared_view_is_its_owners(board: &Board) -> Result {
             .any(|h| h.starts_with("Progress")),
         "his view has his columns"
     );
-    board.screenshot("10-shared-view-own-copy").await?;
+    board.screenshot("21-shared-view-own-copy").await?;
 
     // Ada finds Planning as she left it, and not Devon's view.
-    board.click_button("Log out").await?;
-    board
-        .find(
-            "the signed-out page",
-            "//p[normalize-space()='You are signed out.']",
-        )
-        .await?;
+    board.log_out().await?;
     board.sign_in("admin").await?;
     board.open_structure(&name).await?;
     let picker = view_picker(board).await?;
