@@ -186,8 +186,6 @@ impl App {
     }
 }
 
-/// The tests' shorthand on top of the browser-like client.
-#[allow(async_fn_in_trait)]
 /// The issues of a window's rows, in order: (key, id).
 pub fn issues(window: &Value) -> Vec<(String, u64)> {
     window["rows"]
@@ -227,6 +225,8 @@ pub async fn seen_and_hidden_epics(
     (seen, hidden)
 }
 
+/// The tests' shorthand on top of the browser-like client.
+#[allow(async_fn_in_trait)]
 pub trait Calls {
     async fn get(&self, path: &str) -> (StatusCode, Value);
     async fn call(
